@@ -1,0 +1,280 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 0 — A containerized proof of life
+
+# %% tags=["parameters", "hide-input"]
+# Parameters: papermill overrides these; in JupyterLab they come from the environment.
+import os
+
+profile = os.environ.get("GCRL_PROFILE", "standard")
+seed = 0
+results_root = os.environ.get("GCRL_RESULTS", "")
+
+# %% tags=["hide-input"]
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+from gcrl import profiles
+from gcrl.chapters import ch00_proof_of_life as ch00
+from gcrl.deliverables import verify_chapter, write_deliverable
+from gcrl.envs import configure_rendering
+from gcrl.paths import chapter_results, results_root as default_results_root
+from gcrl.provenance import RunRecord, package_versions
+
+run = RunRecord(profile=profile, seeds=[seed])
+budget = profiles.budget("ch00", profile)
+results = Path(results_root) if results_root else default_results_root()
+out = chapter_results(profile, "ch00", results)
+display(Markdown(run.banner()))
+
+# %% [markdown]
+# ## Abstract
+#
+# No experiment in this course means anything unless the laboratory that
+# produced it can be rebuilt and shown to work. This chapter gives that
+# demonstration. It checks four preconditions, each of which can fail on its own:
+# the numerical device is identified, or the CPU fallback is declared; the
+# physics simulator renders off-screen and gives a real image; a
+# reinforcement-learning training loop runs to completion on a Fetch task; and
+# the trained policy survives a round trip to disk unchanged. Nothing is learned
+# here. The deliverables are an environment report, a rendered frame, a
+# checkpoint and the proof that it reloads exactly.
+#
+# ## 1. Theoretical Foundations
+#
+# ### 1.1 Why a laboratory needs proving
+#
+# An empirical claim in reinforcement learning, such as "SAC with hindsight relabelling
+# solves FetchPush in $10^6$ steps", is a statement about a *computation*: a
+# simulator, a learning algorithm, a set of library versions, a device and a seed.
+# Change any of them and the claim may stop holding. Before we make such claims we
+# therefore fix the computation, by pinning versions and building a container, and
+# then check that what we fixed behaves. A check that cannot fail proves nothing, so
+# each precondition below is a predicate that is false in a broken laboratory.
+#
+# ### 1.2 The four predicates
+#
+# **(P1) Device.** Let $\mathcal{D}$ be the device on which tensors are allocated.
+# Either $\mathcal{D}$ is a CUDA device whose name and memory we record, or
+# $\mathcal{D}$ is the CPU and the chapter says so. A silent fallback is a
+# defect: it turns a one-hour experiment into a two-day one without a trace.
+#
+# **(P2) Rendering.** Headless OpenGL fails in a characteristic way. The context is
+# created and the draw calls return, but the buffer stays uniform. Let
+# $F \in \{0,\dots,255\}^{H\times W\times 3}$ be a rendered frame. We require the
+# requested shape, a pixel standard deviation $\sigma(F) \ge \sigma_{\min}$, and at
+# least $c_{\min}$ distinct colours. A black, white or single-colour frame fails
+# both inequalities.
+#
+# **(P3) Training.** A training loop that runs to completion performs the
+# interaction–update cycle of an off-policy learner: for $t = 1,\dots,T$, act
+# $a_t \sim \pi_\theta(\cdot \mid o_t)$, store $(o_t, a_t, r_t, o_{t+1})$ in a replay
+# buffer $\mathcal{B}$, and, once $t$ exceeds a warm-up length, take a gradient step
+# on a minibatch drawn from $\mathcal{B}$. We use Soft Actor-Critic
+# {cite}`haarnoja2018sac`, derived properly in Chapter 3, on `FetchReach-v4`
+# {cite}`plappert2018multigoal`. The run counts as proof only if it reaches
+# exactly $T$ environment steps and performs at least one update.
+#
+# **(P4) Serialisation.** For evaluation, a stochastic policy is used through its
+# deterministic map $\mu_\theta : \mathcal{O} \to \mathcal{A}$ (for SAC, the
+# squashed mean $\tanh$ of the Gaussian head). Let $\theta' = \mathrm{load}(\mathrm{save}(\theta))$.
+# The round trip is correct when
+#
+# $$
+# \forall o \in O_{\text{test}}:\quad \mu_{\theta'}(o) = \mu_\theta(o)
+# $$
+#
+# holds *exactly*, bit for bit, on a fixed set of test observations $O_{\text{test}}$.
+# Approximate equality would be the wrong criterion. The same floating-point
+# parameters put through the same operations on the same device give the same bits,
+# so any difference at all signals a real fault: a parameter that was not saved,
+# normalisation statistics that were left behind, or a policy that loaded onto the
+# wrong device or in the wrong precision.
+
+# %% [markdown]
+# ## 2. The Experimental Environment
+#
+# The chapter runs in one of two places: in the course container (`docker/dev.sh`,
+# NVIDIA's PyTorch image, EGL rendering on the GPU) or in the virtual environment
+# created by `make install` on a CPU machine. Both install the same pinned
+# dependencies. The pins that matter most are `mujoco==3.11.0` (Gymnasium-Robotics
+# 1.4.2 cannot build the Fetch environments on later MuJoCo) and
+# `jupyter-book==1.0.4.post1`. The profile, chosen by `GCRL_PROFILE`, sets every
+# budget in this chapter; its values come from the single table in
+# `gcrl.profiles`.
+#
+# ### 2.1 The device (P1)
+
+# %%
+accelerator = ch00.probe_accelerator()
+glue("ch00_device", accelerator["device"], display=False)
+glue("ch00_notice", accelerator["notice"], display=False)
+pd.Series(accelerator, name="value").to_frame()
+
+# %% [markdown]
+# The chapter runs on **{glue:text}`ch00_device`**. {glue:text}`ch00_notice`
+#
+# ```{note}
+# On a CPU the later chapters shrink their budgets through the profile: the
+# `standard` profile is sized for two cores and one hour for the whole book. The
+# `full` profile, at paper scale, assumes a GPU.
+# ```
+#
+# ### 2.2 The rendering backend
+#
+# MuJoCo reads the environment variable `MUJOCO_GL` once, when it is first
+# imported. `configure_rendering` therefore runs before any simulator is created.
+# It honours an explicit `MUJOCO_GL`; otherwise it tries EGL, which uses the
+# GPU's driver or Mesa on a CPU, and then OSMesa, a pure software rasteriser. It
+# tries each in a child process so that a missing library cannot crash the kernel,
+# and it fails with a message that names the Debian packages to install.
+
+# %%
+backend = configure_rendering()
+glue("ch00_backend", backend, display=False)
+backend
+
+# %% [markdown]
+# ## 3. Implementation Details
+#
+# Each step below calls one function of `gcrl.chapters.ch00_proof_of_life`. The
+# functions are short, typed and tested; the notebook only calls them and shows
+# the results.
+#
+# ### 3.1 A rendered frame (P2)
+
+# %%
+frame = ch00.render_frame("FetchReach-v4", size=budget.frame_size, seed=seed)
+frame_stats = ch00.frame_statistics(frame)
+ch00.save_png(frame, out / "frame.png")
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(4.5, 4.5))
+ax.imshow(frame)
+ax.set_axis_off()
+glue("ch00_frame_fig", fig, display=False)
+plt.close(fig)
+glue("ch00_frame_std", f"{frame_stats['std']:.1f}", display=False)
+glue("ch00_frame_colours", f"{frame_stats['distinct_colours']:,}", display=False)
+glue("ch00_frame_size", f"{frame_stats['width']} × {frame_stats['height']}", display=False)
+
+# %% [markdown]
+# ```{glue:figure} ch00_frame_fig
+# :name: fig-ch00-frame
+#
+# `FetchReach-v4` after a reset, rendered headless. The red sphere is the desired
+# goal $g$; the gripper is the end effector whose position is the achieved goal.
+# ```
+#
+# ### 3.2 A short training run (P3)
+#
+# The run uses the budget of the current profile and small networks of the kind
+# that solve `FetchReach` in later chapters. Its purpose is mechanical. We expect
+# no learning from so few steps and we test for none.
+
+# %%
+config = ch00.ProofOfLifeConfig(
+    env_steps=budget.sac_env_steps,
+    learning_starts=budget.sac_learning_starts,
+    seed=seed,
+)
+checkpoint = out / "sac_fetchreach.zip"
+model, training = ch00.train_sac(config, checkpoint)
+pd.Series({k: v for k, v in training.items() if k != "config"}, name="value").to_frame()
+
+# %% tags=["hide-input"]
+glue("ch00_env_steps", f"{training['env_steps']:,}", display=False)
+glue("ch00_grad_steps", f"{training['gradient_steps']:,}", display=False)
+glue("ch00_steps_per_s", f"{training['env_steps_per_s']:.0f}", display=False)
+glue("ch00_train_s", f"{training['wall_time_s']:.1f}", display=False)
+
+# %% [markdown]
+# SAC took {glue:text}`ch00_env_steps` environment steps and
+# {glue:text}`ch00_grad_steps` gradient updates in {glue:text}`ch00_train_s` s,
+# i.e. {glue:text}`ch00_steps_per_s` environment steps per second including the
+# updates. The checkpoint was written atomically: first to a temporary file beside
+# the target, then renamed. An interrupted save therefore leaves either the
+# previous checkpoint or none, never a truncated one.
+#
+# ### 3.3 Reloading the checkpoint (P4)
+#
+# The test observations $O_{\text{test}}$ come from resets of the environment with
+# seeds $s, s+1, \dots$, and they are distinct from the training seed's episodes.
+# The checkpoint is loaded into a fresh SAC object on the same device.
+
+# %%
+observations = ch00.fixed_observations("FetchReach-v4", count=budget.reload_observations, seed=10_000 + seed)
+reload = ch00.reload_check(model, checkpoint, observations)
+pd.Series(reload, name="value").to_frame()
+
+# %% [markdown]
+# ## 4. Verification and Sanity Checks
+#
+# The predicates of §1.2 are now asserted. If any of them fails, the chapter fails
+# with it, and so do the headless run and CI.
+
+# %%
+assert frame_stats["height"] == frame_stats["width"] == budget.frame_size, frame_stats
+assert frame_stats["channels"] == 3 and frame_stats["dtype"] == "uint8", frame_stats
+assert not frame_stats["blank"], f"the rendered frame is blank: {frame_stats}"
+assert training["env_steps"] == config.env_steps and training["gradient_steps"] > 0, training
+assert reload["identical"] and reload["max_abs_action_difference"] == 0.0, reload
+glue("ch00_reload_n", f"{reload['observations_checked']:,}", display=False)
+glue("ch00_reload_diff", f"{reload['max_abs_action_difference']:.1g}", display=False)
+"all four predicates hold"
+
+# %% [markdown]
+# - (P1) The device is identified: {glue:text}`ch00_device`.
+# - (P2) The frame is {glue:text}`ch00_frame_size` pixels, with a pixel standard
+#   deviation of {glue:text}`ch00_frame_std` and {glue:text}`ch00_frame_colours`
+#   distinct colours. Both lie far above the blank-frame thresholds
+#   ($\sigma_{\min} = 5$, $c_{\min} = 64$). The frame was rendered with the
+#   {glue:text}`ch00_backend` backend.
+# - (P3) The training loop reached its step budget and performed
+#   {glue:text}`ch00_grad_steps` updates.
+# - (P4) On {glue:text}`ch00_reload_n` fixed observations, the reloaded policy's
+#   deterministic actions differ from the original's by at most
+#   {glue:text}`ch00_reload_diff`, that is, not at all.
+#
+# ```{warning}
+# Bitwise equality holds on one device with one build of PyTorch. Moving a
+# checkpoint from a GPU to a CPU, or across library versions, can change the last
+# bits of an action. This is why every deliverable records its device and package
+# versions.
+# ```
+#
+# ## 5. Deliverables
+#
+# Each JSON file carries a `provenance` object: commit, dirty flag, package
+# versions, profile, seeds, device, start time and wall time. `make verify`
+# checks each deliverable against its declaration in `scripts/gcrl/deliverables.yaml`.
+# The same check runs here, so the table below is the verification itself.
+
+# %%
+write_deliverable(out, "environment_report.json", {
+    "accelerator": accelerator,
+    "rendering": {"backend": backend, "env_id": "FetchReach-v4", "frame": frame_stats},
+    "packages": package_versions(),
+}, run)
+write_deliverable(out, "training.json", training, run)
+write_deliverable(out, "reload_check.json", reload, run)
+findings = verify_chapter(results, profile, "ch00")
+assert all(f.ok for f in findings), [f.line() for f in findings if not f.ok]
+pd.DataFrame([{"file": f.file, "status": "ok" if f.ok else "FAIL", "check": f.message} for f in findings])

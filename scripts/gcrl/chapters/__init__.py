@@ -1,0 +1,1 @@
+"""One module per chapter, holding the experiment functions its notebook calls."""

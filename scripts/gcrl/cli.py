@@ -1,0 +1,158 @@
+"""``gcrl``: run chapters, build the book, verify deliverables.
+
+Every expected failure (unknown chapter or profile, unwritable results folder,
+no rendering backend, a failing cell, deliverables out of range) ends with one
+line on stderr naming the fix and a non-zero exit code, not a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from gcrl.errors import CourseError, VerificationFailed
+from gcrl.paths import REPO_ROOT, Layout
+from gcrl.profiles import DEFAULT_PROFILE, PROFILE_ENV, PROFILES, check_profile
+from gcrl.runner import DEFAULT_SEED, run_chapter, select
+
+
+def _profile_default() -> str:
+    return os.environ.get(PROFILE_ENV, "").strip() or DEFAULT_PROFILE
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--profile",
+        default=_profile_default(),
+        help=f"one of {', '.join(PROFILES)} (default: ${PROFILE_ENV} or {DEFAULT_PROFILE})",
+    )
+    parser.add_argument("--results", help="results folder (default: $GCRL_RESULTS or results/)")
+
+
+def _layout(args: argparse.Namespace) -> Layout:
+    return Layout.default(results=args.results, notebooks=getattr(args, "notebooks", None))
+
+
+def _run(args: argparse.Namespace) -> list:
+    from gcrl.envs import configure_rendering
+
+    profile = check_profile(args.profile)
+    layout = _layout(args)
+    chapters = select(layout, args.chapters)
+    backend = configure_rendering()
+    print(f"gcrl: profile {profile}, seed {args.seed}, rendering {backend}, results {layout.results / profile}")
+    runs = []
+    for chapter in chapters:
+        print(f"gcrl: {chapter.stem} ...", flush=True)
+        run = run_chapter(chapter, layout, profile, seed=args.seed, force=args.force)
+        status = f"executed in {run.wall_time_s:.1f} s" if run.executed else "unchanged, reused"
+        print(f"gcrl: {chapter.stem} {status} -> {run.notebook}")
+        runs.append(run)
+    return runs
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for chapter in select(_layout(args), None):
+        print(f"{chapter.chapter_id}  {chapter.source.relative_to(REPO_ROOT) if chapter.source.is_relative_to(REPO_ROOT) else chapter.source}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _run(args)
+    return 0
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    from gcrl.book import build_html, stage
+
+    args.chapters = None
+    runs = _run(args)
+    stage(REPO_ROOT, runs)
+    index = build_html(REPO_ROOT)
+    print(f"gcrl: book built with profile {args.profile}; open file://{index}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from gcrl.deliverables import verify
+
+    profile = check_profile(args.profile)
+    layout = _layout(args)
+    findings = verify(layout.results, profile, args.chapters or None)
+    for finding in findings:
+        print(finding.line())
+    failed = [f for f in findings if not f.ok]
+    if failed:
+        raise VerificationFailed(
+            f"{len(failed)} of {len(findings)} deliverables fail under {layout.results / profile}; "
+            f"run `make chapters GCRL_PROFILE={profile}` (or `gcrl run --profile {profile}`) to produce them"
+        )
+    print(f"gcrl: all {len(findings)} deliverables of profile {profile} verified")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write each chapter as .ipynb (for nbval, which collects only notebooks)."""
+    import jupytext
+
+    target = Path(args.folder)
+    target.mkdir(parents=True, exist_ok=True)
+    for chapter in select(_layout(args), None):
+        jupytext.write(jupytext.read(chapter.source), target / f"{chapter.stem}.ipynb")
+        print(target / f"{chapter.stem}.ipynb")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gcrl",
+        description="Run the course's chapters headless, build the book, verify deliverables.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    listing = sub.add_parser("list", help="list the chapters")
+    listing.add_argument("--notebooks", help="folder of chapter sources (default: notebooks/)")
+    listing.set_defaults(func=cmd_list, results=None)
+
+    run = sub.add_parser("run", help="execute chapters (only those whose inputs changed)")
+    run.add_argument("chapters", nargs="*", help="chapter ids (ch00) or names; default: all")
+    _add_common(run)
+    run.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"master seed (default {DEFAULT_SEED})")
+    run.add_argument("--force", action="store_true", help="execute even if the inputs are unchanged")
+    run.add_argument("--notebooks", help="folder of chapter sources (default: notebooks/)")
+    run.set_defaults(func=cmd_run)
+
+    book = sub.add_parser("book", help="execute every chapter, then build _build/html with warnings as errors")
+    _add_common(book)
+    book.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"master seed (default {DEFAULT_SEED})")
+    book.add_argument("--force", action="store_true", help="execute even if the inputs are unchanged")
+    book.set_defaults(func=cmd_book)
+
+    verify = sub.add_parser("verify", help="check results/<profile>/ against the deliverable declarations")
+    verify.add_argument("chapters", nargs="*", help="chapter ids; default: every declared chapter")
+    _add_common(verify)
+    verify.set_defaults(func=cmd_verify)
+
+    export = sub.add_parser("export-notebooks", help="write the chapters as .ipynb into FOLDER")
+    export.add_argument("folder")
+    export.add_argument("--notebooks", help="folder of chapter sources (default: notebooks/)")
+    export.set_defaults(func=cmd_export, results=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CourseError as exc:
+        print(f"gcrl: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("gcrl: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Checking a results folder against the chapters' deliverable declarations.
+
+The declarations live in ``deliverables.yaml`` beside this module. A chapter
+writes its JSON deliverables through :func:`write_deliverable`, which attaches
+provenance and writes atomically; ``gcrl verify`` then checks every declared
+file: present, well-formed, valid against its schema, metrics in range.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gcrl.errors import CourseError
+from gcrl.io import write_json_atomic
+from gcrl.profiles import PROFILES, check_profile
+from gcrl.provenance import PROVENANCE_SCHEMA, RunRecord
+
+DECLARATIONS_FILE = Path(__file__).with_name("deliverables.yaml")
+KINDS = ("json", "image", "file")
+
+
+@cache
+def declarations() -> dict[str, Any]:
+    """The parsed declarations, checked for shape (an error names the bad entry)."""
+    decl = yaml.safe_load(DECLARATIONS_FILE.read_text())
+    for chapter, block in decl.items():
+        for name, spec in block.get("files", {}).items():
+            where = f"{DECLARATIONS_FILE.name}: {chapter}/{name}"
+            if spec.get("kind") not in KINDS:
+                raise CourseError(f"{where}: kind must be one of {', '.join(KINDS)}")
+            for pointer, ranges in (spec.get("metrics") or {}).items():
+                unknown = set(ranges) - set(PROFILES) - {"all"}
+                if unknown or not pointer.startswith("/"):
+                    raise CourseError(f"{where}: metric {pointer!r} needs a /json/pointer and profiles from {PROFILES}")
+    return decl
+
+
+def write_deliverable(folder: Path, name: str, payload: dict[str, Any], run: RunRecord) -> Path:
+    """Write a JSON deliverable with its provenance, atomically."""
+    return write_json_atomic(Path(folder) / name, {**payload, "provenance": run.snapshot()})
+
+
+@dataclass(frozen=True)
+class Finding:
+    chapter: str
+    file: str
+    ok: bool
+    message: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.chapter}/{self.file}: {self.message}"
+
+
+def resolve_pointer(document: Any, pointer: str) -> Any:
+    """Follow a JSON pointer (RFC 6901); raise KeyError naming the missing step."""
+    node = document
+    for raw in pointer.lstrip("/").split("/"):
+        step = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, list):
+            node = node[int(step)]
+        elif isinstance(node, dict) and step in node:
+            node = node[step]
+        else:
+            raise KeyError(f"{pointer} (no {step!r})")
+    return node
+
+
+def range_for(ranges: dict[str, Any], profile: str) -> tuple[float | None, float | None] | None:
+    bounds = ranges.get(profile, ranges.get("all"))
+    return None if bounds is None else (bounds[0], bounds[1])
+
+
+def _check_json(path: Path, spec: dict[str, Any], profile: str) -> list[str]:
+    from jsonschema import Draft202012Validator
+
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return [f"not valid JSON ({exc})"]
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "allOf": [
+            spec.get("schema", {}),
+            {"type": "object", "required": ["provenance"], "properties": {"provenance": PROVENANCE_SCHEMA}},
+        ],
+    }
+    problems = [
+        f"schema: {'/'.join(map(str, err.absolute_path)) or '(root)'}: {err.message}"
+        for err in Draft202012Validator(schema).iter_errors(document)
+    ]
+    provenance_profile = document.get("provenance", {}).get("profile") if isinstance(document, dict) else None
+    if provenance_profile not in (None, profile):
+        problems.append(f"produced by profile {provenance_profile!r}, checked as {profile!r}")
+    for pointer, ranges in (spec.get("metrics") or {}).items():
+        bounds = range_for(ranges, profile)
+        if bounds is None:
+            continue
+        try:
+            value = resolve_pointer(document, pointer)
+        except (KeyError, IndexError, ValueError) as exc:
+            problems.append(f"metric missing: {exc}")
+            continue
+        low, high = bounds
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            problems.append(f"metric {pointer} = {value!r} is not a number")
+        elif (low is not None and value < low) or (high is not None and value > high):
+            problems.append(f"metric {pointer} = {value} out of range [{low}, {high}]")
+    return problems
+
+
+def _check_image(path: Path, spec: dict[str, Any]) -> list[str]:
+    import imageio.v3 as iio
+    import numpy as np
+
+    try:
+        image = iio.imread(path)
+    except Exception as exc:  # imageio raises many types for a corrupt file
+        return [f"not a readable image ({exc})"]
+    height, width = image.shape[:2]
+    problems = []
+    if width < spec.get("min_width", 1) or height < spec.get("min_height", 1):
+        problems.append(f"{width}x{height} is smaller than {spec.get('min_width')}x{spec.get('min_height')}")
+    if float(np.asarray(image, dtype=float).std()) < 1.0:
+        problems.append("image is blank (no variation)")
+    return problems
+
+
+def verify_chapter(results: Path, profile: str, chapter: str) -> list[Finding]:
+    """Check one chapter's folder ``results/<profile>/<chapter>``."""
+    spec = declarations().get(chapter)
+    if spec is None:
+        raise CourseError(f"no deliverables declared for {chapter!r} in {DECLARATIONS_FILE.name}")
+    folder = Path(results) / profile / chapter
+    findings = []
+    for name, file_spec in spec.get("files", {}).items():
+        path = folder / name
+        if not path.is_file():
+            findings.append(Finding(chapter, name, False, f"missing (expected at {path})"))
+            continue
+        kind = file_spec["kind"]
+        if kind == "json":
+            problems = _check_json(path, file_spec, profile)
+        elif kind == "image":
+            problems = _check_image(path, file_spec)
+        else:
+            size = path.stat().st_size
+            minimum = file_spec.get("min_bytes", 1)
+            problems = [] if size >= minimum else [f"{size} bytes, expected at least {minimum}"]
+        findings.append(Finding(chapter, name, not problems, "; ".join(problems) or f"{kind} valid"))
+    return findings
+
+
+def verify(results: Path, profile: str, chapters: list[str] | None = None) -> list[Finding]:
+    """Check every declared chapter (or those named) under ``results/<profile>/``."""
+    check_profile(profile)
+    findings = []
+    for chapter in chapters or list(declarations()):
+        findings.extend(verify_chapter(results, profile, chapter))
+    return findings

@@ -1,0 +1,65 @@
+"""The single table of compute budgets, per chapter and profile.
+
+One variable, ``GCRL_PROFILE`` (also a make variable of the same name), picks the
+profile; notebooks never hold budget literals of their own.
+
+- ``smoke``: proves the mechanics in at most two minutes per chapter on two CPU
+  cores (CI, nbval, a quick look). Nothing is expected to learn.
+- ``standard``: the default; the whole book in at most an hour on two CPU cores.
+- ``full``: paper-scale runs for a GPU machine.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from gcrl.errors import CourseError
+
+PROFILE_ENV = "GCRL_PROFILE"
+PROFILES: tuple[str, ...] = ("smoke", "standard", "full")
+DEFAULT_PROFILE = "standard"
+
+
+@dataclass(frozen=True)
+class ProofOfLifeBudget:
+    """Chapter 0: a short SAC run on FetchReach-v4, a frame, a reload check."""
+
+    sac_env_steps: int
+    sac_learning_starts: int
+    frame_size: int
+    reload_observations: int
+
+
+BUDGETS: dict[str, dict[str, Any]] = {
+    "ch00": {
+        "smoke": ProofOfLifeBudget(sac_env_steps=300, sac_learning_starts=100, frame_size=480, reload_observations=16),
+        "standard": ProofOfLifeBudget(sac_env_steps=2_000, sac_learning_starts=500, frame_size=480, reload_observations=64),
+        "full": ProofOfLifeBudget(sac_env_steps=10_000, sac_learning_starts=1_000, frame_size=720, reload_observations=256),
+    },
+}
+
+
+def check_profile(profile: str) -> str:
+    """Return ``profile`` if it is known, else raise a :class:`CourseError` naming the choices."""
+    if profile not in PROFILES:
+        raise CourseError(
+            f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)} "
+            f"(set {PROFILE_ENV}=... or pass --profile)"
+        )
+    return profile
+
+
+def current_profile() -> str:
+    """The profile named by ``GCRL_PROFILE``, or ``standard``."""
+    return check_profile(os.environ.get(PROFILE_ENV, "").strip() or DEFAULT_PROFILE)
+
+
+def budget(chapter: str, profile: str) -> Any:
+    """The budget record of ``chapter`` under ``profile``."""
+    check_profile(profile)
+    try:
+        return BUDGETS[chapter][profile]
+    except KeyError:
+        raise CourseError(f"no budget for chapter {chapter!r}; add it to gcrl.profiles.BUDGETS") from None

@@ -1,0 +1,198 @@
+"""Executing chapters headless, and re-executing them only when their inputs change.
+
+A chapter is a jupytext py:percent file ``notebooks/chNN_name.py``. Running it
+means: read it with jupytext, execute it with papermill (which injects
+``profile``, ``seed`` and ``results_root`` after the cell tagged
+``parameters``), and write the executed notebook and the chapter's deliverables
+under ``results/<profile>/chNN/``.
+
+The inputs of a run are hashed: the notebook, every file under ``scripts/``, the
+dependency pins, the profile and the seed. A successful run records that digest
+in ``run.json``; the next run with the same digest is skipped. (Jupyter Book's
+own cache hashes code cells only, so it would miss a change to a helper.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from gcrl.errors import ChapterFailed, CourseError
+from gcrl.io import write_json_atomic
+from gcrl.paths import Layout
+from gcrl.profiles import PROFILE_ENV, check_profile
+from gcrl.provenance import utc_now
+
+CHAPTER_PATTERN = re.compile(r"^(ch\d\d)_[a-z0-9_]+\.py$")
+DEFAULT_SEED = 0
+RUN_RECORD = "run.json"
+_IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter source: ``chapter_id`` is ``chNN``, ``stem`` the file name without ``.py``."""
+
+    chapter_id: str
+    source: Path
+
+    @property
+    def stem(self) -> str:
+        return self.source.stem
+
+
+@dataclass(frozen=True)
+class ChapterRun:
+    chapter: Chapter
+    executed: bool  # False when the cached run was reused
+    notebook: Path
+    digest: str
+    wall_time_s: float
+
+
+def discover(layout: Layout) -> list[Chapter]:
+    """Every chapter in the notebooks folder, in chapter-number order."""
+    if not layout.notebooks.is_dir():
+        raise CourseError(f"notebooks folder {layout.notebooks} does not exist")
+    found = []
+    for path in sorted(layout.notebooks.glob("ch*.py")):
+        match = CHAPTER_PATTERN.match(path.name)
+        if match:
+            found.append(Chapter(match.group(1), path))
+    return found
+
+
+def select(layout: Layout, names: list[str] | None) -> list[Chapter]:
+    """The chapters named (by ``chNN`` or full stem), or all; unknown names are an error."""
+    chapters = discover(layout)
+    if not names:
+        return chapters
+    by_name = {c.chapter_id: c for c in chapters} | {c.stem: c for c in chapters}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        known = ", ".join(c.chapter_id for c in chapters) or "none"
+        raise CourseError(f"unknown chapter {', '.join(map(repr, unknown))}; known chapters: {known} (see `gcrl list`)")
+    return [by_name[n] for n in names]
+
+
+def _input_files(chapter: Chapter, layout: Layout) -> Iterator[tuple[str, Path]]:
+    yield "notebook", chapter.source
+    for path in sorted(layout.scripts.rglob("*")):
+        relative = path.relative_to(layout.scripts)
+        if path.is_file() and not _IGNORED_PARTS & set(relative.parts) and not any(
+            part.endswith(".egg-info") for part in relative.parts
+        ) and path.suffix != ".pyc":
+            yield f"scripts/{relative.as_posix()}", path
+    for pin_file in layout.pin_files:
+        yield f"pins/{pin_file.name}", pin_file
+
+
+def input_digest(chapter: Chapter, layout: Layout, profile: str, seed: int) -> str:
+    """SHA-256 over everything a chapter's results depend on."""
+    digest = hashlib.sha256()
+    for label, path in _input_files(chapter, layout):
+        digest.update(label.encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"<absent>")
+        digest.update(b"\0")
+    digest.update(f"profile={profile}\0seed={seed}".encode())
+    return digest.hexdigest()
+
+
+def ensure_writable(folder: Path) -> Path:
+    """Create ``folder`` and prove a file can be written there, or raise a clear error."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CourseError(
+            f"results folder {folder} is not writable ({exc.strerror or exc}); "
+            "pass --results DIR or set GCRL_RESULTS to a writable folder"
+        ) from None
+    return folder
+
+
+def _cached(folder: Path, notebook: Path, digest: str) -> bool:
+    import json
+
+    record = folder / RUN_RECORD
+    try:
+        return notebook.is_file() and json.loads(record.read_text()).get("inputs_sha256") == digest
+    except (OSError, ValueError):
+        return False
+
+
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the kernel papermill starts, then restore them."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def run_chapter(chapter: Chapter, layout: Layout, profile: str, seed: int = DEFAULT_SEED, force: bool = False) -> ChapterRun:
+    """Execute ``chapter`` unless an identical run is recorded; raise :class:`ChapterFailed` on a failing cell."""
+    import jupytext
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    check_profile(profile)
+    folder = ensure_writable(layout.results / profile / chapter.chapter_id)
+    notebook = folder / f"{chapter.stem}.ipynb"
+    digest = input_digest(chapter, layout, profile, seed)
+    if not force and _cached(folder, notebook, digest):
+        return ChapterRun(chapter, False, notebook, digest, 0.0)
+
+    (folder / RUN_RECORD).unlink(missing_ok=True)
+    partial = folder / f".partial-{chapter.stem}.ipynb"
+    started_at, t0 = utc_now(), time.perf_counter()
+    parameters = {"profile": profile, "seed": seed, "results_root": str(layout.results)}
+    try:
+        with _environment(**{PROFILE_ENV: profile, "GCRL_RESULTS": str(layout.results)}):
+            papermill.execute_notebook(
+                jupytext.read(chapter.source),
+                str(partial),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(layout.notebooks),
+                progress_bar=False,
+            )
+    except PapermillExecutionError as exc:
+        os.replace(partial, notebook)
+        first_line = next((line for line in exc.source.splitlines() if line.strip()), "")
+        raise ChapterFailed(
+            f"chapter {chapter.stem} failed in cell In [{exc.exec_count}] ({first_line.strip()!r}): "
+            f"{exc.ename}: {exc.evalue}; executed notebook: {notebook}"
+        ) from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, notebook)
+    wall = round(time.perf_counter() - t0, 2)
+    write_json_atomic(
+        folder / RUN_RECORD,
+        {
+            "chapter": chapter.stem,
+            "inputs_sha256": digest,
+            "profile": profile,
+            "seed": seed,
+            "started_at": started_at,
+            "wall_time_s": wall,
+            "notebook": notebook.name,
+        },
+    )
+    return ChapterRun(chapter, True, notebook, digest, wall)
