@@ -63,16 +63,20 @@ def stage(root: Path, runs: list[ChapterRun]) -> None:
         nbformat.write(notebook, target / f"{stem}.ipynb")
 
 
-def build_html(root: Path, log_path: Path | None = None) -> Path:
+def build_html(root: Path, output: Path | None = None) -> Path:
     """``jupyter-book build`` with ``-W``: any Sphinx warning fails the build.
 
-    The full log is written to ``_build/book-build.log``; on failure the
+    The book goes to ``<output>/_build/html`` (``output`` defaults to ``root``).
+    The full log is written beside it as ``book-build.log``; on failure the
     warning and error lines are part of the raised message.
     """
+    output = Path(output or root)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book), "build", str(root), "--builder", "html", "-W", "--keep-going"]
+    if output != root:
+        command += ["--path-output", str(output)]
     done = subprocess.run(command, capture_output=True, text=True)
-    log_path = log_path or root / "_build" / "book-build.log"
+    log_path = output / "_build" / "book-build.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text(done.stdout + done.stderr)
     if done.returncode != 0:
@@ -83,4 +87,4 @@ def build_html(root: Path, log_path: Path | None = None) -> Path:
         ]
         detail = "\n  ".join(flagged[:20]) or "(no warning lines; see the log)"
         raise CourseError(f"the book build failed (exit {done.returncode}); full log: {log_path}\n  {detail}")
-    return root / "_build" / "html" / "index.html"
+    return output / "_build" / "html" / "index.html"

@@ -70,7 +70,7 @@ def cmd_book(args: argparse.Namespace) -> int:
     args.chapters = None
     runs = _run(args)
     stage(REPO_ROOT, runs)
-    index = build_html(REPO_ROOT)
+    index = build_html(REPO_ROOT, Path(args.output) if args.output else None)
     print(f"gcrl: book built with profile {args.profile}; open file://{index}")
     return 0
 
@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(book)
     book.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"master seed (default {DEFAULT_SEED})")
     book.add_argument("--force", action="store_true", help="execute even if the inputs are unchanged")
+    book.add_argument("--output", help="build into OUTPUT/_build/html (default: _build/html)")
     book.set_defaults(func=cmd_book)
 
     verify = sub.add_parser("verify", help="check results/<profile>/ against the deliverable declarations")

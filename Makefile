@@ -1,0 +1,110 @@
+# The course's entry points. Two commands do all set-up on a fresh Debian/Ubuntu
+# machine with Python 3.11+:   make book    and    make test
+# Both are idempotent: the virtual environment is reused while the pins are
+# unchanged, and a chapter is re-executed only when its inputs changed.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON       ?= python3
+VENV         ?= .venv
+GCRL_PROFILE ?= standard
+export GCRL_PROFILE
+# TORCH=system keeps a torch that is already installed (the container's CUDA
+# build): the venv sees the system site-packages and torch is not reinstalled.
+TORCH        ?= pip
+
+PY   := $(VENV)/bin/python
+PIP  := $(PY) -m pip
+GCRL := $(VENV)/bin/gcrl
+
+# Headless rendering: EGL (Mesa or the NVIDIA driver), OSMesa as the fallback.
+RENDER_PKGS := libegl1 libgl1 libegl-mesa0 libosmesa6
+
+.PHONY: help install deps sysdeps chapters book verify test lab clean
+
+help:
+	@echo "make book     set up, execute every chapter (GCRL_PROFILE=$(GCRL_PROFILE)), build _build/html"
+	@echo "make test     set up, run the test suite (unit, contract, nbval smoke, -W book build)"
+	@echo "make chapters execute the chapters whose inputs changed (CHAPTERS=\"ch00 ...\" for some)"
+	@echo "make verify   check results/$(GCRL_PROFILE)/ against the deliverable declarations"
+	@echo "make lab      JupyterLab on the chapters (py:percent files open as notebooks)"
+	@echo "make clean    remove generated output (results/, _build/), keep the venv"
+	@echo "Profiles: GCRL_PROFILE=smoke|standard|full (default standard)."
+
+# --- set-up ------------------------------------------------------------------
+
+sysdeps:
+	@if ! command -v dpkg-query >/dev/null; then \
+	  echo "note: not a Debian system; make sure EGL or OSMesa is installed (Debian names: $(RENDER_PKGS))"; exit 0; fi; \
+	missing=""; for pkg in $(RENDER_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "ok installed" || missing="$$missing $$pkg"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing the headless rendering libraries:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+	  echo "error: missing headless rendering libraries:$$missing"; \
+	  echo "       install them with:  sudo apt-get install$$missing   then run make again"; exit 1; fi
+
+# Install stamps are named by the hash of what they installed, not by file
+# times, so a repository mounted into the container does not look newer than
+# the image's own installation.
+DEPS_HASH := $(shell cat requirements.txt constraints.txt 2>/dev/null | sha256sum | cut -c1-16)
+PKG_HASH  := $(shell cat pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+DEPS_STAMP := $(VENV)/.deps-$(DEPS_HASH)-$(TORCH)
+PKG_STAMP  := $(VENV)/.gcrl-$(PKG_HASH)-$(DEPS_HASH)
+
+$(VENV)/.python-ok:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "error: $(PYTHON) is missing or older than 3.11; pass PYTHON=python3.11 (or newer)"; exit 1; }
+	@if [ "$(TORCH)" = system ]; then $(PYTHON) -m venv --system-site-packages $(VENV); else $(PYTHON) -m venv $(VENV); fi || { \
+	  echo "error: could not create $(VENV); on Debian/Ubuntu: sudo apt-get install python3-venv"; exit 1; }
+	@$(PIP) install -q --upgrade pip setuptools wheel
+	@touch $@
+
+# Third-party dependencies only: the container image runs this same target.
+$(DEPS_STAMP): | $(VENV)/.python-ok
+	@echo "installing pinned dependencies into $(VENV) (TORCH=$(TORCH))"
+	@if [ "$(TORCH)" = system ]; then \
+	  grep -v '^torch==' requirements.txt > $(VENV)/requirements.txt; \
+	  grep -v '^torch==' constraints.txt > $(VENV)/constraints.txt; \
+	  $(PY) -c 'import torch; print("keeping torch", torch.__version__)'; \
+	else cp requirements.txt constraints.txt $(VENV)/; fi
+	@$(PIP) install -q -r $(VENV)/requirements.txt -c $(VENV)/constraints.txt
+	@touch $@
+
+$(PKG_STAMP): $(DEPS_STAMP)
+	@$(PIP) install -q --no-deps -e .
+	@touch $@
+
+deps: $(DEPS_STAMP)
+install: $(PKG_STAMP)
+
+# --- the main job --------------------------------------------------------------
+
+chapters: install sysdeps
+	$(GCRL) run --profile $(GCRL_PROFILE) $(CHAPTERS)
+
+book: install sysdeps
+	$(GCRL) book --profile $(GCRL_PROFILE)
+
+verify: install
+	$(GCRL) verify --profile $(GCRL_PROFILE)
+
+lab: install sysdeps
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/
+
+# --- tests -------------------------------------------------------------------
+# nbval executes every chapter (exported to .ipynb) in the smoke profile, into a
+# results folder of its own; the other tests run chapters and builds in tmp dirs.
+
+NBVAL_DIR := _build/nbval
+
+test: install sysdeps
+	@rm -rf $(NBVAL_DIR) && $(GCRL) export-notebooks $(NBVAL_DIR) >/dev/null
+	GCRL_PROFILE=smoke GCRL_RESULTS=$(CURDIR)/$(NBVAL_DIR)/results \
+	  $(PY) -m pytest tests $(NBVAL_DIR) --nbval-lax -p no:cacheprovider
+
+clean:
+	rm -rf results _build book/chapters
