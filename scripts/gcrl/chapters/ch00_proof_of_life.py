@@ -8,6 +8,7 @@ reloaded policy takes bit-identical deterministic actions.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -66,7 +67,12 @@ def probe_accelerator() -> dict[str, Any]:
 
 
 def render_frame(env_id: str, size: int, seed: int) -> np.ndarray:
-    """Reset ``env_id`` with ``seed`` and return one RGB frame of ``size`` x ``size`` pixels."""
+    """Reset ``env_id`` with ``seed`` and return one RGB frame of ``size`` x ``size`` pixels.
+
+    Needs a headless backend chosen first (:func:`gcrl.envs.configure_rendering`).
+    """
+    if not os.environ.get("MUJOCO_GL"):
+        raise CourseError("no rendering backend chosen: call gcrl.envs.configure_rendering() before creating environments")
     env = make_fetch_env(env_id, render_mode="rgb_array", width=size, height=size)
     try:
         env.reset(seed=seed)

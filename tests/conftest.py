@@ -1,0 +1,72 @@
+"""Shared fixtures: the repository root, a CLI runner, planted chapters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gcrl.paths import REPO_ROOT
+
+HEADER = """\
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+"""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Choose the headless rendering backend before any test imports MuJoCo (it reads MUJOCO_GL once)."""
+    from gcrl.envs import configure_rendering
+    from gcrl.errors import CourseError
+
+    try:
+        configure_rendering()
+    except CourseError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``gcrl`` as a user would, capturing its output."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "gcrl.cli", *args], capture_output=True, text=True, env=full_env, timeout=timeout
+    )
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture
+def plant_chapter(tmp_path: Path):
+    """Write a py:percent chapter ``notebooks/<stem>.py`` under tmp_path from cell sources."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir(exist_ok=True)
+
+    def plant(stem: str, *cells: str) -> Path:
+        body = ['# %% tags=["parameters"]\nprofile = "standard"\nseed = 0\nresults_root = ""\n']
+        body += [f"# %%\n{textwrap.dedent(cell).strip()}\n" for cell in cells]
+        path = notebooks / f"{stem}.py"
+        path.write_text(HEADER + "\n" + "\n".join(body))
+        return path
+
+    return plant

@@ -1,0 +1,59 @@
+"""The book: a -W build that fails on any warning, and the real smoke build of every chapter."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gcrl.book import build_html, toc_chapters
+from gcrl.errors import CourseError
+from gcrl.runner import discover
+from gcrl.paths import Layout
+
+
+def test_toc_lists_every_chapter_in_order(repo_root):
+    chapters = [c.stem for c in discover(Layout())]
+    assert toc_chapters(repo_root) == chapters
+
+
+def test_a_sphinx_warning_fails_the_build(tmp_path, repo_root):
+    shutil.copy(repo_root / "_config.yml", tmp_path / "_config.yml")
+    (tmp_path / "book").mkdir()
+    shutil.copy(repo_root / "book" / "references.bib", tmp_path / "book" / "references.bib")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (tmp_path / "intro.md").write_text("# Planted\n\nSee {ref}`a-label-that-does-not-exist`.\n")
+    with pytest.raises(CourseError) as failure:
+        build_html(tmp_path)
+    message = str(failure.value)
+    assert "the book build failed" in message
+    assert "a-label-that-does-not-exist" in message, message
+
+
+@pytest.mark.slow
+def test_smoke_book_builds_and_its_deliverables_verify(tmp_path, cli):
+    results, output = tmp_path / "results", tmp_path / "site"
+    done = cli("book", "--profile", "smoke", "--results", str(results), "--output", str(output))
+    assert done.returncode == 0, done.stderr[-3000:]
+    index = output / "_build" / "html" / "index.html"
+    assert f"open file://{index}" in done.stdout
+
+    page = output / "_build" / "html" / "book" / "chapters" / "ch00_proof_of_life.html"
+    html = page.read_text()
+    assert "Produced by" in html and "profile <code" in html and "smoke" in html
+    for part in ("Abstract", "Theoretical Foundations", "The Experimental Environment",
+                 "Implementation Details", "Verification and Sanity Checks", "Deliverables"):
+        assert part in html, part
+    images = re.findall(r'<img[^>]+src="([^"]+)"', html)
+    assert images and all((page.parent / src).is_file() for src in images)
+    assert "{glue" not in html and "glue:text" not in html, "every glued value must be resolved"
+    assert "mathjax" in html.lower()
+
+    verified = cli("verify", "--profile", "smoke", "--results", str(results))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "all 5 deliverables of profile smoke verified" in verified.stdout
+
+    rerun = cli("book", "--profile", "smoke", "--results", str(results), "--output", str(output))
+    assert rerun.returncode == 0 and "unchanged, reused" in rerun.stdout

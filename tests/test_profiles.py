@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+
+from gcrl import profiles
+from gcrl.errors import CourseError
+
+
+def test_every_chapter_has_a_budget_for_every_profile():
+    for chapter, table in profiles.BUDGETS.items():
+        assert set(table) == set(profiles.PROFILES), chapter
+
+
+def test_budgets_grow_with_the_profile():
+    smoke, standard, full = (profiles.budget("ch00", p) for p in profiles.PROFILES)
+    assert smoke.sac_env_steps < standard.sac_env_steps < full.sac_env_steps
+    for budget in (smoke, standard, full):
+        assert budget.sac_learning_starts < budget.sac_env_steps
+
+
+def test_unknown_profile_names_the_choices():
+    with pytest.raises(CourseError, match="unknown profile 'fast'; choose one of smoke, standard, full"):
+        profiles.budget("ch00", "fast")
+
+
+def test_profile_comes_from_one_variable(monkeypatch):
+    monkeypatch.delenv("GCRL_PROFILE", raising=False)
+    assert profiles.current_profile() == "standard"
+    monkeypatch.setenv("GCRL_PROFILE", "smoke")
+    assert profiles.current_profile() == "smoke"
+    monkeypatch.setenv("GCRL_PROFILE", "huge")
+    with pytest.raises(CourseError):
+        profiles.current_profile()
+
+
+def test_unknown_chapter_budget_is_a_clear_error():
+    with pytest.raises(CourseError, match="no budget for chapter 'ch99'"):
+        profiles.budget("ch99", "smoke")

@@ -1,0 +1,167 @@
+"""The chapter pipeline: headless execution, re-execution only on changed inputs, clear failures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from gcrl.errors import ChapterFailed, CourseError
+from gcrl.paths import Layout
+from gcrl.runner import discover, input_digest, run_chapter, select
+
+COUNTER_CELL = """
+from pathlib import Path
+marker = Path(results_root) / profile / "ch50" / "executions.txt"
+marker.write_text(str(int(marker.read_text()) + 1 if marker.exists() else 1))
+print("profile", profile, "seed", seed)
+"""
+
+
+@pytest.fixture
+def layout(tmp_path, plant_chapter) -> Layout:
+    plant_chapter("ch50_counter", COUNTER_CELL)
+    scripts = tmp_path / "scripts" / "pkg"
+    scripts.mkdir(parents=True)
+    (scripts / "helper.py").write_text("VALUE = 1\n")
+    pins = tmp_path / "requirements.txt"
+    pins.write_text("numpy==2.4.6\n")
+    return Layout(
+        root=tmp_path,
+        notebooks=tmp_path / "notebooks",
+        scripts=tmp_path / "scripts",
+        results=tmp_path / "results",
+        pin_files=(pins,),
+    )
+
+
+def executions(layout: Layout, profile: str) -> int:
+    return int((layout.results / profile / "ch50" / "executions.txt").read_text())
+
+
+def test_reruns_only_when_an_input_changes(layout):
+    chapter = discover(layout)[0]
+    first = run_chapter(chapter, layout, "smoke")
+    assert first.executed and executions(layout, "smoke") == 1
+    record = json.loads((first.notebook.parent / "run.json").read_text())
+    assert record["inputs_sha256"] == first.digest and record["profile"] == "smoke"
+
+    again = run_chapter(chapter, layout, "smoke")
+    assert not again.executed and executions(layout, "smoke") == 1, "unchanged inputs must reuse the run"
+
+    (layout.scripts / "pkg" / "helper.py").write_text("VALUE = 2\n")
+    assert run_chapter(chapter, layout, "smoke").executed and executions(layout, "smoke") == 2
+
+    layout.pin_files[0].write_text("numpy==2.4.7\n")
+    assert run_chapter(chapter, layout, "smoke").executed and executions(layout, "smoke") == 3
+
+    chapter.source.write_text(chapter.source.read_text() + "\n# %%\nx = 1\n")
+    assert run_chapter(chapter, layout, "smoke").executed and executions(layout, "smoke") == 4
+
+    assert not run_chapter(chapter, layout, "smoke").executed
+    assert run_chapter(chapter, layout, "standard").executed, "another profile is another input"
+    assert run_chapter(chapter, layout, "smoke", force=True).executed and executions(layout, "smoke") == 5
+
+
+def test_parameters_are_injected(layout):
+    run = run_chapter(discover(layout)[0], layout, "full", seed=7)
+    outputs = json.loads(run.notebook.read_text())
+    text = json.dumps(outputs)
+    assert "injected-parameters" in text and "profile full seed 7" in text
+
+
+def test_digest_ignores_bytecode_but_not_new_helpers(layout):
+    chapter = discover(layout)[0]
+    before = input_digest(chapter, layout, "smoke", 0)
+    cache = layout.scripts / "pkg" / "__pycache__"
+    cache.mkdir()
+    (cache / "helper.cpython-311.pyc").write_bytes(b"\0")
+    assert input_digest(chapter, layout, "smoke", 0) == before
+    (layout.scripts / "pkg" / "new.py").write_text("")
+    assert input_digest(chapter, layout, "smoke", 0) != before
+    assert input_digest(chapter, layout, "smoke", 1) != input_digest(chapter, layout, "smoke", 0)
+
+
+def test_a_failing_cell_names_chapter_and_cell(layout, plant_chapter):
+    plant_chapter("ch51_broken", "x = 1", "ratio = 1 / 0", "print('never')")
+    chapter = select(layout, ["ch51"])[0]
+    with pytest.raises(ChapterFailed) as failure:
+        run_chapter(chapter, layout, "smoke")
+    message = str(failure.value)
+    assert "chapter ch51_broken failed in cell In [" in message
+    assert "'ratio = 1 / 0'" in message and "ZeroDivisionError" in message
+    assert not (layout.results / "smoke" / "ch51" / "run.json").exists(), "a failed run must not be cached"
+    with pytest.raises(ChapterFailed):
+        run_chapter(chapter, layout, "smoke")  # and is executed again next time
+
+
+def test_cli_failing_chapter_exits_non_zero_with_one_line(layout, plant_chapter, cli):
+    plant_chapter("ch51_broken", "raise ValueError('planted failure')")
+    done = cli("run", "--profile", "smoke", "--notebooks", str(layout.notebooks),
+               "--results", str(layout.results), "ch51")
+    assert done.returncode == 1
+    error_lines = [line for line in done.stderr.splitlines() if line.startswith("gcrl: error:")]
+    assert len(error_lines) == 1 and "ch51_broken" in error_lines[0] and "In [" in error_lines[0]
+    assert "ValueError: planted failure" in error_lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_chapter(layout, cli):
+    done = cli("run", "--notebooks", str(layout.notebooks), "--results", str(layout.results), "ch42")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "gcrl: error: unknown chapter 'ch42'; known chapters: ch50 (see `gcrl list`)"
+
+
+def test_unknown_profile(cli):
+    done = cli("run", "--profile", "fast")
+    assert done.returncode == 2
+    assert "unknown profile 'fast'; choose one of smoke, standard, full" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_unknown_profile_from_the_environment(cli):
+    done = cli("verify", env={"GCRL_PROFILE": "quick"})
+    assert done.returncode == 2 and "unknown profile 'quick'" in done.stderr
+
+
+def test_unwritable_results_folder(layout, cli, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    done = cli("run", "--profile", "smoke", "--notebooks", str(layout.notebooks), "--results", str(blocker / "results"))
+    assert done.returncode == 2
+    assert "is not writable" in done.stderr and "pass --results DIR or set GCRL_RESULTS" in done.stderr
+    assert "Traceback" not in done.stderr
+    with pytest.raises(CourseError, match="not writable"):
+        run_chapter(discover(layout)[0], replace(layout, results=blocker / "results"), "smoke")
+
+
+def test_missing_rendering_backend(layout, cli):
+    done = cli("run", "--profile", "smoke", "--notebooks", str(layout.notebooks),
+               "--results", str(layout.results), env={"MUJOCO_GL": "no-such-backend"})
+    assert done.returncode == 2
+    assert "no headless MuJoCo rendering backend works (no-such-backend:" in done.stderr
+    assert "apt-get install libegl1 libgl1 libegl-mesa0 libosmesa6" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_help_lists_the_commands(cli):
+    done = cli("--help")
+    assert done.returncode == 0
+    for command in ("list", "run", "book", "verify", "export-notebooks"):
+        assert command in done.stdout
+    run_help = cli("run", "--help").stdout
+    assert "--profile" in run_help and "--seed" in run_help and "--force" in run_help
+
+
+def test_list_shows_the_course_chapters(cli):
+    done = cli("list")
+    assert done.returncode == 0 and done.stdout.startswith("ch00  notebooks/ch00_proof_of_life.py")
+
+
+def test_export_notebooks_for_nbval(tmp_path, cli):
+    done = cli("export-notebooks", str(tmp_path / "nb"))
+    assert done.returncode == 0
+    notebook = json.loads((tmp_path / "nb" / "ch00_proof_of_life.ipynb").read_text())
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
