@@ -174,6 +174,8 @@ plt.close(fig)
 glue("ch00_frame_std", f"{frame_stats['std']:.1f}", display=False)
 glue("ch00_frame_colours", f"{frame_stats['distinct_colours']:,}", display=False)
 glue("ch00_frame_size", f"{frame_stats['width']} × {frame_stats['height']}", display=False)
+glue("ch00_blank_std", f"{ch00.BLANK_STD:g}", display=False)
+glue("ch00_min_colours", f"{ch00.MIN_DISTINCT_COLOURS:,}", display=False)
 
 # %% [markdown]
 # ```{glue:figure} ch00_frame_fig
@@ -244,9 +246,9 @@ glue("ch00_reload_diff", f"{reload['max_abs_action_difference']:.1g}", display=F
 # - (P1) The device is identified: {glue:text}`ch00_device`.
 # - (P2) The frame is {glue:text}`ch00_frame_size` pixels, with a pixel standard
 #   deviation of {glue:text}`ch00_frame_std` and {glue:text}`ch00_frame_colours`
-#   distinct colours. Both lie far above the blank-frame thresholds
-#   ($\sigma_{\min} = 5$, $c_{\min} = 64$). The frame was rendered with the
-#   {glue:text}`ch00_backend` backend.
+#   distinct colours, against blank-frame thresholds of
+#   $\sigma_{\min}$ = {glue:text}`ch00_blank_std` and $c_{\min}$ = {glue:text}`ch00_min_colours`.
+#   The frame was rendered with the {glue:text}`ch00_backend` backend.
 # - (P3) The training loop reached its step budget and performed
 #   {glue:text}`ch00_grad_steps` updates.
 # - (P4) On {glue:text}`ch00_reload_n` fixed observations, the reloaded policy's

@@ -108,6 +108,15 @@ def test_cli_failing_chapter_exits_non_zero_with_one_line(layout, plant_chapter,
     assert "Traceback" not in done.stderr
 
 
+def test_cli_book_fails_on_a_failing_chapter(layout, plant_chapter, cli, tmp_path):
+    plant_chapter("ch51_broken", "x = 1", "undefined_name + 1")
+    done = cli("book", "--profile", "smoke", "--notebooks", str(layout.notebooks),
+               "--results", str(layout.results), "--output", str(tmp_path / "site"))
+    assert done.returncode == 1
+    assert "chapter ch51_broken failed in cell In [" in done.stderr and "NameError" in done.stderr
+    assert not (tmp_path / "site" / "_build" / "html").exists(), "no book is built from a failed chapter"
+
+
 def test_unknown_chapter(layout, cli):
     done = cli("run", "--notebooks", str(layout.notebooks), "--results", str(layout.results), "ch42")
     assert done.returncode == 2

@@ -55,7 +55,8 @@ def _run(args: argparse.Namespace) -> list:
 
 def cmd_list(args: argparse.Namespace) -> int:
     for chapter in select(_layout(args), None):
-        print(f"{chapter.chapter_id}  {chapter.source.relative_to(REPO_ROOT) if chapter.source.is_relative_to(REPO_ROOT) else chapter.source}")
+        source = chapter.source
+        print(f"{chapter.chapter_id}  {source.relative_to(REPO_ROOT) if source.is_relative_to(REPO_ROOT) else source}")
     return 0
 
 
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"master seed (default {DEFAULT_SEED})")
     book.add_argument("--force", action="store_true", help="execute even if the inputs are unchanged")
     book.add_argument("--output", help="build into OUTPUT/_build/html (default: _build/html)")
+    book.add_argument("--notebooks", help="folder of chapter sources (default: notebooks/)")
     book.set_defaults(func=cmd_book)
 
     verify = sub.add_parser("verify", help="check results/<profile>/ against the deliverable declarations")

@@ -70,7 +70,8 @@ def configure_rendering(candidates: tuple[str, ...] | None = None) -> str:
         works, detail = probe_backend(backend)
         if works:
             os.environ["MUJOCO_GL"] = backend
-            os.environ["PYOPENGL_PLATFORM"] = backend if backend in ("egl", "osmesa") else os.environ.get("PYOPENGL_PLATFORM", "")
+            if backend in ("egl", "osmesa"):
+                os.environ["PYOPENGL_PLATFORM"] = backend
             return backend
         failures.append(f"{backend}: {detail}")
     raise CourseError(f"no headless MuJoCo rendering backend works ({'; '.join(failures)}); {RENDERING_FIX}")

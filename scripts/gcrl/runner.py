@@ -15,6 +15,7 @@ own cache hashes code cells only, so it would miss a change to a helper.)
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import time
@@ -120,8 +121,6 @@ def ensure_writable(folder: Path) -> Path:
 
 
 def _cached(folder: Path, notebook: Path, digest: str) -> bool:
-    import json
-
     record = folder / RUN_RECORD
     try:
         return notebook.is_file() and json.loads(record.read_text()).get("inputs_sha256") == digest
