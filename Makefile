@@ -20,12 +20,13 @@ GCRL := $(VENV)/bin/gcrl
 
 # Headless rendering: EGL (Mesa or the NVIDIA driver), OSMesa as the fallback.
 RENDER_PKGS := libegl1 libgl1 libegl-mesa0 libosmesa6
+BROWSER_PKGS := chromium chromium-driver
 
-.PHONY: help install deps sysdeps chapters book verify test lab clean
+.PHONY: help install deps sysdeps browserdeps chapters book verify test lab clean
 
 help:
 	@echo "make book     set up, execute every chapter (GCRL_PROFILE=$(GCRL_PROFILE)), build _build/html"
-	@echo "make test     set up, run the test suite (unit, contract, nbval smoke, -W book build)"
+	@echo "make test     set up, run the test suite (unit, contract, nbval smoke, -W book build, browser)"
 	@echo "make chapters execute the chapters whose inputs changed (CHAPTERS=\"ch00 ...\" for some)"
 	@echo "make verify   check results/$(GCRL_PROFILE)/ against the deliverable declarations"
 	@echo "make lab      JupyterLab on the chapters (py:percent files open as notebooks)"
@@ -34,18 +35,29 @@ help:
 
 # --- set-up ------------------------------------------------------------------
 
-sysdeps:
+# ensure_debs PACKAGES: install missing Debian packages when root, else name them and stop.
+define ensure_debs
 	@if ! command -v dpkg-query >/dev/null; then \
-	  echo "note: not a Debian system; make sure EGL or OSMesa is installed (Debian names: $(RENDER_PKGS))"; exit 0; fi; \
-	missing=""; for pkg in $(RENDER_PKGS); do \
+	  echo "note: not a Debian system; make sure these (Debian names) are installed: $(1)"; exit 0; fi; \
+	missing=""; for pkg in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "ok installed" || missing="$$missing $$pkg"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
-	  echo "installing the headless rendering libraries:$$missing"; \
+	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else \
-	  echo "error: missing headless rendering libraries:$$missing"; \
+	  echo "error: missing Debian packages:$$missing"; \
 	  echo "       install them with:  sudo apt-get install$$missing   then run make again"; exit 1; fi
+endef
+
+sysdeps:
+	$(call ensure_debs,$(RENDER_PKGS))
+
+# The browser tests drive Debian's chromium (GCRL_CHROMIUM may name another binary).
+browserdeps:
+ifeq ($(GCRL_CHROMIUM),)
+	$(call ensure_debs,$(BROWSER_PKGS))
+endif
 
 # Install stamps are named by the hash of what they installed, not by file
 # times, so a repository mounted into the container does not look newer than
@@ -98,10 +110,11 @@ lab: install sysdeps
 # --- tests -------------------------------------------------------------------
 # nbval executes every chapter (exported to .ipynb) in the smoke profile, into a
 # results folder of its own; the other tests run chapters and builds in tmp dirs.
+# The browser tests leave screenshots of every page in _build/test-artifacts/.
 
 NBVAL_DIR := _build/nbval
 
-test: install sysdeps
+test: install sysdeps browserdeps
 	@rm -rf $(NBVAL_DIR) && $(GCRL) export-notebooks $(NBVAL_DIR) >/dev/null
 	GCRL_PROFILE=smoke GCRL_RESULTS=$(CURDIR)/$(NBVAL_DIR)/results \
 	  $(PY) -m pytest tests $(NBVAL_DIR) --nbval-lax -p no:cacheprovider

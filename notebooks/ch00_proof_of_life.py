@@ -29,7 +29,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from gcrl import profiles
+from gcrl import profiles, video
 from gcrl.chapters import ch00_proof_of_life as ch00
 from gcrl.deliverables import verify_chapter, write_deliverable
 from gcrl.envs import configure_rendering
@@ -86,8 +86,9 @@ display(Markdown(run.banner()))
 # $a_t \sim \pi_\theta(\cdot \mid o_t)$, store $(o_t, a_t, r_t, o_{t+1})$ in a replay
 # buffer $\mathcal{B}$, and, once $t$ exceeds a warm-up length, take a gradient step
 # on a minibatch drawn from $\mathcal{B}$. We use Soft Actor-Critic
-# {cite}`haarnoja2018sac`, derived properly in Chapter 3, on `FetchReach-v4`
-# {cite}`plappert2018multigoal`. The run counts as proof only if it reaches
+# {cite:p}`haarnoja2018sac`, in the Stable-Baselines3 implementation
+# {cite:p}`raffin2021sb3`, on `FetchReach-v4` {cite:p}`plappert2018multigoal`, simulated by
+# MuJoCo {cite:p}`todorov2012mujoco`. SAC is derived properly in Chapter 3. The run counts as proof only if it reaches
 # exactly $T$ environment steps and performs at least one update.
 #
 # **(P4) Serialisation.** For evaluation, a stochastic policy is used through its
@@ -160,8 +161,9 @@ backend
 
 # %%
 frame = ch00.render_frame("FetchReach-v4", size=budget.frame_size, seed=seed)
+frame_png = ch00.save_png(frame, out / "frame.png")
 frame_stats = ch00.frame_statistics(frame)
-ch00.save_png(frame, out / "frame.png")
+pd.Series(frame_stats, name="value").to_frame()
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -199,7 +201,8 @@ config = ch00.ProofOfLifeConfig(
 )
 checkpoint = out / "sac_fetchreach.zip"
 model, training = ch00.train_sac(config, checkpoint)
-pd.Series({k: v for k, v in training.items() if k != "config"}, name="value").to_frame()
+summary = {k: v for k, v in training.items() if k != "config"}
+pd.Series(summary, name="value").to_frame()
 
 # %% tags=["hide-input"]
 glue("ch00_env_steps", f"{training['env_steps']:,}", display=False)
@@ -222,24 +225,62 @@ glue("ch00_train_s", f"{training['wall_time_s']:.1f}", display=False)
 # The checkpoint is loaded into a fresh SAC object on the same device.
 
 # %%
-observations = ch00.fixed_observations("FetchReach-v4", count=budget.reload_observations, seed=10_000 + seed)
+observations = ch00.fixed_observations(
+    "FetchReach-v4", count=budget.reload_observations, seed=10_000 + seed
+)
 reload = ch00.reload_check(model, checkpoint, observations)
 pd.Series(reload, name="value").to_frame()
 
 # %% [markdown]
+# ### 3.4 A recorded rollout
+#
+# Later chapters show every trained policy as a video. The same pipeline runs
+# here on the barely trained policy. The deterministic map $\mu_\theta$ is rolled
+# out for whole episodes from held-out seeds, and one frame is rendered per
+# control step. The frames are encoded as H.264 and embedded in the page. One
+# frame per control step, at the environment's control frequency, plays the
+# episode in real time.
+
+# %%
+fps = video.control_fps("FetchReach-v4")
+video_seeds = [20_000 + seed + i for i in range(budget.video_episodes)]
+policy = video.deterministic_policy(model)
+frames, reached = video.record_episodes(
+    "FetchReach-v4", policy, seeds=video_seeds, size=budget.video_size
+)
+video.write_mp4(frames, out / "rollout.mp4", fps=fps)
+glue("ch00_video_episodes", f"{len(video_seeds)}", display=False)
+glue("ch00_video_reached", f"{sum(reached)}", display=False)
+glue("ch00_fps", f"{fps}", display=False)
+caption = f"SAC after {training['env_steps']:,} env steps, seeds {video_seeds}."
+video.video_html(out / "rollout.mp4", caption=caption)
+
+# %% [markdown]
+# The video holds {glue:text}`ch00_video_episodes` episode(s) at
+# {glue:text}`ch00_fps` frames per second, the environment's control frequency.
+# The gripper reached the goal at the end of {glue:text}`ch00_video_reached` of
+# them. After so little training this count means nothing; Chapters 3 and 4 give
+# it meaning.
+#
 # ## 4. Verification and Sanity Checks
 #
 # The predicates of §1.2 are now asserted. If any of them fails, the chapter fails
 # with it, and so do the headless run and CI.
 
 # %%
-assert frame_stats["height"] == frame_stats["width"] == budget.frame_size, frame_stats
-assert frame_stats["channels"] == 3 and frame_stats["dtype"] == "uint8", frame_stats
-assert not frame_stats["blank"], f"the rendered frame is blank: {frame_stats}"
-assert training["env_steps"] == config.env_steps and training["gradient_steps"] > 0, training
-assert reload["identical"] and reload["max_abs_action_difference"] == 0.0, reload
+size = budget.frame_size
+assert frame_stats["height"] == frame_stats["width"] == size, frame_stats
+assert (frame_stats["channels"], frame_stats["dtype"]) == (3, "uint8")
+assert not frame_stats["blank"], f"the frame is blank: {frame_stats}"
+assert training["env_steps"] == config.env_steps, training
+assert training["gradient_steps"] > 0, training
+assert reload["identical"], reload
+assert reload["max_abs_action_difference"] == 0.0, reload
+# one reset frame and 50 step frames per episode
+assert len(frames) == budget.video_episodes * 51, len(frames)
 glue("ch00_reload_n", f"{reload['observations_checked']:,}", display=False)
-glue("ch00_reload_diff", f"{reload['max_abs_action_difference']:.1g}", display=False)
+diff = reload["max_abs_action_difference"]
+glue("ch00_reload_diff", f"{diff:.1g}", display=False)
 "all four predicates hold"
 
 # %% [markdown]
@@ -270,13 +311,27 @@ glue("ch00_reload_diff", f"{reload['max_abs_action_difference']:.1g}", display=F
 # The same check runs here, so the table below is the verification itself.
 
 # %%
-write_deliverable(out, "environment_report.json", {
+report = {
     "accelerator": accelerator,
-    "rendering": {"backend": backend, "env_id": "FetchReach-v4", "frame": frame_stats},
+    "rendering": {
+        "backend": backend,
+        "env_id": "FetchReach-v4",
+        "frame": frame_stats,
+    },
     "packages": package_versions(),
-}, run)
+}
+write_deliverable(out, "environment_report.json", report, run)
 write_deliverable(out, "training.json", training, run)
 write_deliverable(out, "reload_check.json", reload, run)
 findings = verify_chapter(results, profile, "ch00")
 assert all(f.ok for f in findings), [f.line() for f in findings if not f.ok]
-pd.DataFrame([{"file": f.file, "status": "ok" if f.ok else "FAIL", "check": f.message} for f in findings])
+glue("ch00_wall_s", f"{run.snapshot()['wall_time_s']:.0f}", display=False)
+glue("ch00_profile", profile, display=False)
+pd.DataFrame(
+    [(f.file, "ok" if f.ok else "FAIL", f.message) for f in findings],
+    columns=["file", "status", "check"],
+).set_index("file")
+
+# %% [markdown]
+# Under the {glue:text}`ch00_profile` profile the whole chapter took
+# {glue:text}`ch00_wall_s` s from its first cell to its last.

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,23 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600)
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@dataclass(frozen=True)
+class SmokeBook:
+    """The smoke-profile book, built once per test session into a temporary folder."""
+
+    results: Path
+    html: Path
+    stdout: str
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory) -> SmokeBook:
+    root = tmp_path_factory.mktemp("smoke-book")
+    done = run_cli("book", "--profile", "smoke", "--results", str(root / "results"), "--output", str(root / "site"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return SmokeBook(root / "results", root / "site" / "_build" / "html", done.stdout)
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def test_a_rendered_fetch_frame_is_real():
 def test_training_reaches_its_budget(trained):
     _, stats, checkpoint = trained
     assert stats["env_steps"] == 120 and stats["gradient_steps"] == 60
-    assert checkpoint.is_file() and not list(checkpoint.parent.glob(".*tmp"))
+    assert checkpoint.is_file() and not list(checkpoint.parent.glob(".*.tmp*"))
 
 
 def test_reload_gives_identical_actions(trained):

@@ -13,6 +13,7 @@ from gcrl import deliverables
 from gcrl.deliverables import resolve_pointer, verify, verify_chapter, write_deliverable
 from gcrl.errors import CourseError
 from gcrl.provenance import RunRecord
+from gcrl.video import write_mp4
 
 
 def _frame() -> np.ndarray:
@@ -35,6 +36,7 @@ def make_ch00(results: Path, profile: str = "smoke") -> Path:
         "packages": {},
     }, run)
     iio.imwrite(folder / "frame.png", _frame())
+    write_mp4([_frame()[:240, :240]] * 60, folder / "rollout.mp4", fps=25)
     (folder / "sac_fetchreach.zip").write_bytes(b"x" * 20_000)
     write_deliverable(folder, "training.json", {
         "env_id": "FetchReach-v4", "algorithm": "SAC", "env_steps": 300, "gradient_steps": 200,
@@ -101,13 +103,23 @@ def test_blank_image_and_corrupt_json_are_caught(tmp_path):
     assert "not valid JSON" in bad["environment_report.json"]
 
 
+def test_short_or_damaged_video_is_caught(tmp_path):
+    folder = make_ch00(tmp_path)
+    write_mp4([_frame()[:240, :240]] * 10, folder / "rollout.mp4", fps=25)
+    bad = {f.file: f.message for f in verify_chapter(tmp_path, "smoke", "ch00") if not f.ok}
+    assert bad == {"rollout.mp4": "10 frames, expected at least 51"}
+    (folder / "rollout.mp4").write_bytes(b"\0" * 1000)
+    bad = {f.file: f.message for f in verify_chapter(tmp_path, "smoke", "ch00") if not f.ok}
+    assert bad["rollout.mp4"].startswith("not a readable video")
+
+
 def test_cli_verify_prints_what_fails_and_exits_non_zero(tmp_path, cli):
     folder = make_ch00(tmp_path)
     (folder / "sac_fetchreach.zip").write_bytes(b"tiny")
     done = cli("verify", "--profile", "smoke", "--results", str(tmp_path), "ch00")
     assert done.returncode == 1
     assert "FAIL  ch00/sac_fetchreach.zip: 4 bytes, expected at least 10000" in done.stdout
-    assert "1 of 5 deliverables fail" in done.stderr
+    assert "1 of 6 deliverables fail" in done.stderr
 
 
 def test_every_declared_chapter_has_a_notebook(repo_root):

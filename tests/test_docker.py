@@ -71,6 +71,7 @@ def test_image_installs_with_the_ci_make_target(repo_root):
     assert "FROM ${BASE_IMAGE}" in dockerfile and "nvcr.io/nvidia/pytorch:" in dockerfile
     assert "make -C /opt/gcrl-setup deps" in dockerfile and "TORCH=system" in dockerfile
     assert "MUJOCO_GL=egl" in dockerfile
+    assert "GCRL_CHROMIUM=playwright" in dockerfile and "playwright install --with-deps chromium" in dockerfile
     # CI runs `make test`, whose install step depends on the same `deps` stamp the image builds.
     assert "test: install sysdeps" in makefile and "install: $(PKG_STAMP)" in makefile
     assert "$(PKG_STAMP): $(DEPS_STAMP)" in makefile and "deps: $(DEPS_STAMP)" in makefile

@@ -8,6 +8,7 @@ what the reader sees is exactly what the run produced.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,11 @@ import yaml
 from gcrl.errors import CourseError
 from gcrl.runner import ChapterRun
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 STAGE_DIR = Path("book") / "chapters"
+MATHJAX_DIR = Path("book") / "_static" / "mathjax"
+#: The parts of MathJax 3's es5 build that the tex-mml-chtml component loads.
+MATHJAX_PARTS = ("tex-mml-chtml.js", "input/tex/extensions", "output/chtml/fonts/woff-v2", "a11y", "ui")
 
 
 def toc_chapters(root: Path) -> list[str]:
@@ -63,6 +68,27 @@ def stage(root: Path, runs: list[ChapterRun]) -> None:
         nbformat.write(notebook, target / f"{stem}.ipynb")
 
 
+def install_mathjax(root: Path) -> Path:
+    """Copy MathJax 3 (from the pinned ``django-static-mathjax`` package) into ``book/_static/mathjax``.
+
+    The book then renders its mathematics offline, with no request to a CDN.
+    ``_config.yml`` points ``mathjax_path`` at this copy.
+    """
+    import mathjax
+
+    source = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    target = root / MATHJAX_DIR
+    for part in MATHJAX_PARTS:
+        if (target / part).exists():
+            continue
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part)
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / part, target / part)
+    return target
+
+
 def build_html(root: Path, output: Path | None = None) -> Path:
     """``jupyter-book build`` with ``-W``: any Sphinx warning fails the build.
 
@@ -71,6 +97,7 @@ def build_html(root: Path, output: Path | None = None) -> Path:
     warning and error lines are part of the raised message.
     """
     output = Path(output or root)
+    install_mathjax(root)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book), "build", str(root), "--builder", "html", "-W", "--keep-going"]
     if output != root:
@@ -80,11 +107,8 @@ def build_html(root: Path, output: Path | None = None) -> Path:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text(done.stdout + done.stderr)
     if done.returncode != 0:
-        flagged = [
-            line.strip()
-            for line in (done.stdout + done.stderr).splitlines()
-            if "WARNING" in line or "ERROR" in line or "Error" in line
-        ]
+        plain = ANSI_ESCAPE.sub("", done.stdout + done.stderr)
+        flagged = [line.strip() for line in plain.splitlines() if "WARNING" in line or "ERROR" in line or "Error" in line]
         detail = "\n  ".join(flagged[:20]) or "(no warning lines; see the log)"
         raise CourseError(f"the book build failed (exit {done.returncode}); full log: {log_path}\n  {detail}")
     return output / "_build" / "html" / "index.html"

@@ -22,7 +22,7 @@ from gcrl.profiles import PROFILES, check_profile
 from gcrl.provenance import PROVENANCE_SCHEMA, RunRecord
 
 DECLARATIONS_FILE = Path(__file__).with_name("deliverables.yaml")
-KINDS = ("json", "image", "file")
+KINDS = ("json", "image", "video", "file")
 
 
 @cache
@@ -131,6 +131,23 @@ def _check_image(path: Path, spec: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _check_video(path: Path, spec: dict[str, Any]) -> list[str]:
+    import imageio.v2 as imageio
+
+    try:
+        with imageio.get_reader(path, format="FFMPEG") as reader:
+            frames = reader.count_frames()
+            width, height = reader.get_meta_data()["size"]
+    except Exception as exc:  # ffmpeg reports a damaged file through several exception types
+        return [f"not a readable video ({exc})"]
+    problems = []
+    if width < spec.get("min_width", 1) or height < spec.get("min_height", 1):
+        problems.append(f"{width}x{height} is smaller than {spec.get('min_width')}x{spec.get('min_height')}")
+    if frames < spec.get("min_frames", 1):
+        problems.append(f"{frames} frames, expected at least {spec['min_frames']}")
+    return problems
+
+
 def verify_chapter(results: Path, profile: str, chapter: str) -> list[Finding]:
     """Check one chapter's folder ``results/<profile>/<chapter>``."""
     spec = declarations().get(chapter)
@@ -148,6 +165,8 @@ def verify_chapter(results: Path, profile: str, chapter: str) -> list[Finding]:
             problems = _check_json(path, file_spec, profile)
         elif kind == "image":
             problems = _check_image(path, file_spec)
+        elif kind == "video":
+            problems = _check_video(path, file_spec)
         else:
             size = path.stat().st_size
             minimum = file_spec.get("min_bytes", 1)

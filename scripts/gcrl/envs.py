@@ -8,6 +8,8 @@ the interpreter that tries it) and exports the first that renders.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -85,7 +87,10 @@ def make_fetch_env(env_id: str, **kwargs: Any):
     if env_id not in FETCH_ENV_IDS:
         raise CourseError(f"unknown Fetch environment {env_id!r}; the course uses {', '.join(FETCH_ENV_IDS)}")
     import gymnasium as gym
-    import gymnasium_robotics
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        # At import, gymnasium-robotics prints a notice about the Adroit envs (unused here).
+        import gymnasium_robotics
 
     gym.register_envs(gymnasium_robotics)
     return gym.make(env_id, **kwargs)

@@ -15,13 +15,14 @@ from typing import Any
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
 
-    The temporary file lives in the same folder so that the final ``os.replace``
+    The temporary file lives in the same folder (and keeps the suffix, which some
+    writers dispatch on) so that the final ``os.replace``
     is a rename within one file system, which POSIX makes atomic. On an exception
     the temporary file is removed and ``target`` is left as it was.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -24,19 +24,21 @@ DEFAULT_PROFILE = "standard"
 
 @dataclass(frozen=True)
 class ProofOfLifeBudget:
-    """Chapter 0: a short SAC run on FetchReach-v4, a frame, a reload check."""
+    """Chapter 0: a short SAC run on FetchReach-v4, a frame, a reload check, a recorded rollout."""
 
     sac_env_steps: int
     sac_learning_starts: int
     frame_size: int
     reload_observations: int
+    video_episodes: int
+    video_size: int
 
 
 BUDGETS: dict[str, dict[str, Any]] = {
     "ch00": {
-        "smoke": ProofOfLifeBudget(sac_env_steps=300, sac_learning_starts=100, frame_size=480, reload_observations=16),
-        "standard": ProofOfLifeBudget(sac_env_steps=2_000, sac_learning_starts=500, frame_size=480, reload_observations=64),
-        "full": ProofOfLifeBudget(sac_env_steps=10_000, sac_learning_starts=1_000, frame_size=720, reload_observations=256),
+        "smoke": ProofOfLifeBudget(sac_env_steps=300, sac_learning_starts=100, frame_size=480, reload_observations=16, video_episodes=1, video_size=240),
+        "standard": ProofOfLifeBudget(sac_env_steps=2_000, sac_learning_starts=500, frame_size=480, reload_observations=64, video_episodes=2, video_size=320),
+        "full": ProofOfLifeBudget(sac_env_steps=10_000, sac_learning_starts=1_000, frame_size=720, reload_observations=256, video_episodes=4, video_size=480),
     },
 }
 
