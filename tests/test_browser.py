@@ -98,12 +98,16 @@ def open_page(browser, url: str):
 @pytest.mark.parametrize("path", toc_pages())
 def test_page_renders_cleanly(browser, site, path, smoke_book):
     source = (smoke_book.html / path).read_text()
+    has_math = 'class="math' in source
     page, problems = open_page(browser, f"{site}/{path}")
     try:
-        has_math = 'class="math' in source
         if has_math:
             page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
             page.evaluate("MathJax.startup.promise")
+        # the screenshot comes before the assertions, so that a failing page leaves its picture
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / (path.replace("/", "_").removesuffix(".html") + ".png")), full_page=True)
+        if has_math:
             assert page.locator("mjx-container").count() > 0, "math was not typeset"
             assert page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
         images = page.evaluate("Array.from(document.images).map(i => [i.currentSrc.slice(-60), i.naturalWidth])")
@@ -117,8 +121,6 @@ def test_page_renders_cleanly(browser, site, path, smoke_book):
             assert images, "a chapter has at least one figure"
             assert page.locator("text=Produced by").count() > 0, "the provenance banner is visible"
             assert has_math
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / (path.replace("/", "_").removesuffix(".html") + ".png")), full_page=True)
         assert not problems, problems
     finally:
         page.close()

@@ -18,6 +18,13 @@ def test_budgets_grow_with_the_profile():
         assert budget.sac_learning_starts < budget.sac_env_steps
 
 
+def test_chapter_one_meets_the_issue_minimum():
+    standard = profiles.budget("ch01", "standard")
+    assert standard.episodes_per_policy * 50 >= 10_000, "at least 10,000 checked transitions per env"
+    smoke, full = profiles.budget("ch01", "smoke"), profiles.budget("ch01", "full")
+    assert smoke.episodes_per_policy < standard.episodes_per_policy < full.episodes_per_policy
+
+
 def test_unknown_profile_names_the_choices():
     with pytest.raises(CourseError, match="unknown profile 'fast'; choose one of smoke, standard, full"):
         profiles.budget("ch00", "fast")

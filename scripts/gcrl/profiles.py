@@ -34,11 +34,25 @@ class ProofOfLifeBudget:
     video_size: int
 
 
+@dataclass(frozen=True)
+class AnatomyBudget:
+    """Chapter 1: rollouts per environment and baseline policy, schema validations, frame size."""
+
+    episodes_per_policy: int  # 50 transitions each; the random-policy ones are also checked for reward consistency
+    schema_observations: int  # observations per environment validated against its JSON Schema
+    frame_size: int
+
+
 BUDGETS: dict[str, dict[str, Any]] = {
     "ch00": {
         "smoke": ProofOfLifeBudget(sac_env_steps=300, sac_learning_starts=100, frame_size=480, reload_observations=16, video_episodes=1, video_size=240),
         "standard": ProofOfLifeBudget(sac_env_steps=2_000, sac_learning_starts=500, frame_size=480, reload_observations=64, video_episodes=2, video_size=320),
         "full": ProofOfLifeBudget(sac_env_steps=10_000, sac_learning_starts=1_000, frame_size=720, reload_observations=256, video_episodes=4, video_size=480),
+    },
+    "ch01": {
+        "smoke": AnatomyBudget(episodes_per_policy=10, schema_observations=100, frame_size=320),
+        "standard": AnatomyBudget(episodes_per_policy=200, schema_observations=1_000, frame_size=480),
+        "full": AnatomyBudget(episodes_per_policy=1_000, schema_observations=5_000, frame_size=640),
     },
 }
 
