@@ -287,13 +287,12 @@ consistency = {
     for e in ch01.FETCH_ENV_IDS
 }
 short = {
-    "transitions": "checked",
-    "step_vs_compute_reward_mismatches": "step≠compute",
-    "batched_vs_single_mismatches": "batch≠single",
-    "relabelled_mismatches": "relabel≠def.",
-    "unexplained_disagreements": "success≠reward",
-    "original_success_fraction": "succ. (g)",
-    "relabelled_success_fraction": "succ. (g′)",
+    "step_vs_compute_reward_mismatches": "step ≠ compute",
+    "batched_vs_single_mismatches": "batch ≠ single",
+    "relabelled_mismatches": "relabel ≠ def.",
+    "unexplained_disagreements": "success ≠ reward",
+    "original_success_fraction": "success (g)",
+    "relabelled_success_fraction": "success (g′)",
 }
 table = pd.DataFrame(consistency).T[list(short)].rename(columns=short)
 table.rename(index=lambda e: e[5:-3])
@@ -304,6 +303,7 @@ relabelled = sum(c["relabelled_checked"] for c in consistency.values())
 mismatches = sum(c["mismatches"] for c in consistency.values())
 disagreements = sum(c["success_vs_reward_disagreements"] for c in consistency.values())
 glue("ch01_checked", f"{checked:,}", display=False)
+glue("ch01_per_env", f"{budget.episodes_per_policy * 50:,}", display=False)
 glue("ch01_relabelled", f"{relabelled:,}", display=False)
 glue("ch01_mismatches", f"{mismatches:,}", display=False)
 glue("ch01_disagreements", f"{disagreements:,}", display=False)
@@ -314,10 +314,10 @@ for env_id in ("FetchReach-v4", "FetchPush-v4"):
     glue(f"ch01_{key}_relab_succ", f"{c['relabelled_success_fraction']:.1%}", display=False)
 
 # %% [markdown]
-# Over {glue:text}`ch01_checked` transitions and {glue:text}`ch01_relabelled`
-# relabelled ones, {glue:text}`ch01_mismatches` identities failed, and
+# Over {glue:text}`ch01_checked` transitions ({glue:text}`ch01_per_env` per
+# environment) and {glue:text}`ch01_relabelled` relabelled ones, {glue:text}`ch01_mismatches` identities failed, and
 # `is_success` disagreed with the reward {glue:text}`ch01_disagreements` times
-# (the column *success≠reward* counts the disagreements *not* at the threshold).
+# (the column *success ≠ reward* counts the disagreements *not* at the threshold).
 # The last two columns preview Chapter 4. Under the random policy on Reach,
 # {glue:text}`ch01_fetchreach_orig_succ` of steps reach the goal that was asked
 # for, but {glue:text}`ch01_fetchreach_relab_succ` reach a goal that was relabelled
@@ -412,8 +412,8 @@ plt.close(fig)
 # :name: fig-ch01-threshold
 #
 # Final success rate as a function of the threshold $\varepsilon$, for the random
-# (solid) and zero-action (dotted) policies. The dashed line marks the
-# threshold the tasks use. The further a curve stays flat to the right of it, the
+# (solid) and zero-action (dotted) policies, one colour per task. The dashed line
+# marks the threshold the tasks use. The further a curve stays flat to the right of it, the
 # further the floor lies from the goal.
 # ```
 #

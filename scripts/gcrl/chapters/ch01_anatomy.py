@@ -375,13 +375,13 @@ def plot_success_against_threshold(rollouts: list[Rollouts], threshold: float):
     import matplotlib.pyplot as plt
 
     grid = np.linspace(0.0, 0.30, 121)
+    colours = {env_id: f"C{i}" for i, env_id in enumerate(dict.fromkeys(r.env_id for r in rollouts))}
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     for r in rollouts:
         final = np.linalg.norm(r.achieved[:, -1] - r.desired, axis=-1)
-        style = "-" if r.policy == "random" else ":"
-        ax.plot(grid, (final[None, :] < grid[:, None]).mean(axis=1), style,
-                label=f"{r.env_id.removesuffix('-v4')} · {r.policy}")
-    ax.axvline(threshold, color="tab:red", linestyle="--", linewidth=1)
+        ax.plot(grid, (final[None, :] < grid[:, None]).mean(axis=1), "-" if r.policy == "random" else ":",
+                color=colours[r.env_id], label=f"{r.env_id.removesuffix('-v4')} · {r.policy}")
+    ax.axvline(threshold, color="black", linestyle="--", linewidth=1)
     ax.set_xlabel("distance threshold ε (m)")
     ax.set_ylabel("final success rate")
     ax.set_ylim(-0.02, 1.02)
