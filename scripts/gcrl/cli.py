@@ -106,6 +106,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one configuration from ``hyperparams/<algo>.yml``; rerunning it resumes from its checkpoint."""
+    from gcrl.envs import configure_rendering
+    from gcrl.train import TrainConfig, train
+
+    check_profile(args.profile)
+    configure_rendering()
+    overrides = {key: value for key, value in {
+        "total_steps": args.steps, "seed": args.seed, "n_envs": args.n_envs, "eval_every": args.eval_every,
+        "eval_episodes": args.eval_episodes, "checkpoint_every": args.checkpoint_every,
+        "target_success": args.target_success, "progress_bar": args.progress_bar,
+    }.items() if value is not None}
+    if args.no_her:
+        overrides["her"] = None
+    config = TrainConfig.from_file(args.algo, args.env, **overrides)
+    result = train(config, Path(args.run_dir))
+    final = result.metrics["final"]
+    print(f"gcrl: {config.algo} on {config.env_id}: {result.metrics['env_steps']} env steps, "
+          f"success {final['success_rate']:.1%} [{final['ci95_low']:.1%}, {final['ci95_high']:.1%}] "
+          f"on {final['episodes']} episodes -> {Path(args.run_dir) / 'metrics.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gcrl",
@@ -137,6 +160,22 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("chapters", nargs="*", help="chapter ids; default: every declared chapter")
     _add_common(verify)
     verify.set_defaults(func=cmd_verify)
+
+    training = sub.add_parser("train", help="train one algorithm on one environment (resumes if interrupted)")
+    training.add_argument("--algo", required=True, help="ppo, sac, td3 or tqc")
+    training.add_argument("--env", required=True, help="a Fetch v4 id, e.g. FetchReach-v4")
+    training.add_argument("--steps", type=int, required=True, help="total env steps")
+    training.add_argument("--run-dir", required=True, help="folder for checkpoints, curves and metrics.json")
+    training.add_argument("--seed", type=int)
+    training.add_argument("--n-envs", type=int)
+    training.add_argument("--eval-every", type=int, help="env steps between evaluations")
+    training.add_argument("--eval-episodes", type=int)
+    training.add_argument("--checkpoint-every", type=int, help="env steps between checkpoints")
+    training.add_argument("--target-success", type=float, help="stop once the evaluated success rate reaches this")
+    training.add_argument("--no-her", action="store_true", help="train without hindsight relabelling")
+    training.add_argument("--progress-bar", action="store_true", default=None)
+    training.add_argument("--profile", default=_profile_default(), help="recorded in the provenance")
+    training.set_defaults(func=cmd_train, results=None)
 
     export = sub.add_parser("export-notebooks", help="write the chapters as .ipynb into FOLDER")
     export.add_argument("folder")

@@ -16,6 +16,7 @@ import numpy as np
 
 from gcrl.envs import FETCH_ENV_IDS, make_fetch_env
 from gcrl.errors import CourseError
+from gcrl.evaluate import wilson_interval
 
 TASKS: tuple[str, ...] = ("FetchReach-v4", "FetchPush-v4", "FetchPickAndPlace-v4", "FetchSlide-v4")
 POLICIES: tuple[str, ...] = ("random", "zero")
@@ -299,14 +300,6 @@ def reward_consistency(rollouts: Rollouts, seed: int) -> dict[str, Any]:
         return report
     finally:
         env.close()
-
-
-def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
-    """The Wilson score interval for a binomial proportion (SciPy's implementation)."""
-    from scipy.stats import binomtest
-
-    interval = binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(interval.low), float(interval.high)
 
 
 def baseline(rollouts: Rollouts, threshold: float) -> dict[str, Any]:

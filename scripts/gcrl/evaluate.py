@@ -1,0 +1,66 @@
+"""Measuring a policy: success on fixed held-out episodes, with a confidence interval.
+
+Every success rate in the course is measured the same way: the deterministic
+policy runs whole episodes reset with fixed seeds that training never uses,
+success is read at the last step (``info["is_success"]``), and the rate is
+reported with its 95% Wilson interval and the number of episodes behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from gcrl.envs import make_fetch_env
+
+Policy = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+#: Evaluation episodes are reset with seeds from here on; training seeds stay far below.
+EVAL_SEED_BASE = 1_000_000
+
+
+def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval for a binomial proportion (SciPy's implementation)."""
+    from scipy.stats import binomtest
+
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    episodes: int
+    successes: int
+    success_rate: float
+    ci95_low: float
+    ci95_high: float
+    mean_final_distance: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate(env_id: str, policy: Policy, seeds: list[int]) -> Evaluation:
+    """Run ``policy`` for one whole episode per seed; success and distance are read at the last step."""
+    env = make_fetch_env(env_id)
+    successes, distances = 0, []
+    try:
+        for seed in seeds:
+            observation, _ = env.reset(seed=seed)
+            done, info = False, {}
+            while not done:
+                observation, _, terminated, truncated, info = env.step(policy(observation))
+                done = terminated or truncated
+            successes += int(bool(info["is_success"]))
+            distances.append(float(np.linalg.norm(observation["achieved_goal"] - observation["desired_goal"])))
+    finally:
+        env.close()
+    low, high = wilson_interval(successes, len(seeds))
+    return Evaluation(len(seeds), successes, successes / len(seeds), low, high, float(np.mean(distances)))
+
+
+def evaluation_seeds(count: int, base: int = EVAL_SEED_BASE) -> list[int]:
+    return list(range(base, base + count))

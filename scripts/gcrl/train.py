@@ -1,0 +1,420 @@
+"""One training entry point for every chapter: ``train(config, run_dir)``.
+
+The update rules are Stable-Baselines3's (PPO, SAC, TD3) and sb3-contrib's
+(TQC); this module adds what a course needs around them, in one place that
+reads top to bottom:
+
+1. a typed :class:`TrainConfig`, whose hyperparameters come from versioned YAML
+   files (``hyperparams/<algo>.yml``, one entry per environment, in the style
+   of rl-baselines3-zoo) and are validated: an unknown key or a bad value is a
+   :class:`CourseError` that names it;
+2. vectorised collection (``SubprocVecEnv`` when ``n_envs > 1``), with
+   ``gradient_steps = -1`` for off-policy learners so that each collected
+   transition still buys one gradient step;
+3. evaluation every ``eval_every`` env steps on fixed held-out seeds
+   (deterministic policy, success with a 95% Wilson interval), written as a
+   learning curve (CSV and JSON) after every evaluation;
+4. an early stop when the success rate reaches ``target_success``, so that
+   time-to-success can be measured;
+5. atomic checkpoints every ``checkpoint_every`` env steps (model, replay
+   buffer, normalisation statistics, curve, hashes), from which an interrupted
+   run resumes to the same final step count; a damaged checkpoint is a clear error;
+6. TensorBoard logs, an optional progress bar, and ``metrics.json`` with provenance.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from gcrl.envs import FETCH_ENV_IDS, make_fetch_env
+from gcrl.errors import CourseError
+from gcrl.evaluate import EVAL_SEED_BASE, Evaluation, evaluate, evaluation_seeds
+from gcrl.io import write_bytes_atomic, write_json_atomic
+from gcrl.provenance import RunRecord
+
+HYPERPARAMS_DIR = Path(__file__).with_name("hyperparams")
+OFF_POLICY = ("sac", "td3", "tqc")
+ALGORITHMS = ("ppo", *OFF_POLICY)
+#: Constructor arguments the toolkit sets itself; a hyperparameter file may not.
+RESERVED = {"policy", "env", "seed", "verbose", "tensorboard_log", "device", "_init_setup_model",
+            "replay_buffer_class", "replay_buffer_kwargs", "rollout_buffer_class", "rollout_buffer_kwargs"}
+#: Keys of a hyperparameter entry that configure the toolkit rather than the algorithm.
+TOOLKIT_KEYS = {"n_envs", "normalize", "her"}
+CHECKPOINT = "checkpoint"
+
+
+def algorithm_class(algo: str):
+    if algo == "tqc":
+        from sb3_contrib import TQC
+
+        return TQC
+    import stable_baselines3
+
+    return {"ppo": stable_baselines3.PPO, "sac": stable_baselines3.SAC, "td3": stable_baselines3.TD3}[algo]
+
+
+@dataclass(frozen=True)
+class HerConfig:
+    """Hindsight relabelling for an off-policy learner (Chapter 4 derives it)."""
+
+    n_sampled_goal: int = 4
+    goal_selection_strategy: str = "future"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    env_id: str
+    algo: str
+    total_steps: int
+    seed: int = 0
+    n_envs: int = 1
+    normalize: bool = False
+    her: HerConfig | None = None
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    eval_every: int = 1_000
+    eval_episodes: int = 50
+    eval_seed: int = EVAL_SEED_BASE
+    target_success: float | None = None
+    checkpoint_every: int = 5_000
+    progress_bar: bool = False
+
+    def __post_init__(self) -> None:
+        if self.algo not in ALGORITHMS:
+            raise CourseError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(ALGORITHMS)}")
+        if self.env_id not in FETCH_ENV_IDS:
+            raise CourseError(f"unknown environment {self.env_id!r}; the course uses {', '.join(FETCH_ENV_IDS)}")
+        positive = {"total_steps": self.total_steps, "n_envs": self.n_envs, "eval_every": self.eval_every,
+                    "eval_episodes": self.eval_episodes, "checkpoint_every": self.checkpoint_every}
+        for name, value in positive.items():
+            if not isinstance(value, int) or value < 1:
+                raise CourseError(f"{name} must be a positive integer, got {value!r}")
+        if self.target_success is not None and not 0 < self.target_success <= 1:
+            raise CourseError(f"target_success must be in (0, 1], got {self.target_success!r}")
+        if self.her is not None and self.algo not in OFF_POLICY:
+            raise CourseError(f"hindsight relabelling needs an off-policy learner, not {self.algo}")
+        check_hyperparams(self.algo, self.hyperparams, where=f"{self.algo}/{self.env_id}")
+
+    @classmethod
+    def from_file(cls, algo: str, env_id: str, **overrides: Any) -> "TrainConfig":
+        """The entry for ``env_id`` in ``hyperparams/<algo>.yml``, with ``overrides`` applied.
+
+        Overrides may be toolkit fields (``total_steps``, ``seed``, ``her``, ...) or
+        algorithm hyperparameters, which replace the file's value of the same name.
+        """
+        entry = load_hyperparams(algo, env_id)
+        toolkit = {k: entry.pop(k) for k in TOOLKIT_KEYS & set(entry)}
+        if isinstance(toolkit.get("her"), dict):
+            toolkit["her"] = HerConfig(**toolkit["her"])
+        fields = set(cls.__dataclass_fields__)
+        hyperparams = {**entry, **{k: v for k, v in overrides.items() if k not in fields}}
+        settings = {**toolkit, **{k: v for k, v in overrides.items() if k in fields}}
+        return cls(env_id=env_id, algo=algo, hyperparams=hyperparams, **settings)
+
+    def as_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), default=str))
+
+
+_VALUE_RULES: dict[str, tuple[str, Any]] = {
+    "learning_rate": ("a number > 0", lambda v: isinstance(v, (int, float)) and v > 0),
+    "gamma": ("a number in (0, 1]", lambda v: isinstance(v, (int, float)) and 0 < v <= 1),
+    "tau": ("a number in (0, 1]", lambda v: isinstance(v, (int, float)) and 0 < v <= 1),
+    "gae_lambda": ("a number in [0, 1]", lambda v: isinstance(v, (int, float)) and 0 <= v <= 1),
+    "clip_range": ("a number in (0, 1)", lambda v: isinstance(v, (int, float)) and 0 < v < 1),
+    "batch_size": ("an integer >= 1", lambda v: isinstance(v, int) and v >= 1),
+    "buffer_size": ("an integer >= 1", lambda v: isinstance(v, int) and v >= 1),
+    "n_steps": ("an integer >= 1", lambda v: isinstance(v, int) and v >= 1),
+    "n_epochs": ("an integer >= 1", lambda v: isinstance(v, int) and v >= 1),
+    "learning_starts": ("an integer >= 0", lambda v: isinstance(v, int) and v >= 0),
+    "gradient_steps": ("an integer >= 1, or -1", lambda v: isinstance(v, int) and (v >= 1 or v == -1)),
+    "train_freq": ("an integer >= 1", lambda v: isinstance(v, int) and v >= 1),
+    "ent_coef": ("a number >= 0, 'auto' or 'auto_<init>'",
+                 lambda v: (isinstance(v, (int, float)) and v >= 0) or (isinstance(v, str) and v.startswith("auto"))),
+    "policy_kwargs": ("a mapping", lambda v: isinstance(v, dict)),
+    "n_envs": ("an integer >= 1", lambda v: isinstance(v, int) and v >= 1),
+    "normalize": ("true or false", lambda v: isinstance(v, bool)),
+    "her": ("a mapping with n_sampled_goal and goal_selection_strategy",
+            lambda v: isinstance(v, dict) and set(v) <= {"n_sampled_goal", "goal_selection_strategy"}
+            and v.get("goal_selection_strategy", "future") in ("future", "final", "episode")
+            and isinstance(v.get("n_sampled_goal", 4), int) and v.get("n_sampled_goal", 4) >= 0),
+}
+
+
+def allowed_keys(algo: str) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(algorithm_class(algo).__init__).parameters) - RESERVED - {"self"}
+
+
+def check_hyperparams(algo: str, values: dict[str, Any], where: str, toolkit_keys: bool = False) -> None:
+    """Raise :class:`CourseError` for a key the algorithm does not take or a value out of its domain."""
+    known = allowed_keys(algo) | (TOOLKIT_KEYS if toolkit_keys else set())
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise CourseError(f"{where}: unknown hyperparameter {', '.join(map(repr, unknown))} for {algo.upper()}; "
+                          f"known: {', '.join(sorted(known))}")
+    for key, value in values.items():
+        rule = _VALUE_RULES.get(key)
+        if rule and not rule[1](value):
+            raise CourseError(f"{where}: {key} must be {rule[0]}, got {value!r}")
+
+
+def load_hyperparams(algo: str, env_id: str) -> dict[str, Any]:
+    """The validated entry for ``env_id`` in ``hyperparams/<algo>.yml``."""
+    path = HYPERPARAMS_DIR / f"{algo}.yml"
+    if not path.is_file():
+        raise CourseError(f"no hyperparameter file for {algo!r} ({path}); choose one of {', '.join(ALGORITHMS)}")
+    try:
+        table = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise CourseError(f"{path.name} is not valid YAML: {exc}") from None
+    if env_id not in table:
+        raise CourseError(f"{path.name} has no entry for {env_id!r}; it has {', '.join(table) or 'none'}")
+    entry = dict(table[env_id] or {})
+    check_hyperparams(algo, entry, where=f"{path.name}: {env_id}", toolkit_keys=True)
+    return entry
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    model: Any
+    metrics: dict[str, Any]
+    curve: list[dict[str, Any]]
+
+    def policy(self):
+        """The deterministic policy, observations normalised as in training."""
+        return deterministic_policy(self.model)
+
+
+def deterministic_policy(model):
+    env = model.get_env()
+    normalize = getattr(env, "normalize_obs", None) if env is not None and hasattr(env, "obs_rms") else None
+
+    def act(observation: dict[str, np.ndarray]) -> np.ndarray:
+        if normalize is not None:
+            observation = normalize(observation)
+        return model.predict(observation, deterministic=True)[0]
+
+    return act
+
+
+def _make_env(config: TrainConfig):
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
+
+    venv = make_vec_env(
+        lambda: make_fetch_env(config.env_id), n_envs=config.n_envs, seed=config.seed,
+        vec_env_cls=SubprocVecEnv if config.n_envs > 1 else DummyVecEnv,
+    )
+    return VecNormalize(venv, norm_obs=True, norm_reward=False, gamma=config.hyperparams.get("gamma", 0.99)) \
+        if config.normalize else venv
+
+
+def _build_model(config: TrainConfig, env, run_dir: Path):
+    kwargs = copy.deepcopy(config.hyperparams)  # SB3 mutates policy_kwargs in place
+    if config.algo in OFF_POLICY and config.n_envs > 1:
+        kwargs.setdefault("gradient_steps", -1)  # one gradient step per collected transition
+    if config.her is not None:
+        from stable_baselines3 import HerReplayBuffer
+
+        kwargs["replay_buffer_class"] = HerReplayBuffer
+        kwargs["replay_buffer_kwargs"] = asdict(config.her)
+    return algorithm_class(config.algo)(
+        "MultiInputPolicy", env, seed=config.seed, verbose=0, tensorboard_log=str(run_dir / "tensorboard"), **kwargs
+    )
+
+
+# --- checkpoints -------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save_checkpoint(model, run_dir: Path, config: TrainConfig, curve: list[dict[str, Any]], clock: dict[str, float]) -> Path:
+    """Write model, replay buffer and normalisation statistics to a new folder, then swap it in.
+
+    The folder is complete before it replaces the previous checkpoint, and
+    ``state.json`` records each file's SHA-256, so a truncated file is detected on load.
+    """
+    staging = run_dir / f".{CHECKPOINT}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    buffer = io.BytesIO()
+    model.save(buffer)
+    (staging / "model.zip").write_bytes(buffer.getvalue())
+    files = ["model.zip"]
+    if config.algo in OFF_POLICY:
+        model.save_replay_buffer(staging / "replay_buffer.pkl")
+        files.append("replay_buffer.pkl")
+    if config.normalize:
+        model.get_env().save(str(staging / "vecnormalize.pkl"))
+        files.append("vecnormalize.pkl")
+    state = {"config": config.as_dict(), "num_timesteps": int(model.num_timesteps), "curve": curve,
+             "clock": clock, "files": {name: _sha256(staging / name) for name in files}}
+    (staging / "state.json").write_text(json.dumps(state, indent=1))
+    target, previous = run_dir / CHECKPOINT, run_dir / f".{CHECKPOINT}.previous"
+    shutil.rmtree(previous, ignore_errors=True)
+    if target.exists():
+        os.replace(target, previous)
+    os.replace(staging, target)
+    shutil.rmtree(previous, ignore_errors=True)
+    return target
+
+
+def _checkpoint_folder(run_dir: Path) -> Path | None:
+    for folder in (run_dir / CHECKPOINT, run_dir / f".{CHECKPOINT}.previous"):
+        if (folder / "state.json").is_file():
+            return folder
+    return None
+
+
+def load_checkpoint(run_dir: Path, config: TrainConfig):
+    """Rebuild env and model from the last checkpoint; ``None`` when there is none."""
+    folder = _checkpoint_folder(run_dir)
+    if folder is None:
+        return None
+    damaged = f"checkpoint {folder} is damaged"
+    fix = f"delete {folder} to train from the start"
+    try:
+        state = json.loads((folder / "state.json").read_text())
+    except ValueError as exc:
+        raise CourseError(f"{damaged} (state.json: {exc}); {fix}") from None
+    saved = state["config"]
+    for key in ("env_id", "algo", "seed", "total_steps", "n_envs", "normalize", "her", "hyperparams"):
+        if saved.get(key) != config.as_dict().get(key):
+            raise CourseError(f"{folder} belongs to a different run ({key}: {saved.get(key)!r} there, "
+                              f"{config.as_dict().get(key)!r} now); use another run folder or {fix}")
+    for name, digest in state["files"].items():
+        path = folder / name
+        if not path.is_file() or _sha256(path) != digest:
+            raise CourseError(f"{damaged}: {name} is missing, truncated or altered; {fix}")
+    env = _make_env(config)
+    if config.normalize:
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        env = VecNormalize.load(str(folder / "vecnormalize.pkl"), env.venv)
+    model = algorithm_class(config.algo).load(folder / "model.zip", env=env,
+                                              tensorboard_log=str(run_dir / "tensorboard"))
+    if config.algo in OFF_POLICY:
+        model.load_replay_buffer(folder / "replay_buffer.pkl")
+    return model, state
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def _write_curve(run_dir: Path, curve: list[dict[str, Any]]) -> None:
+    write_json_atomic(run_dir / "curve.json", curve)
+    if curve:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(curve[0]))
+        writer.writeheader()
+        writer.writerows(curve)
+        write_bytes_atomic(run_dir / "curve.csv", text.getvalue().encode())
+
+
+def _entropy_coefficient(model) -> float | None:
+    log_ent_coef = getattr(model, "log_ent_coef", None)
+    if log_ent_coef is not None:
+        return float(log_ent_coef.exp().item())
+    ent_coef = getattr(model, "ent_coef_tensor", None)
+    return float(ent_coef.item()) if ent_coef is not None else None
+
+
+def train(config: TrainConfig, run_dir: str | os.PathLike[str], run: RunRecord | None = None) -> TrainResult:
+    """Train, evaluate, checkpoint and resume; return the model, its metrics and its learning curve."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run = run or RunRecord(profile=os.environ.get("GCRL_PROFILE", "standard"), seeds=[config.seed])
+    seeds = evaluation_seeds(config.eval_episodes, config.eval_seed)
+
+    resumed = load_checkpoint(run_dir, config)
+    if resumed is None:
+        model = _build_model(config, _make_env(config), run_dir)
+        curve: list[dict[str, Any]] = []
+        clock = {"train_s": 0.0, "eval_s": 0.0}
+        resumed_from = None
+    else:
+        model, state = resumed
+        curve, clock, resumed_from = state["curve"], state["clock"], int(model.num_timesteps)
+
+    def evaluate_now() -> Evaluation:
+        t0 = time.perf_counter()
+        result = evaluate(config.env_id, deterministic_policy(model), seeds)
+        clock["eval_s"] += time.perf_counter() - t0
+        row = {"env_steps": int(model.num_timesteps), "train_s": round(clock["train_s"], 3),
+               **result.as_dict(), "ent_coef": _entropy_coefficient(model)}
+        curve.append(row)
+        _write_curve(run_dir, curve)
+        return result
+
+    class Schedule(BaseCallback):
+        """Evaluation, early stop and checkpoints on the env-step grid; training time excludes them."""
+
+        def _on_training_start(self) -> None:
+            self.next_eval = (self.model.num_timesteps // config.eval_every + 1) * config.eval_every
+            self.next_checkpoint = (self.model.num_timesteps // config.checkpoint_every + 1) * config.checkpoint_every
+            self.t0 = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            steps = self.model.num_timesteps
+            keep_going = True
+            if steps >= self.next_eval or steps >= self.next_checkpoint:
+                clock["train_s"] += time.perf_counter() - self.t0
+                if steps >= self.next_eval:
+                    self.next_eval += config.eval_every * ((steps - self.next_eval) // config.eval_every + 1)
+                    result = evaluate_now()
+                    keep_going = config.target_success is None or result.success_rate < config.target_success
+                if steps >= self.next_checkpoint:
+                    self.next_checkpoint += config.checkpoint_every * ((steps - self.next_checkpoint) // config.checkpoint_every + 1)
+                    save_checkpoint(self.model, run_dir, config, curve, clock)
+                self.t0 = time.perf_counter()
+            return keep_going
+
+        def _on_training_end(self) -> None:
+            clock["train_s"] += time.perf_counter() - self.t0
+
+    reached = config.target_success is not None and any(r["success_rate"] >= config.target_success for r in curve)
+    remaining = config.total_steps - model.num_timesteps
+    if remaining > 0 and not reached:
+        model.learn(remaining, callback=Schedule(), reset_num_timesteps=resumed is None,
+                    progress_bar=config.progress_bar, tb_log_name=config.algo)
+    if not curve or curve[-1]["env_steps"] != model.num_timesteps:
+        evaluate_now()
+    save_checkpoint(model, run_dir, config, curve, clock)
+
+    target_row = next((r for r in curve if config.target_success and r["success_rate"] >= config.target_success), None)
+    final = curve[-1]
+    metrics = {
+        "config": config.as_dict(),
+        "env_steps": int(model.num_timesteps),
+        "train_time_s": round(clock["train_s"], 2),
+        "eval_time_s": round(clock["eval_s"], 2),
+        "env_steps_per_s": round(model.num_timesteps / max(clock["train_s"], 1e-9), 1),
+        "final": {k: final[k] for k in ("episodes", "successes", "success_rate", "ci95_low", "ci95_high",
+                                        "mean_final_distance")},
+        "best_success_rate": max(r["success_rate"] for r in curve),
+        "time_to_target": None if target_row is None else
+        {"env_steps": target_row["env_steps"], "train_s": target_row["train_s"]},
+        "evaluations": len(curve),
+        "resumed_from": resumed_from,
+        "eval_seeds": [seeds[0], seeds[-1]],
+    }
+    write_json_atomic(run_dir / "metrics.json", {**metrics, "provenance": run.snapshot()})
+    return TrainResult(run_dir, model, metrics, curve)
