@@ -51,7 +51,7 @@ def test_smoke_book_builds_and_its_deliverables_verify(smoke_book, cli):
 
     verified = cli("verify", "--profile", "smoke", "--results", str(smoke_book.results))
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert "all 12 deliverables of profile smoke verified" in verified.stdout
+    assert "all 15 deliverables of profile smoke verified" in verified.stdout
 
 
 @pytest.mark.slow

@@ -65,6 +65,38 @@ def test_reruns_only_when_an_input_changes(layout):
     assert run_chapter(chapter, layout, "smoke", force=True).executed and executions(layout, "smoke") == 5
 
 
+def test_training_runs_are_kept_per_input_version(tmp_path, monkeypatch):
+    from gcrl.paths import DIGEST_ENV, training_runs
+
+    monkeypatch.setenv(DIGEST_ENV, "a" * 64)
+    first = training_runs(tmp_path)
+    (first / "checkpoint").mkdir()
+    assert training_runs(tmp_path) == first and (first / "checkpoint").is_dir(), "same inputs: resume"
+    monkeypatch.setenv(DIGEST_ENV, "b" * 64)
+    second = training_runs(tmp_path)
+    assert second != first and not first.exists(), "changed inputs: start afresh, drop the stale runs"
+
+
+def test_the_runner_exports_the_input_digest(layout, plant_chapter):
+    plant_chapter("ch52_digest", "import os\nprint('digest', os.environ['GCRL_INPUTS_DIGEST'])")
+    run = run_chapter(select(layout, ["ch52"])[0], layout, "smoke")
+    assert f"digest {run.digest}" in run.notebook.read_text()
+
+
+def test_a_dependency_s_new_inputs_change_the_digest(tmp_path):
+    from gcrl.runner import dependencies
+
+    layout = Layout(results=tmp_path / "results")
+    chapter = select(layout, ["ch02"])[0]
+    assert dependencies(chapter) == ["ch01"]
+    record = tmp_path / "results" / "smoke" / "ch01" / "run.json"
+    record.parent.mkdir(parents=True)
+    record.write_text('{"inputs_sha256": "aaa"}')
+    first = input_digest(chapter, layout, "smoke", 0)
+    record.write_text('{"inputs_sha256": "bbb"}')
+    assert input_digest(chapter, layout, "smoke", 0) != first
+
+
 def test_parameters_are_injected(layout):
     run = run_chapter(discover(layout)[0], layout, "full", seed=7)
     outputs = json.loads(run.notebook.read_text())

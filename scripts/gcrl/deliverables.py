@@ -30,6 +30,9 @@ def declarations() -> dict[str, Any]:
     """The parsed declarations, checked for shape (an error names the bad entry)."""
     decl = yaml.safe_load(DECLARATIONS_FILE.read_text())
     for chapter, block in decl.items():
+        unknown_dependencies = set(block.get("depends_on", [])) - set(decl)
+        if unknown_dependencies:
+            raise CourseError(f"{DECLARATIONS_FILE.name}: {chapter} depends on undeclared {sorted(unknown_dependencies)}")
         for name, spec in block.get("files", {}).items():
             where = f"{DECLARATIONS_FILE.name}: {chapter}/{name}"
             if spec.get("kind") not in KINDS:

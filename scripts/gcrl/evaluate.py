@@ -64,3 +64,17 @@ def evaluate(env_id: str, policy: Policy, seeds: list[int]) -> Evaluation:
 
 def evaluation_seeds(count: int, base: int = EVAL_SEED_BASE) -> list[int]:
     return list(range(base, base + count))
+
+
+def pooled(evaluations: list[dict[str, Any]]) -> dict[str, Any]:
+    """Successes pooled over runs (seeds), with the Wilson interval of the pooled count.
+
+    Pooling treats every evaluation episode as exchangeable, which ignores the
+    variation between seeds; Chapter 6 replaces it with stratified bootstrap
+    intervals across runs. Here it gives an honest count of what was observed.
+    """
+    successes = sum(int(e["successes"]) for e in evaluations)
+    episodes = sum(int(e["episodes"]) for e in evaluations)
+    low, high = wilson_interval(successes, episodes)
+    return {"runs": len(evaluations), "episodes": episodes, "successes": successes,
+            "success_rate": successes / episodes, "ci95_low": low, "ci95_high": high}

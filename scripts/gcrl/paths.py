@@ -15,6 +15,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: Environment variable that overrides the results folder.
 RESULTS_ENV = "GCRL_RESULTS"
+#: Set by the runner to the digest of a chapter's inputs while it executes.
+DIGEST_ENV = "GCRL_INPUTS_DIGEST"
 
 
 @dataclass(frozen=True)
@@ -45,5 +47,26 @@ def results_root() -> Path:
 def chapter_results(profile: str, chapter: str, root: str | os.PathLike[str] | None = None) -> Path:
     """``<results>/<profile>/<chapter>/``, created if needed."""
     folder = Path(root or results_root()) / profile / chapter
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def training_runs(chapter_folder: Path) -> Path:
+    """Where a chapter keeps its training runs: ``<chapter>/runs/<input digest>/``.
+
+    A chapter executed again with the same inputs (a killed run) finds its
+    checkpoints and resumes; executed with changed inputs, it gets a fresh
+    folder, and the runs of older inputs are removed, so no model trained by
+    other code is ever reused. Outside the runner (JupyterLab) the key is ``interactive``.
+    """
+    import shutil
+
+    key = os.environ.get(DIGEST_ENV, "interactive")[:16]
+    runs = Path(chapter_folder) / "runs"
+    if runs.is_dir():
+        for stale in runs.iterdir():
+            if stale.name != key:
+                shutil.rmtree(stale, ignore_errors=True)
+    folder = runs / key
     folder.mkdir(parents=True, exist_ok=True)
     return folder

@@ -43,6 +43,17 @@ class AnatomyBudget:
     frame_size: int
 
 
+@dataclass(frozen=True)
+class TrainingBudget:
+    """A chapter's training runs: env steps per run, seeds, evaluation grid, video."""
+
+    env_steps: int
+    seeds: int
+    eval_every: int
+    eval_episodes: int
+    video_episodes: int
+
+
 BUDGETS: dict[str, dict[str, Any]] = {
     "ch00": {
         "smoke": ProofOfLifeBudget(sac_env_steps=300, sac_learning_starts=100, frame_size=480, reload_observations=16, video_episodes=1, video_size=240),
@@ -53,6 +64,11 @@ BUDGETS: dict[str, dict[str, Any]] = {
         "smoke": AnatomyBudget(episodes_per_policy=10, schema_observations=100, frame_size=320),
         "standard": AnatomyBudget(episodes_per_policy=200, schema_observations=1_000, frame_size=480),
         "full": AnatomyBudget(episodes_per_policy=1_000, schema_observations=5_000, frame_size=640),
+    },
+    "ch02": {
+        "smoke": TrainingBudget(env_steps=2_048, seeds=1, eval_every=1_024, eval_episodes=5, video_episodes=1),
+        "standard": TrainingBudget(env_steps=16_384, seeds=3, eval_every=4_096, eval_episodes=30, video_episodes=2),
+        "full": TrainingBudget(env_steps=200_704, seeds=5, eval_every=12_544, eval_episodes=100, video_episodes=4),
     },
 }
 

@@ -7,7 +7,8 @@ means: read it with jupytext, execute it with papermill (which injects
 under ``results/<profile>/chNN/``.
 
 The inputs of a run are hashed: the notebook, every file under ``scripts/``, the
-dependency pins, the profile and the seed. A successful run records that digest
+dependency pins, the profile, the seed, and the recorded inputs of the chapters
+it reads results from (``depends_on``). A successful run records that digest
 in ``run.json``; the next run with the same digest is skipped. (Jupyter Book's
 own cache hashes code cells only, so it would miss a change to a helper.)
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from gcrl.errors import ChapterFailed, CourseError
 from gcrl.io import write_json_atomic
-from gcrl.paths import Layout
+from gcrl.paths import DIGEST_ENV, Layout
 from gcrl.profiles import PROFILE_ENV, check_profile
 from gcrl.provenance import utc_now
 
@@ -102,7 +103,18 @@ def input_digest(chapter: Chapter, layout: Layout, profile: str, seed: int) -> s
         digest.update(path.read_bytes() if path.is_file() else b"<absent>")
         digest.update(b"\0")
     digest.update(f"profile={profile}\0seed={seed}".encode())
+    for dependency in dependencies(chapter):
+        record = layout.results / profile / dependency / RUN_RECORD
+        recorded = json.loads(record.read_text()).get("inputs_sha256", "") if record.is_file() else "<not run>"
+        digest.update(f"\0{dependency}={recorded}".encode())
     return digest.hexdigest()
+
+
+def dependencies(chapter: Chapter) -> list[str]:
+    """Chapters whose results this one reads (``depends_on`` in the deliverable declarations)."""
+    from gcrl.deliverables import declarations
+
+    return list(declarations().get(chapter.chapter_id, {}).get("depends_on", []))
 
 
 def ensure_writable(folder: Path) -> Path:
@@ -161,7 +173,9 @@ def run_chapter(chapter: Chapter, layout: Layout, profile: str, seed: int = DEFA
     started_at, t0 = utc_now(), time.perf_counter()
     parameters = {"profile": profile, "seed": seed, "results_root": str(layout.results)}
     try:
-        with _environment(**{PROFILE_ENV: profile, "GCRL_RESULTS": str(layout.results)}):
+        # GCRL_INPUTS_DIGEST lets a chapter keep resumable training runs per input version
+        # (gcrl.paths.training_runs): a killed run resumes, a changed input starts afresh.
+        with _environment(**{PROFILE_ENV: profile, "GCRL_RESULTS": str(layout.results), DIGEST_ENV: digest}):
             papermill.execute_notebook(
                 jupytext.read(chapter.source),
                 str(partial),
