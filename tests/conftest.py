@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -55,6 +56,29 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600)
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture
+def planted_book(tmp_path: Path, repo_root: Path):
+    """A one-page book in tmp_path with the course's configuration and bibliography.
+
+    ``planted_book(intro, extra_pages)`` writes ``intro.md`` (the root) and any
+    further ``name -> markdown`` pages, listed as chapters, and returns the folder.
+    """
+    def plant(intro: str, pages: dict[str, str] | None = None) -> Path:
+        shutil.copy(repo_root / "_config.yml", tmp_path / "_config.yml")
+        (tmp_path / "book").mkdir(exist_ok=True)
+        shutil.copy(repo_root / "book" / "references.bib", tmp_path / "book" / "references.bib")
+        toc = "format: jb-book\nroot: intro\n"
+        if pages:
+            toc += "chapters:\n" + "".join(f"  - file: {name}\n" for name in pages)
+        (tmp_path / "_toc.yml").write_text(toc)
+        (tmp_path / "intro.md").write_text(intro)
+        for name, text in (pages or {}).items():
+            (tmp_path / f"{name}.md").write_text(text)
+        return tmp_path
+
+    return plant
 
 
 @dataclass(frozen=True)

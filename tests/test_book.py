@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -19,14 +17,10 @@ def test_toc_lists_every_chapter_in_order(repo_root):
     assert toc_chapters(repo_root) == chapters
 
 
-def test_a_sphinx_warning_fails_the_build(tmp_path, repo_root):
-    shutil.copy(repo_root / "_config.yml", tmp_path / "_config.yml")
-    (tmp_path / "book").mkdir()
-    shutil.copy(repo_root / "book" / "references.bib", tmp_path / "book" / "references.bib")
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
-    (tmp_path / "intro.md").write_text("# Planted\n\nSee {ref}`a-label-that-does-not-exist`.\n")
+def test_a_sphinx_warning_fails_the_build(planted_book):
+    root = planted_book("# Planted\n\nSee {ref}`a-label-that-does-not-exist`.\n")
     with pytest.raises(CourseError) as failure:
-        build_html(tmp_path)
+        build_html(root)
     message = str(failure.value)
     assert "the book build failed" in message
     assert "a-label-that-does-not-exist" in message, message

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
@@ -40,13 +39,9 @@ def test_the_course_cites_its_foundations(repo_root):
     assert REQUIRED <= cited_keys(repo_root), REQUIRED - cited_keys(repo_root)
 
 
-def test_an_undefined_citation_fails_the_build(tmp_path, repo_root):
-    shutil.copy(repo_root / "_config.yml", tmp_path / "_config.yml")
-    (tmp_path / "book").mkdir()
-    shutil.copy(repo_root / "book" / "references.bib", tmp_path / "book" / "references.bib")
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: refs\n")
-    (tmp_path / "intro.md").write_text("# Planted\n\nAs shown by {cite:p}`nobody2099imaginary`.\n")
-    (tmp_path / "refs.md").write_text("# References\n\n```{bibliography}\n```\n")
+def test_an_undefined_citation_fails_the_build(planted_book):
+    root = planted_book("# Planted\n\nAs shown by {cite:p}`nobody2099imaginary`.\n",
+                        {"refs": "# References\n\n```{bibliography}\n```\n"})
     with pytest.raises(CourseError) as failure:
-        build_html(tmp_path)
+        build_html(root)
     assert "nobody2099imaginary" in str(failure.value)
