@@ -122,6 +122,19 @@ def test_cli_verify_prints_what_fails_and_exits_non_zero(tmp_path, cli):
     assert "1 of 6 deliverables fail" in done.stderr
 
 
+def test_verified_table_passes_or_names_the_failure(tmp_path):
+    from gcrl.deliverables import verified_table
+    from gcrl.errors import VerificationFailed
+
+    folder = make_ch00(tmp_path)
+    table = verified_table(tmp_path, "smoke", "ch00")
+    assert list(table.index) == list(deliverables.declarations()["ch00"]["files"])
+    assert set(table["status"]) == {"ok"}
+    (folder / "training.json").unlink()
+    with pytest.raises(VerificationFailed, match="ch00 deliverables fail under profile smoke: FAIL  ch00/training.json"):
+        verified_table(tmp_path, "smoke", "ch00")
+
+
 def test_every_declared_chapter_has_a_notebook(repo_root):
     declared = set(deliverables.declarations())
     chapters = {p.name[:4] for p in (repo_root / "notebooks").glob("ch*.py")}

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from gcrl.errors import CourseError
+from gcrl.errors import CourseError, VerificationFailed
 from gcrl.io import write_json_atomic
 from gcrl.profiles import PROFILES, check_profile
 from gcrl.provenance import PROVENANCE_SCHEMA, RunRecord
@@ -185,3 +185,19 @@ def verify(results: Path, profile: str, chapters: list[str] | None = None) -> li
     for chapter in chapters or list(declarations()):
         findings.extend(verify_chapter(results, profile, chapter))
     return findings
+
+
+def verified_table(results: Path, profile: str, chapter: str):
+    """Verify one chapter's deliverables, as the last cell of every chapter does.
+
+    Raises :class:`VerificationFailed` naming each failing file, so the chapter
+    cannot finish with wrong deliverables; otherwise returns the findings as a table.
+    """
+    import pandas as pd
+
+    findings = verify_chapter(results, profile, chapter)
+    failed = [f.line() for f in findings if not f.ok]
+    if failed:
+        raise VerificationFailed(f"{chapter} deliverables fail under profile {profile}: " + "; ".join(failed))
+    return pd.DataFrame([(f.file, "ok", f.message) for f in findings],
+                        columns=["file", "status", "check"]).set_index("file")
