@@ -33,6 +33,7 @@ from gcrl import profiles, video
 from gcrl.chapters import ch00_proof_of_life as ch00
 from gcrl.deliverables import verified_table, write_deliverable
 from gcrl.envs import configure_rendering
+from gcrl.evaluate import deterministic_policy
 from gcrl.paths import chapter_results, results_root as default_results_root
 from gcrl.provenance import RunRecord, package_versions
 
@@ -244,7 +245,7 @@ pd.Series(reload, name="value").to_frame()
 # %%
 fps = video.control_fps("FetchReach-v4")
 video_seeds = [20_000 + seed + i for i in range(budget.video_episodes)]
-policy = video.deterministic_policy(model)
+policy = deterministic_policy(model)
 frames, reached = video.record_episodes(
     "FetchReach-v4", policy, seeds=video_seeds, size=budget.video_size
 )

@@ -94,7 +94,7 @@ def test_checkpoint_reloads_to_identical_actions(tmp_path):
     result = train(config, tmp_path)
     model, _ = load_checkpoint(tmp_path, config)
     from gcrl.chapters.ch00_proof_of_life import fixed_observations
-    from gcrl.train import deterministic_policy
+    from gcrl.evaluate import deterministic_policy
 
     observations = fixed_observations("FetchReach-v4", count=8, seed=77)
     before = [result.policy()({k: v[i] for k, v in observations.items()}) for i in range(8)]

@@ -22,6 +22,24 @@ Policy = Callable[[dict[str, np.ndarray]], np.ndarray]
 EVAL_SEED_BASE = 1_000_000
 
 
+def deterministic_policy(model: Any) -> Policy:
+    """The deterministic action map of an SB3 model, observations normalised as in training.
+
+    When the model was trained behind ``VecNormalize``, its policy expects
+    normalised observations; the running statistics are applied here, so the
+    same callable serves evaluation, videos and reload checks.
+    """
+    env = model.get_env()
+    normalize = env.normalize_obs if env is not None and hasattr(env, "obs_rms") else None
+
+    def act(observation: dict[str, np.ndarray]) -> np.ndarray:
+        if normalize is not None:
+            observation = normalize(observation)
+        return model.predict(observation, deterministic=True)[0]
+
+    return act
+
+
 def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
     """The Wilson score interval for a binomial proportion (SciPy's implementation)."""
     from scipy.stats import binomtest

@@ -41,7 +41,7 @@ import yaml
 
 from gcrl.envs import FETCH_ENV_IDS, make_fetch_env
 from gcrl.errors import CourseError
-from gcrl.evaluate import EVAL_SEED_BASE, Evaluation, evaluate, evaluation_seeds
+from gcrl.evaluate import EVAL_SEED_BASE, Evaluation, deterministic_policy, evaluate, evaluation_seeds
 from gcrl.io import write_bytes_atomic, write_json_atomic
 from gcrl.provenance import RunRecord
 
@@ -197,18 +197,6 @@ class TrainResult:
     def policy(self):
         """The deterministic policy, observations normalised as in training."""
         return deterministic_policy(self.model)
-
-
-def deterministic_policy(model):
-    env = model.get_env()
-    normalize = getattr(env, "normalize_obs", None) if env is not None and hasattr(env, "obs_rms") else None
-
-    def act(observation: dict[str, np.ndarray]) -> np.ndarray:
-        if normalize is not None:
-            observation = normalize(observation)
-        return model.predict(observation, deterministic=True)[0]
-
-    return act
 
 
 def _make_env(config: TrainConfig):

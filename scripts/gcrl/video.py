@@ -8,22 +8,14 @@ data URI, so the rendered page needs no file beside it.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gcrl.envs import make_fetch_env
+from gcrl.evaluate import Policy
 from gcrl.io import atomic_path
-
-Policy = Callable[[dict[str, np.ndarray]], np.ndarray]
-
-
-def deterministic_policy(model: Any) -> Policy:
-    """The deterministic action map of an SB3 model, as a policy callable."""
-    return lambda observation: model.predict(observation, deterministic=True)[0]
-
 
 def control_fps(env_id: str) -> int:
     """Frames per second that play an episode in real time: one frame per control step."""
