@@ -41,28 +41,25 @@ class ProofOfLifeConfig:
 
 
 def probe_accelerator() -> dict[str, Any]:
-    """CUDA device name and memory when present; otherwise a notice and the CPU fallback."""
+    """CUDA device name and memory when present; otherwise a notice and the CPU fallback.
+
+    The device is read by :func:`gcrl.provenance.device_info`, the same query
+    every deliverable's provenance records.
+    """
     import torch
 
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(torch.cuda.current_device())
-        return {
-            "cuda_available": True,
-            "device": props.name,
-            "memory_gib": round(props.total_memory / 2**30, 1),
-            "cuda_version": torch.version.cuda,
-            "torch": torch.__version__,
-            "notice": "CUDA device found; networks are placed on it.",
-        }
     from gcrl.provenance import device_info
 
+    device = device_info()
+    cuda = device["kind"] == "cuda"
     return {
-        "cuda_available": False,
-        "device": device_info()["name"],
-        "memory_gib": None,
-        "cuda_version": None,
+        "cuda_available": cuda,
+        "device": device["name"],
+        "memory_gib": device.get("memory_gib"),
+        "cuda_version": device.get("cuda"),
         "torch": torch.__version__,
-        "notice": "No CUDA device is visible: falling back to the CPU. Every chapter runs, more slowly.",
+        "notice": "CUDA device found; networks are placed on it." if cuda
+        else "No CUDA device is visible: falling back to the CPU. Every chapter runs, more slowly.",
     }
 
 
