@@ -23,24 +23,19 @@ seed = 0
 results_root = os.environ.get("GCRL_RESULTS", "")
 
 # %% tags=["hide-input"]
-from pathlib import Path
-
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from gcrl import profiles, video
+from gcrl import video
 from gcrl.chapters import ch00_proof_of_life as ch00
 from gcrl.deliverables import verified_table, write_deliverable
-from gcrl.envs import configure_rendering
 from gcrl.evaluate import deterministic_policy
-from gcrl.paths import chapter_results, results_root as default_results_root
-from gcrl.provenance import RunRecord, package_versions
+from gcrl.provenance import package_versions
+from gcrl.session import open_chapter
 
-run = RunRecord(profile=profile, seeds=[seed])
-budget = profiles.budget("ch00", profile)
-results = Path(results_root) if results_root else default_results_root()
-out = chapter_results(profile, "ch00", results)
+session = open_chapter("ch00", profile, seed, results_root)
+budget, run, results, out = session.budget, session.run, session.results, session.out
 display(Markdown(run.banner()))
 
 # %% [markdown]
@@ -140,14 +135,15 @@ pd.Series(accelerator, name="value").to_frame()
 # ### 2.2 The rendering backend
 #
 # MuJoCo reads the environment variable `MUJOCO_GL` once, when it is first
-# imported. `configure_rendering` therefore runs before any simulator is created.
+# imported. `configure_rendering` therefore runs in the chapter's first cell, through
+# `gcrl.session.open_chapter`, before any simulator is created.
 # It honours an explicit `MUJOCO_GL`; otherwise it tries EGL, which uses the
 # GPU's driver or Mesa on a CPU, and then OSMesa, a pure software rasteriser. It
 # tries each in a child process so that a missing library cannot crash the kernel,
 # and it fails with a message that names the Debian packages to install.
 
 # %%
-backend = configure_rendering()
+backend = session.rendering
 glue("ch00_backend", backend, display=False)
 backend
 

@@ -23,8 +23,6 @@ seed = 0
 results_root = os.environ.get("GCRL_RESULTS", "")
 
 # %% tags=["hide-input"]
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -32,21 +30,15 @@ from IPython.display import Markdown, display
 from jsonschema import Draft202012Validator
 from myst_nb import glue
 
-from gcrl import profiles
 from gcrl.chapters import ch01_anatomy as ch01
 from gcrl.deliverables import verified_table, write_deliverable
-from gcrl.envs import configure_rendering
-from gcrl.paths import chapter_results
-from gcrl.paths import results_root as default_results_root
 from gcrl.plots import save_figure
-from gcrl.provenance import RunRecord
+from gcrl.session import open_chapter
 
-run = RunRecord(profile=profile, seeds=[seed])
-budget = profiles.budget("ch01", profile)
-results = Path(results_root) if results_root else default_results_root()
-out = chapter_results(profile, "ch01", results)
-backend = configure_rendering()
 pd.set_option("display.max_colwidth", None)
+session = open_chapter("ch01", profile, seed, results_root)
+budget, run, results, out = session.budget, session.run, session.results, session.out
+backend = session.rendering
 display(Markdown(run.banner()))
 
 # %% [markdown]

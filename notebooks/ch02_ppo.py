@@ -23,28 +23,21 @@ seed = 0
 results_root = os.environ.get("GCRL_RESULTS", "")
 
 # %% tags=["hide-input"]
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from gcrl import profiles, video
+from gcrl import experiments, video
 from gcrl.chapters import ch02_ppo as ch02
 from gcrl.deliverables import verified_table, write_deliverable
-from gcrl.envs import configure_rendering
-from gcrl.paths import chapter_results, training_runs
-from gcrl.paths import results_root as default_results_root
+from gcrl.paths import training_runs
 from gcrl.plots import learning_curves, save_figure
-from gcrl.provenance import RunRecord
+from gcrl.session import open_chapter
 
-budget = profiles.budget("ch02", profile)
-run = RunRecord(profile=profile, seeds=list(range(seed, seed + budget.seeds)))
-results = Path(results_root) if results_root else default_results_root()
-out = chapter_results(profile, "ch02", results)
-backend = configure_rendering()
 pd.set_option("display.max_colwidth", None)
+session = open_chapter("ch02", profile, seed, results_root)
+budget, run, results, out = session.budget, session.run, session.results, session.out
 display(Markdown(run.banner()))
 
 # %% [markdown]
@@ -200,8 +193,8 @@ pd.Series({
 # %%
 runs_folder = training_runs(out)
 grid = ch02.run_grid(runs_folder, budget, base_seed=seed, run=run)
-rows = ch02.summary_rows(grid)
-pooled = ch02.pooled_by_env(rows)
+rows = experiments.summary_rows(grid)
+pooled = experiments.pooled_by_env(rows)
 table = pd.DataFrame(rows)
 table["task"] = table.env_id.str[5:-3]
 table["95% CI"] = [f"[{lo:.2f}, {hi:.2f}]"
@@ -217,7 +210,7 @@ table[["n", "k", "p̂", "95% CI", "final d (m)", "steps/s"]].round(3)
 # %%
 seeds = range(seed, seed + budget.seeds)
 curves = {
-    env_id[5:-3]: [grid[(env_id, s)].curve for s in seeds]
+    env_id[5:-3]: {"PPO": [grid[(env_id, s)].curve for s in seeds]}
     for env_id in ch02.EXPERIMENTS
 }
 fig = learning_curves(curves)
@@ -294,7 +287,6 @@ for (env_id, s), result in grid.items():
     steps = [row["env_steps"] for row in result.curve]
     assert steps == sorted(steps) and steps[-1] == budget.env_steps, steps
     assert m["eval_seeds"][0] >= 1_000_000, "evaluation seeds unseen in training"
-    assert result.model.num_timesteps == budget.env_steps
 for env_id, p in pooled.items():
     assert p["runs"] == budget.seeds
     assert p["episodes"] == budget.seeds * budget.eval_episodes

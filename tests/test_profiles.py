@@ -43,3 +43,16 @@ def test_profile_comes_from_one_variable(monkeypatch):
 def test_unknown_chapter_budget_is_a_clear_error():
     with pytest.raises(CourseError, match="no budget for chapter 'ch99'"):
         profiles.budget("ch99", "smoke")
+
+
+def test_open_chapter_sets_up_budget_seeds_folders_and_rendering(tmp_path):
+    from gcrl.session import open_chapter
+
+    session = open_chapter("ch03", "standard", 7, str(tmp_path))
+    assert session.budget == profiles.budget("ch03", "standard")
+    assert list(session.seeds) == session.run.seeds == list(range(7, 7 + session.budget.seeds))
+    assert session.out == tmp_path / "standard" / "ch03" and session.out.is_dir()
+    assert session.rendering in ("egl", "osmesa")
+    assert open_chapter("ch01", "smoke", 3, str(tmp_path)).run.seeds == [3], "a budget without seeds uses one"
+    with pytest.raises(CourseError, match="no budget for chapter 'ch99'"):
+        open_chapter("ch99", "smoke", 0, str(tmp_path))

@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 
 from gcrl.errors import CourseError
-from gcrl.train import HerConfig, TrainConfig, load_checkpoint, load_hyperparams, train
+from gcrl.provenance import RunRecord
+from gcrl.train import (HerConfig, TrainConfig, TrainResult, load_checkpoint, load_hyperparams, policy_entropy,
+                        train, train_many)
 
 TINY = {"learning_starts": 100, "batch_size": 32, "buffer_size": 5_000, "eval_episodes": 2}
 
@@ -100,6 +102,72 @@ def test_checkpoint_reloads_to_identical_actions(tmp_path):
     before = [result.policy()({k: v[i] for k, v in observations.items()}) for i in range(8)]
     after = [deterministic_policy(model)({k: v[i] for k, v in observations.items()}) for i in range(8)]
     assert np.array_equal(np.stack(before), np.stack(after))
+
+
+def test_a_finished_run_loads_back_to_identical_actions(tmp_path):
+    """TrainResult.model, loaded from the checkpoint for acting only, acts exactly as the trained model."""
+    config = tiny()
+    trained = train(config, tmp_path)
+    loaded = TrainResult(tmp_path, config, trained.metrics, trained.curve)
+    from gcrl.chapters.ch00_proof_of_life import fixed_observations
+
+    observations = fixed_observations("FetchReach-v4", count=8, seed=78)
+    rows = [{k: v[i] for k, v in observations.items()} for i in range(8)]
+    assert loaded.model is not trained.model
+    assert np.array_equal(np.stack([trained.policy()(o) for o in rows]), np.stack([loaded.policy()(o) for o in rows]))
+
+
+def test_a_finished_run_is_not_rewritten(tmp_path):
+    config = tiny()
+    train(config, tmp_path)
+    state = tmp_path / "checkpoint" / "state.json"
+    before = state.stat().st_mtime_ns
+    again = train(config, tmp_path)
+    assert state.stat().st_mtime_ns == before, "nothing trained, nothing saved"
+    assert again.metrics["env_steps"] == 300
+
+
+def test_replay_buffer_holds_the_run_and_no_more():
+    assert tiny(total_steps=300).hyperparams["buffer_size"] == 301
+    assert tiny(total_steps=300, buffer_size=200).hyperparams["buffer_size"] == 200, "a smaller buffer is kept"
+    from_file = TrainConfig.from_file("sac", "FetchPush-v4", total_steps=10**7)
+    assert from_file.hyperparams["buffer_size"] == 1_000_000, "the recipe's buffer, when the run is longer"
+
+
+def test_entropy_estimate_leaves_the_random_streams_alone(tmp_path):
+    import torch
+
+    result = train(tiny(total_steps=200, eval_every=200), tmp_path)
+    numpy_state, torch_state = np.random.get_state(), torch.get_rng_state()
+    first = policy_entropy(result.model)
+    assert np.random.get_state()[1].tolist() == numpy_state[1].tolist()
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert first == policy_entropy(result.model), "a fixed sample of stored observations"
+    # an untrained squashed Gaussian on [-1, 1]^4: below the uniform's 4 log 2, far above the target -4
+    assert -4 < first < 4 * np.log(2)
+    assert result.curve[-1]["entropy"] == pytest.approx(first, abs=1e-6)
+
+
+def test_a_grid_gives_the_same_numbers_whatever_the_number_of_workers(tmp_path):
+    configs = [tiny(total_steps=200, eval_every=100, seed=seed) for seed in (0, 1)]
+    run = RunRecord(profile="smoke", seeds=[0, 1])
+    parallel = train_many([(c, tmp_path / "two" / f"s{c.seed}") for c in configs], run, workers=2)
+    serial = train_many([(c, tmp_path / "one" / f"s{c.seed}") for c in configs], run, workers=1)
+
+    def numbers(result):
+        return [{k: v for k, v in row.items() if k != "train_s"} for row in result.curve]
+
+    assert [numbers(r) for r in parallel] == [numbers(r) for r in serial]
+    assert numbers(parallel[0]) != numbers(parallel[1]), "different seeds, different runs"
+    assert [r.metrics["env_steps"] for r in parallel] == [200, 200]
+
+
+def test_a_failing_grid_run_is_a_clear_error(tmp_path):
+    config = tiny()
+    (tmp_path / "bad" / "checkpoint").mkdir(parents=True)
+    (tmp_path / "bad" / "checkpoint" / "state.json").write_text("{not json")
+    with pytest.raises(CourseError, match="is damaged"):
+        train_many([(config, tmp_path / "bad")], RunRecord(profile="smoke", seeds=[0]), workers=1)
 
 
 def test_ppo_with_subprocess_envs(tmp_path):

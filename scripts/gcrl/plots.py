@@ -26,27 +26,51 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
     return Path(path)
 
 
-def learning_curves(curves: dict[str, list[list[dict]]], ylabel: str = "success rate"):
-    """One panel per label: each seed's curve thin, the pooled success rate thick with its 95% Wilson band.
+Runs = list[list[dict]]  # one learning curve per seed, rows as written by gcrl.train.train
 
-    ``curves[label]`` is a list (one per seed) of curve rows as written by
-    :func:`gcrl.train.train`; seeds are evaluated at the same env steps.
+
+def learning_curves(panels: dict[str, dict[str, Runs]], ylabel: str = "success rate"):
+    """One panel per task, one colour per method: seeds thin, the pooled rate thick with its 95% Wilson band.
+
+    ``panels[task][method]`` is a list (one per seed) of learning curves; the
+    pooled line is drawn at the env steps that every seed of the method evaluated.
     """
-    from gcrl.evaluate import pooled
+    from gcrl.experiments import pooled_curve
 
-    fig, axes = plt.subplots(1, len(curves), figsize=(3.4 * len(curves), 3.2), sharey=True, squeeze=False)
-    for ax, (label, runs) in zip(axes[0], curves.items()):
-        for run in runs:
-            ax.plot([r["env_steps"] for r in run], [r["success_rate"] for r in run], color="C0", alpha=0.35, lw=1)
-        steps = sorted(set.intersection(*(set(r["env_steps"] for r in run) for run in runs)))
-        by_step = [pooled([r for run in runs for r in run if r["env_steps"] == s]) for s in steps]
-        ax.plot(steps, [p["success_rate"] for p in by_step], color="C0", lw=2, label="pooled over seeds")
-        ax.fill_between(steps, [p["ci95_low"] for p in by_step], [p["ci95_high"] for p in by_step],
-                        color="C0", alpha=0.15, label="95% Wilson interval")
-        ax.set_title(label)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.2), sharey=True, squeeze=False)
+    for ax, (task, methods) in zip(axes[0], panels.items()):
+        for colour, (method, runs) in zip(("C0", "C3", "C2", "C1"), methods.items()):
+            for run in runs:
+                ax.plot([r["env_steps"] for r in run], [r["success_rate"] for r in run], color=colour, alpha=0.3, lw=1)
+            by_step = pooled_curve(runs)
+            steps = [p["env_steps"] for p in by_step]
+            ax.plot(steps, [p["success_rate"] for p in by_step], color=colour, lw=2, label=f"{method}, pooled")
+            ax.fill_between(steps, [p["ci95_low"] for p in by_step], [p["ci95_high"] for p in by_step],
+                            color=colour, alpha=0.15)
+        ax.set_title(task)
         ax.set_xlabel("env steps")
         ax.set_ylim(-0.02, 1.02)
     axes[0][0].set_ylabel(ylabel)
     axes[0][0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def temperature_traces(runs: dict[str, Runs], target_entropy: float):
+    """Two panels against env steps: the entropy coefficient alpha (log scale) and the policy's entropy with its target."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.2))
+    for colour, (task, curves) in zip(("C0", "C3", "C2", "C1"), runs.items()):
+        for i, run in enumerate(curves):
+            steps = [r["env_steps"] for r in run]
+            label = task if i == 0 else None
+            left.plot(steps, [r["ent_coef"] for r in run], color=colour, alpha=0.7, lw=1.2, label=label)
+            right.plot(steps, [r["entropy"] for r in run], color=colour, alpha=0.7, lw=1.2, label=label)
+    right.axhline(target_entropy, color="k", ls="--", lw=1, label=f"target {target_entropy:g}")
+    left.set_yscale("log")
+    left.set_ylabel("entropy coefficient α")
+    right.set_ylabel("policy entropy (nats)")
+    for ax in (left, right):
+        ax.set_xlabel("env steps")
+    right.legend(fontsize=8)
     fig.tight_layout()
     return fig

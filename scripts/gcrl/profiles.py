@@ -54,6 +54,24 @@ class TrainingBudget:
     video_episodes: int
 
 
+@dataclass(frozen=True)
+class SacBudget:
+    """Chapter 3: SAC without hindsight, on Chapter 2's seeds and evaluation episodes.
+
+    Push gets fewer steps than Reach: its recipe's network costs about five
+    times as much per gradient step, and without hindsight it is not expected
+    to learn within any of these budgets (Chapter 4 measures the difference).
+    """
+
+    reach_env_steps: int
+    push_env_steps: int
+    learning_starts: int
+    seeds: int
+    eval_every: int
+    eval_episodes: int
+    video_episodes: int
+
+
 BUDGETS: dict[str, dict[str, Any]] = {
     "ch00": {
         "smoke": ProofOfLifeBudget(sac_env_steps=300, sac_learning_starts=100, frame_size=480, reload_observations=16, video_episodes=1, video_size=240),
@@ -69,6 +87,14 @@ BUDGETS: dict[str, dict[str, Any]] = {
         "smoke": TrainingBudget(env_steps=2_048, seeds=1, eval_every=1_024, eval_episodes=5, video_episodes=1),
         "standard": TrainingBudget(env_steps=16_384, seeds=3, eval_every=4_096, eval_episodes=30, video_episodes=2),
         "full": TrainingBudget(env_steps=200_704, seeds=5, eval_every=12_544, eval_episodes=100, video_episodes=4),
+    },
+    "ch03": {
+        "smoke": SacBudget(reach_env_steps=1_024, push_env_steps=512, learning_starts=256, seeds=1,
+                           eval_every=512, eval_episodes=5, video_episodes=1),
+        "standard": SacBudget(reach_env_steps=8_192, push_env_steps=4_096, learning_starts=1_000, seeds=3,
+                              eval_every=1_024, eval_episodes=30, video_episodes=2),
+        "full": SacBudget(reach_env_steps=50_176, push_env_steps=200_704, learning_starts=1_000, seeds=5,
+                          eval_every=3_136, eval_episodes=100, video_episodes=4),
     },
 }
 

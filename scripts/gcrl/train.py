@@ -19,14 +19,19 @@ reads top to bottom:
 5. atomic checkpoints every ``checkpoint_every`` env steps (model, replay
    buffer, normalisation statistics, curve, hashes), from which an interrupted
    run resumes to the same final step count; a damaged checkpoint is a clear error;
-6. TensorBoard logs, an optional progress bar, and ``metrics.json`` with provenance.
+6. TensorBoard logs, an optional progress bar, and ``metrics.json`` with provenance;
+7. :func:`train_many`, which trains a grid of independent runs in worker
+   processes, one torch thread each, so that a run's numbers do not depend on
+   how many runs share the machine.
 """
 
 from __future__ import annotations
 
 import copy
 import csv
+import functools
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -76,6 +81,12 @@ class HerConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Everything that decides a run: task, algorithm, budget, seed, evaluation grid, hyperparameters.
+
+    An off-policy learner's ``buffer_size`` is capped at the run's length plus
+    one step per env: the capped buffer never evicts, so it behaves identically.
+    """
+
     env_id: str
     algo: str
     total_steps: int
@@ -106,6 +117,12 @@ class TrainConfig:
         if self.her is not None and self.algo not in OFF_POLICY:
             raise CourseError(f"hindsight relabelling needs an off-policy learner, not {self.algo}")
         check_hyperparams(self.algo, self.hyperparams, where=f"{self.algo}/{self.env_id}")
+        if self.algo in OFF_POLICY:
+            # A buffer that holds the whole run never evicts a transition, so a larger one changes
+            # nothing but memory and the size of every checkpoint; the config records what is used.
+            requested = self.hyperparams.get("buffer_size", library_default(self.algo, "buffer_size"))
+            capacity = min(requested, self.total_steps + self.n_envs)
+            object.__setattr__(self, "hyperparams", {**self.hyperparams, "buffer_size": capacity})
 
     @classmethod
     def from_file(cls, algo: str, env_id: str, **overrides: Any) -> "TrainConfig":
@@ -153,9 +170,12 @@ _VALUE_RULES: dict[str, tuple[str, Any]] = {
 
 
 def allowed_keys(algo: str) -> set[str]:
-    import inspect
-
     return set(inspect.signature(algorithm_class(algo).__init__).parameters) - RESERVED - {"self"}
+
+
+def library_default(algo: str, key: str) -> Any:
+    """The default value of constructor argument ``key`` in the library's ``algo`` class."""
+    return inspect.signature(algorithm_class(algo).__init__).parameters[key].default
 
 
 def check_hyperparams(algo: str, values: dict[str, Any], where: str, toolkit_keys: bool = False) -> None:
@@ -189,10 +209,16 @@ def load_hyperparams(algo: str, env_id: str) -> dict[str, Any]:
 
 @dataclass
 class TrainResult:
+    """A finished run: its folder, config, metrics and learning curve; the model is loaded on first use."""
+
     run_dir: Path
-    model: Any
+    config: TrainConfig
     metrics: dict[str, Any]
     curve: list[dict[str, Any]]
+
+    @functools.cached_property
+    def model(self):
+        return load_trained_model(self.run_dir, self.config)
 
     def policy(self):
         """The deterministic policy, observations normalised as in training."""
@@ -270,8 +296,8 @@ def _checkpoint_folder(run_dir: Path) -> Path | None:
     return None
 
 
-def load_checkpoint(run_dir: Path, config: TrainConfig):
-    """Rebuild env and model from the last checkpoint; ``None`` when there is none."""
+def _verified_checkpoint(run_dir: Path, config: TrainConfig) -> tuple[Path, dict[str, Any]] | None:
+    """The last checkpoint's folder and state, after checking it belongs to ``config`` and is intact."""
     folder = _checkpoint_folder(run_dir)
     if folder is None:
         return None
@@ -290,6 +316,15 @@ def load_checkpoint(run_dir: Path, config: TrainConfig):
         path = folder / name
         if not path.is_file() or _sha256(path) != digest:
             raise CourseError(f"{damaged}: {name} is missing, truncated or altered; {fix}")
+    return folder, state
+
+
+def load_checkpoint(run_dir: Path, config: TrainConfig):
+    """Rebuild env, model and replay buffer from the last checkpoint, to resume; ``None`` when there is none."""
+    found = _verified_checkpoint(run_dir, config)
+    if found is None:
+        return None
+    folder, state = found
     env = _make_env(config)
     if config.normalize:
         from stable_baselines3.common.vec_env import VecNormalize
@@ -300,6 +335,21 @@ def load_checkpoint(run_dir: Path, config: TrainConfig):
     if config.algo in OFF_POLICY:
         model.load_replay_buffer(folder / "replay_buffer.pkl")
     return model, state
+
+
+def load_trained_model(run_dir: Path, config: TrainConfig):
+    """The model of a finished run, for acting only: one in-process env, frozen normalisation, no replay buffer."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    found = _verified_checkpoint(Path(run_dir), config)
+    if found is None:
+        raise CourseError(f"{run_dir} holds no checkpoint; train the run first")
+    folder, _ = found
+    env = DummyVecEnv([lambda: make_fetch_env(config.env_id)])
+    if config.normalize:
+        env = VecNormalize.load(str(folder / "vecnormalize.pkl"), env)
+        env.training = False
+    return algorithm_class(config.algo).load(folder / "model.zip", env=env, device="auto")
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -313,6 +363,33 @@ def _write_curve(run_dir: Path, curve: list[dict[str, Any]]) -> None:
         writer.writeheader()
         writer.writerows(curve)
         write_bytes_atomic(run_dir / "curve.csv", text.getvalue().encode())
+
+
+def policy_entropy(model, samples: int = 1_024) -> float | None:
+    """A Monte Carlo estimate of the policy's entropy, -E[log pi(a|s)], on stored observations.
+
+    The observations are a fixed-seed sample of the replay buffer, normalised as
+    the policy sees them, and the actions are drawn from a fixed torch seed, so
+    the estimate is a function of the policy and the buffer alone; torch's random
+    state is restored afterwards, so the estimate does not perturb training. ``None`` for a learner without a
+    stochastic actor (PPO has no replay buffer here, TD3 a deterministic actor).
+    """
+    import torch
+
+    actor, buffer = getattr(model, "actor", None), getattr(model, "replay_buffer", None)
+    if actor is None or not hasattr(actor, "action_log_prob") or buffer is None or buffer.size() == 0:
+        return None
+    stored = buffer.size() * buffer.n_envs
+    index = np.random.default_rng(0).integers(0, stored, size=min(samples, stored))
+    observations = {key: value.reshape(-1, *value.shape[2:])[index] for key, value in buffer.observations.items()}
+    normalizer = model.get_vec_normalize_env()
+    if normalizer is not None:
+        observations = normalizer.normalize_obs(observations)
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))), torch.no_grad():
+        torch.manual_seed(0)
+        tensors, _ = model.policy.obs_to_tensor(observations)
+        _, log_prob = actor.action_log_prob(tensors)
+    return float(-log_prob.mean().item())
 
 
 def _entropy_coefficient(model) -> float | None:
@@ -347,7 +424,7 @@ def train(config: TrainConfig, run_dir: str | os.PathLike[str], run: RunRecord |
         result = evaluate(config.env_id, deterministic_policy(model), seeds)
         clock["eval_s"] += time.perf_counter() - t0
         row = {"env_steps": int(model.num_timesteps), "train_s": round(clock["train_s"], 3),
-               **result.as_dict(), "ent_coef": _entropy_coefficient(model)}
+               **result.as_dict(), "ent_coef": _entropy_coefficient(model), "entropy": policy_entropy(model)}
         curve.append(row)
         _write_curve(run_dir, curve)
         return result
@@ -362,6 +439,10 @@ def train(config: TrainConfig, run_dir: str | os.PathLike[str], run: RunRecord |
 
         def _on_step(self) -> bool:
             steps = self.model.num_timesteps
+            if steps >= config.total_steps:
+                # The library still updates on the last rollout after this call; the final
+                # evaluation and checkpoint follow learn(), so they describe the final model.
+                return True
             keep_going = True
             if steps >= self.next_eval or steps >= self.next_checkpoint:
                 clock["train_s"] += time.perf_counter() - self.t0
@@ -380,12 +461,16 @@ def train(config: TrainConfig, run_dir: str | os.PathLike[str], run: RunRecord |
 
     reached = config.target_success is not None and any(r["success_rate"] >= config.target_success for r in curve)
     remaining = config.total_steps - model.num_timesteps
+    changed = resumed is None
     if remaining > 0 and not reached:
         model.learn(remaining, callback=Schedule(), reset_num_timesteps=resumed is None,
                     progress_bar=config.progress_bar, tb_log_name=config.algo)
+        changed = True
     if not curve or curve[-1]["env_steps"] != model.num_timesteps:
         evaluate_now()
-    save_checkpoint(model, run_dir, config, curve, clock)
+        changed = True
+    if changed:
+        save_checkpoint(model, run_dir, config, curve, clock)
 
     target_row = next((r for r in curve if config.target_success and r["success_rate"] >= config.target_success), None)
     final = curve[-1]
@@ -403,6 +488,44 @@ def train(config: TrainConfig, run_dir: str | os.PathLike[str], run: RunRecord |
         "evaluations": len(curve),
         "resumed_from": resumed_from,
         "eval_seeds": [seeds[0], seeds[-1]],
+        "target_entropy": float(model.target_entropy) if hasattr(model, "target_entropy") else None,
     }
     write_json_atomic(run_dir / "metrics.json", {**metrics, "provenance": run.snapshot()})
-    return TrainResult(run_dir, model, metrics, curve)
+    result = TrainResult(run_dir, config, metrics, curve)
+    result.__dict__["model"] = model  # already in memory; TrainResult.model would otherwise load it
+    return result
+
+
+def _train_in_worker(config: TrainConfig, run_dir: Path, run: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    import torch
+
+    torch.set_num_threads(1)
+    result = train(config, run_dir, run)
+    return result.metrics, result.curve
+
+
+def default_workers() -> int:
+    """One worker per CPU core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def train_many(jobs: list[tuple[TrainConfig, Path]], run: RunRecord, workers: int | None = None) -> list[TrainResult]:
+    """Train independent runs, ``workers`` at a time, each in its own process with one torch thread.
+
+    The course's networks are small: a second torch thread speeds one run up a
+    little, while two multi-threaded runs on the same cores slow each other down
+    badly, so a grid runs fastest as parallel single-threaded runs. Every run
+    trains in a fresh process with one thread whatever ``workers`` is, so its
+    numbers do not depend on it. Models are loaded back on first use
+    (:attr:`TrainResult.model`).
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = max(1, min(workers or default_workers(), len(jobs)))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_train_in_worker, config, Path(run_dir), run) for config, run_dir in jobs]
+        outcomes = [future.result() for future in futures]
+    return [TrainResult(Path(run_dir), config, metrics, curve)
+            for (config, run_dir), (metrics, curve) in zip(jobs, outcomes)]

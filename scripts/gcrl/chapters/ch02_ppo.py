@@ -2,20 +2,20 @@
 
 The experiment is a grid of (environment, seed) runs of the toolkit's
 ``train``, with PPO's hyperparameters from ``hyperparams/ppo.yml``; this module
-only sets up the grid and summarises it.
+only sets up the grid (``gcrl.experiments`` trains and summarises it).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
+from gcrl import experiments
 from gcrl.errors import CourseError
-from gcrl.evaluate import pooled
+from gcrl.experiments import Grid
 from gcrl.profiles import TrainingBudget
 from gcrl.provenance import RunRecord
-from gcrl.train import TrainConfig, TrainResult, train
+from gcrl.train import TrainConfig
 
 EXPERIMENTS: tuple[str, ...] = ("FetchReachDense-v4", "FetchReach-v4", "FetchPush-v4")
 
@@ -27,28 +27,10 @@ def config(env_id: str, seed: int, budget: TrainingBudget) -> TrainConfig:
     )
 
 
-def run_grid(runs_folder: Path, budget: TrainingBudget, base_seed: int, run: RunRecord) -> dict[tuple[str, int], TrainResult]:
+def run_grid(runs_folder: Path, budget: TrainingBudget, base_seed: int, run: RunRecord) -> Grid:
     """Train every (environment, seed) of the chapter; each run resumes from its checkpoint if one exists."""
-    results = {}
-    for env_id in EXPERIMENTS:
-        for seed in range(base_seed, base_seed + budget.seeds):
-            results[(env_id, seed)] = train(config(env_id, seed, budget), runs_folder / f"{env_id}-seed{seed}", run)
-    return results
-
-
-def summary_rows(results: dict[tuple[str, int], TrainResult]) -> list[dict[str, Any]]:
-    """One row per run: final success with its interval, steps, time and throughput."""
-    return [
-        {"env_id": env_id, "seed": seed, **result.metrics["final"],
-         "env_steps": result.metrics["env_steps"], "train_time_s": result.metrics["train_time_s"],
-         "env_steps_per_s": result.metrics["env_steps_per_s"],
-         "best_success_rate": result.metrics["best_success_rate"]}
-        for (env_id, seed), result in results.items()
-    ]
-
-
-def pooled_by_env(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {env_id: pooled([r for r in rows if r["env_id"] == env_id]) for env_id in dict.fromkeys(r["env_id"] for r in rows)}
+    return experiments.run_grid(lambda env_id, seed: config(env_id, seed, budget), EXPERIMENTS,
+                                range(base_seed, base_seed + budget.seeds), runs_folder, run)
 
 
 def random_policy_step_success(results_root: Path, profile: str) -> dict[str, float]:

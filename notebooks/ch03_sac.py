@@ -1,0 +1,617 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 3 — Soft Actor-Critic
+
+# %% tags=["parameters", "hide-input"]
+# Parameters: papermill overrides these; in JupyterLab they come from the environment.
+import os
+
+profile = os.environ.get("GCRL_PROFILE", "standard")
+seed = 0
+results_root = os.environ.get("GCRL_RESULTS", "")
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+from gcrl import experiments, video
+from gcrl.chapters import ch03_sac as ch03
+from gcrl.deliverables import verified_table, write_deliverable
+from gcrl.paths import training_runs
+from gcrl.plots import learning_curves, save_figure, temperature_traces
+from gcrl.session import open_chapter
+from gcrl.train import default_workers
+
+pd.set_option("display.max_colwidth", None)
+session = open_chapter("ch03", profile, seed, results_root)
+budget, run, results, out = session.budget, session.run, session.results, session.out
+display(Markdown(run.banner()))
+
+# %% [markdown]
+# ## Abstract
+#
+# Chapter 2 located the obstacle for PPO in two places: a sparse reward that
+# gives the advantage estimator nothing to rank, and an on-policy estimator that
+# discards every batch after a few epochs. This chapter removes the second
+# obstacle and keeps the first. Soft Actor-Critic {cite:p}`haarnoja2018sac`
+# learns off-policy from a replay buffer, so every transition it has ever
+# collected keeps contributing to its updates, and it explores by maximising
+# entropy alongside reward. We derive the maximum-entropy objective, the soft
+# Bellman backup and its contraction, soft policy improvement, the losses that
+# approximate them, the reparameterised policy gradient and the automatic
+# tuning of the temperature. We then train SAC, without hindsight relabelling, on
+# Reach with the dense and the sparse reward and on Push with the sparse reward.
+# The seeds and evaluation episodes are those of Chapter 2, so that success
+# against environment steps compares the two methods directly. A sanity check
+# confirms that the learned temperature moves as its derivation says it must.
+#
+# ## 1. Theoretical Foundations
+#
+# Throughout, the goal $g$ is part of the state as far as the learner is
+# concerned: $Q(s, a, g)$ and $\pi(a \mid s, g)$. We drop $g$ from the notation
+# where it changes nothing.
+#
+# ### 1.1 The maximum-entropy objective
+#
+# The standard objective of Chapter 2 rewards only the task. The maximum-entropy
+# objective also rewards the policy for remaining random, in proportion to a
+# temperature $\alpha > 0$:
+#
+# $$
+# J_\alpha(\pi) = \mathbb{E}_{\tau \sim p_\pi}\Big[\sum_{t=0}^{T-1} \gamma^t \big( r_{t+1} + \alpha\, \mathcal{H}(\pi(\cdot \mid s_t)) \big)\Big],
+# \qquad \mathcal{H}(\pi(\cdot \mid s)) = -\mathbb{E}_{a \sim \pi(\cdot \mid s)}\big[\log \pi(a \mid s)\big].
+# $$
+#
+# As $\alpha \to 0$ the standard objective is recovered. For $\alpha > 0$ two
+# policies with equal return are no longer equivalent: the one that keeps more
+# actions plausible scores higher. Exploration thereby becomes part of what is
+# optimised rather than noise added from outside, and it is spent where the
+# return does not discriminate between actions
+# {cite:p}`haarnoja2017sql`. For a continuous action the entropy is a
+# differential entropy and may be negative. On Fetch, where
+# $\mathcal{A} = [-1, 1]^4$, it is bounded above by that of the uniform
+# distribution, $4 \log 2$ nats, and unbounded below.
+#
+# ### 1.2 Soft policy evaluation
+#
+# Define the soft value functions of a fixed policy $\pi$ by moving the entropy
+# bonus of each visited state into the value of the state where it is earned:
+#
+# $$
+# V^\pi(s) = \mathbb{E}_{a \sim \pi(\cdot \mid s)}\big[Q^\pi(s, a) - \alpha \log \pi(a \mid s)\big],
+# \qquad
+# Q^\pi(s, a) = r(s, a) + \gamma\, \mathbb{E}_{s' \sim P(\cdot \mid s, a)}\big[V^\pi(s')\big].
+# $$
+#
+# The second equation is the fixed point of the soft Bellman operator
+# $(\mathcal{T}^\pi Q)(s, a) = r(s, a) + \gamma\, \mathbb{E}_{s', a' \sim \pi}\big[Q(s', a') - \alpha \log \pi(a' \mid s')\big]$.
+# For two functions $Q_1, Q_2$ the entropy terms cancel in the difference:
+#
+# $$
+# \big|(\mathcal{T}^\pi Q_1)(s, a) - (\mathcal{T}^\pi Q_2)(s, a)\big|
+# = \gamma\, \big|\mathbb{E}_{s', a'}\big[Q_1(s', a') - Q_2(s', a')\big]\big|
+# \le \gamma\, \lVert Q_1 - Q_2 \rVert_\infty .
+# $$
+#
+# $\mathcal{T}^\pi$ is therefore a $\gamma$-contraction in the supremum norm,
+# provided the entropy is bounded so that the operator maps bounded functions to
+# bounded functions. Repeated application converges to the unique fixed point
+# $Q^\pi$ from any bounded start. The soft operator is the ordinary one of
+# Chapter 2 applied to the augmented reward
+# $r(s, a) + \gamma\, \mathbb{E}_{s'}\big[\mathcal{H}(\pi(\cdot \mid s'))\big]$.
+#
+# ### 1.3 Soft policy improvement
+#
+# Given $Q^{\pi_{\text{old}}}$, let the new policy be, in every state, the
+# member of a tractable family $\Pi$ (for us, squashed Gaussians) closest in
+# Kullback–Leibler divergence to the Boltzmann distribution of the soft
+# $Q$-function:
+#
+# $$
+# \pi_{\text{new}}(\cdot \mid s) = \arg\min_{\pi' \in \Pi}\;
+# \mathrm{KL}\Big(\pi'(\cdot \mid s) \,\Big\|\, \frac{\exp\big(Q^{\pi_{\text{old}}}(s, \cdot)/\alpha\big)}{Z^{\pi_{\text{old}}}(s)}\Big).
+# $$
+#
+# The partition function $Z$ does not depend on $\pi'$, so the divergence is,
+# up to the constant $\log Z(s)$, equal to
+# $\mathbb{E}_{a \sim \pi'}\big[\log \pi'(a \mid s) - Q^{\pi_{\text{old}}}(s, a)/\alpha\big]$.
+# Because $\pi_{\text{old}} \in \Pi$ is a candidate, the minimiser does at least as well:
+#
+# $$
+# \mathbb{E}_{a \sim \pi_{\text{new}}}\big[Q^{\pi_{\text{old}}}(s, a) - \alpha \log \pi_{\text{new}}(a \mid s)\big]
+# \;\ge\; \mathbb{E}_{a \sim \pi_{\text{old}}}\big[Q^{\pi_{\text{old}}}(s, a) - \alpha \log \pi_{\text{old}}(a \mid s)\big]
+# = V^{\pi_{\text{old}}}(s).
+# $$
+#
+# Substitute this inequality into the soft Bellman equation of $\pi_{\text{old}}$
+# and expand one step at a time:
+#
+# $$
+# Q^{\pi_{\text{old}}}(s_0, a_0)
+# = r_1 + \gamma\, \mathbb{E}_{s_1}\big[V^{\pi_{\text{old}}}(s_1)\big]
+# \le r_1 + \gamma\, \mathbb{E}_{s_1,\, a_1 \sim \pi_{\text{new}}}\big[Q^{\pi_{\text{old}}}(s_1, a_1) - \alpha \log \pi_{\text{new}}(a_1 \mid s_1)\big]
+# \le \cdots \le Q^{\pi_{\text{new}}}(s_0, a_0).
+# $$
+#
+# Each step replaces one more action of $\pi_{\text{old}}$ by one of
+# $\pi_{\text{new}}$, and in the limit every action is drawn from
+# $\pi_{\text{new}}$. Alternating evaluation (§1.2) and improvement therefore
+# never decreases the soft value. In a finite setting it converges to the
+# optimal maximum-entropy policy within $\Pi$ {cite:p}`haarnoja2018sac`.
+#
+# ### 1.4 From operators to losses
+#
+# With neural networks, neither step can be carried out exactly. Each becomes a
+# stochastic gradient step on a loss estimated from a replay buffer
+# $\mathcal{D}$ of stored transitions $(s, a, r, s', g)$. The critic regresses
+# onto a sampled soft Bellman target:
+#
+# $$
+# \mathcal{L}_Q(\phi_j) = \mathbb{E}_{(s, a, r, s') \sim \mathcal{D}}\Big[\tfrac{1}{2}\big(Q_{\phi_j}(s, a) - y\big)^2\Big],
+# \qquad
+# y = r + \gamma (1 - d) \Big(\min_{i = 1, 2} Q_{\bar\phi_i}(s', a') - \alpha \log \pi_\theta(a' \mid s')\Big),
+# \quad a' \sim \pi_\theta(\cdot \mid s').
+# $$
+#
+# Three details of the target matter. First, it needs $s'$ and a *fresh* action
+# $a'$ from the current policy, never the action the behaviour policy took in
+# $s'$. Any stored transition therefore estimates the current policy's backup,
+# whichever policy collected it. This is why SAC is off-policy, and it is the
+# property that Chapter 4 will exploit. Second, two critics are trained and the
+# target takes the smaller of their target-network values. Maximising over a
+# noisy estimate biases it upwards, and the minimum counteracts that bias
+# {cite:p}`fujimoto2018td3`. The target networks $\bar\phi_i$ trail the critics by
+# Polyak averaging, $\bar\phi \leftarrow \tau \phi + (1 - \tau)\bar\phi$. Third,
+# $d$ marks termination, and Fetch episodes never terminate; they are truncated
+# at 50 steps (Chapter 1). So $d = 0$ on every transition, and the target
+# bootstraps at the time limit as well.
+#
+# ### 1.5 The reparameterised policy gradient
+#
+# The actor minimises the divergence of §1.3 with the current critic in place
+# of $Q^{\pi_{\text{old}}}$ (and multiplied by $\alpha$):
+#
+# $$
+# \mathcal{L}_\pi(\theta) = \mathbb{E}_{s \sim \mathcal{D}}\Big[\mathbb{E}_{a \sim \pi_\theta(\cdot \mid s)}\big[\alpha \log \pi_\theta(a \mid s) - \min_i Q_{\phi_i}(s, a)\big]\Big].
+# $$
+#
+# The inner expectation is over a distribution that depends on $\theta$. The
+# likelihood-ratio estimator of Chapter 2 would apply, but it uses only the
+# *value* of the critic at the sampled action. Here the critic is
+# differentiable in $a$, and a lower-variance estimator uses its slope. Write the
+# action as a deterministic, differentiable function of $\theta$ and of noise
+# whose distribution does not depend on $\theta$ {cite:p}`kingma2014vae`:
+#
+# $$
+# a = f_\theta(\varepsilon; s) = \tanh\big(\mu_\theta(s) + \sigma_\theta(s) \odot \varepsilon\big),
+# \qquad \varepsilon \sim \mathcal{N}(0, I).
+# $$
+#
+# The expectation is now over $\varepsilon$, so the gradient passes inside it:
+#
+# $$
+# \nabla_\theta \mathcal{L}_\pi = \mathbb{E}_{s, \varepsilon}\Big[\alpha\, \nabla_\theta \log \pi_\theta(a \mid s)
+# + \big(\alpha\, \nabla_a \log \pi_\theta(a \mid s) - \nabla_a \min_i Q_{\phi_i}(s, a)\big)\, \nabla_\theta f_\theta(\varepsilon; s)\Big]_{a = f_\theta(\varepsilon; s)} .
+# $$
+#
+# The term $\nabla_a Q$ tells the actor in which direction the critic expects
+# the return to increase. The $\tanh$ keeps actions inside the box, and its
+# Jacobian enters the density by the change of variables $a = \tanh(u)$:
+#
+# $$
+# \log \pi_\theta(a \mid s) = \log \mathcal{N}\big(u;\, \mu_\theta(s), \operatorname{diag}\sigma_\theta^2(s)\big) - \sum_{i=1}^{4} \log\big(1 - \tanh^2(u_i)\big).
+# $$
+#
+# Omitting the correction would score an action pinned at the boundary as if it
+# were as uncertain as the Gaussian before squashing.
+#
+# ### 1.6 Tuning the temperature automatically
+#
+# The right $\alpha$ depends on the scale of the reward. The dense reward of
+# Reach is a distance of a few centimetres, the sparse one a $-1$ per step. A
+# single fixed temperature would be far too large for one and far too small
+# for the other. SAC instead fixes the *entropy* and learns the temperature
+# {cite:p}`haarnoja2018sacapps`. The problem becomes: maximise the expected
+# return subject to a minimum entropy in every visited state,
+# $\mathbb{E}\big[-\log \pi(a_t \mid s_t)\big] \ge \bar{\mathcal{H}}$. The
+# temperature is the Lagrange multiplier of that constraint. For the current
+# policy, the dual variable minimises
+#
+# $$
+# \mathcal{L}(\alpha) = \mathbb{E}_{s \sim \mathcal{D},\, a \sim \pi(\cdot \mid s)}\big[-\alpha \log \pi(a \mid s) - \alpha \bar{\mathcal{H}}\big]
+# = \alpha\,\big(\mathcal{H}(\pi) - \bar{\mathcal{H}}\big),
+# \qquad \frac{\partial \mathcal{L}}{\partial \alpha} = \mathcal{H}(\pi) - \bar{\mathcal{H}} .
+# $$
+#
+# Gradient descent therefore *lowers* $\alpha$ while the policy's entropy is
+# above its target, letting the reward dominate, and *raises* it while the
+# entropy is below, pushing the policy back towards randomness. Optimising
+# $\log \alpha$ instead of $\alpha$ keeps it positive without changing the sign
+# of the step. The usual target is $\bar{\mathcal{H}} = -\dim \mathcal{A}$. This
+# is a heuristic, not a derived value. The prediction is testable. The initial
+# policy squashes a unit Gaussian, so its entropy is far above $-4$. Hence
+# $\alpha$ must fall from its initial value of 1, and it must keep moving in the
+# direction that drives the entropy towards its target. Section 4 checks this
+# for every run.
+#
+# ### 1.7 What to expect on Fetch
+#
+# Off-policy learning removes one half of Chapter 2's obstacle. A rare
+# success stays in the buffer and is replayed in many minibatches, and the
+# critic propagates its value backwards through the stored transitions that
+# led to it. It does nothing about the other half: if exploration never
+# reaches the goal, the buffer holds no success to replay. On Reach, random
+# exploration reaches the goal occasionally, and we expect SAC to learn both
+# reward variants with far fewer environment steps than PPO. On Push,
+# exploration must first touch the block and then move it to the goal, and we
+# expect SAC without hindsight to stay near the floor measured in Chapter 1.
+
+# %% [markdown]
+# ## 2. The Experimental Environment
+#
+# Every run uses the SAC recipe in `scripts/gcrl/hyperparams/sac.yml`, with
+# hindsight relabelling switched off for this chapter. There is one environment
+# per run, one gradient step per environment step after `learning_starts`
+# random steps, and observations are normalised by running statistics. The
+# replay buffer is sized to hold the whole run, so no transition is ever
+# evicted. The
+# temperature is learned (`ent_coef: auto`) with the target entropy
+# $-\dim\mathcal{A}$. Push uses the larger network and batch of its recipe,
+# which is also what Chapter 4 uses. The seeds and the evaluation episodes are
+# those of Chapter 2: the same number of seeds per environment, the same fixed
+# held-out episode seeds, the same deterministic evaluation.
+
+# %%
+sac_configs = {env_id: ch03.config(env_id, seed, budget) for env_id in ch03.EXPERIMENTS}
+settings = pd.DataFrame({
+    env_id[5:-3]: {
+        "env steps per run": c.total_steps,
+        "seeds": budget.seeds,
+        "evaluate every (env steps)": c.eval_every,
+        "episodes per evaluation": c.eval_episodes,
+        "hindsight relabelling": c.her,
+        **{k: str(v) for k, v in c.hyperparams.items()},
+    }
+    for env_id, c in sac_configs.items()
+}).fillna("library default")
+settings
+
+# %% [markdown]
+# ## 3. Implementation Details
+#
+# The update is Stable-Baselines3's SAC {cite:p}`raffin2021sb3`. One gradient
+# step, in the order the library performs it, is §1.4–1.6 as derived:
+#
+# | step | equation | in `stable_baselines3/sac/sac.py` |
+# |---|---|---|
+# | sample $a \sim \pi_\theta(\cdot \mid s)$ by reparameterisation, with its squashed log-density | §1.5 | `actor.action_log_prob` |
+# | temperature step on $\log\alpha$ | §1.6 | `ent_coef_loss` |
+# | critic target $y$ with $\min_i Q_{\bar\phi_i}$ and the entropy term | §1.4 | `target_q_values` |
+# | critic regression on both critics | §1.4 | `critic_loss` |
+# | actor step on $\alpha \log\pi - \min_i Q_{\phi_i}$ | §1.5 | `actor_loss` |
+# | Polyak update of the target critics with rate $\tau$ | §1.4 | `polyak_update` |
+#
+# The grid calls the course's training entry point once per environment and
+# seed. The runs are independent, so they train in parallel worker processes,
+# one per CPU core, each restricted to a single thread. A run's numbers
+# therefore do not depend on how many others share the machine. Each run
+# records, at every evaluation, the temperature and a Monte Carlo estimate of
+# the policy's entropy on 1,024 stored observations. That estimate uses its own
+# random stream, so recording it does not perturb training.
+
+# %%
+runs_folder = training_runs(out)
+grid = ch03.run_grid(runs_folder, budget, base_seed=seed, run=run)
+rows = experiments.summary_rows(grid)
+pooled = experiments.pooled_by_env(rows)
+table = pd.DataFrame(rows)
+table["task"] = table.env_id.str[5:-3]
+table["95% CI"] = [f"[{lo:.2f}, {hi:.2f}]"
+                   for lo, hi in zip(table.ci95_low, table.ci95_high)]
+table = table.set_index(["task", "seed"]).rename(columns={
+    "episodes": "n", "successes": "k", "success_rate": "p̂",
+    "mean_final_distance": "final d (m)", "env_steps": "env steps",
+    "env_steps_per_s": "steps/s"})
+table[["env steps", "n", "k", "p̂", "95% CI", "final d (m)", "steps/s"]].round(3)
+
+# %% [markdown]
+# ### 3.1 SAC against PPO, step for step
+#
+# Chapter 2's PPO runs share these seeds and evaluation episodes. Their
+# learning curves are read from Chapter 2's deliverable and drawn on the same
+# axes.
+
+# %%
+seeds = range(seed, seed + budget.seeds)
+ppo = ch03.ppo_results(results, profile)
+sac_curves = {env_id: [grid[(env_id, s)].curve for s in seeds] for env_id in ch03.EXPERIMENTS}
+ppo_curves = {env_id: ch03.ppo_curves(ppo, env_id, seeds) for env_id in ch03.EXPERIMENTS}
+fig = learning_curves({
+    env_id[5:-3]: {"SAC": sac_curves[env_id], "PPO": ppo_curves[env_id]}
+    for env_id in ch03.EXPERIMENTS
+})
+save_figure(fig, out / "learning_curves.png")
+glue("ch03_curves_fig", fig, display=False)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} ch03_curves_fig
+# :name: fig-ch03-curves
+#
+# Deterministic success rate on the same held-out episodes against environment
+# steps, SAC without hindsight (this chapter) and PPO (Chapter 2). Thin lines
+# are individual seeds; thick lines pool the seeds, with their 95% Wilson
+# bands.
+# ```
+#
+# Sample efficiency is compared in two ways. The first is the number of
+# environment steps after which the pooled success rate first reaches the
+# threshold. The second is the success rate of each method at SAC's budget;
+# PPO is read at its first evaluation at or after that step, so a difference
+# between the evaluation grids can only favour PPO.
+
+# %%
+comparison = {
+    env_id: experiments.compare_sample_efficiency(sac_curves[env_id], ppo_curves[env_id], ch03.THRESHOLD)
+    for env_id in ch03.EXPERIMENTS
+}
+
+
+def rate(p):
+    return "—" if p is None else f"{p['success_rate']:.2f} [{p['ci95_low']:.2f}, {p['ci95_high']:.2f}]"
+
+
+def steps(n):
+    return "not reached" if n is None else f"{n:,}"
+
+
+pd.DataFrame({
+    env_id[5:-3]: {
+        f"SAC: steps to {c['threshold']:.0%}": steps(c["ours_steps_to_threshold"]),
+        f"PPO: steps to {c['threshold']:.0%}": steps(c["theirs_steps_to_threshold"]),
+        "SAC at budget (env steps)": f"{c['budget_env_steps']:,}",
+        "SAC success at budget": rate(c["ours_at_budget"]),
+        "PPO evaluated at (env steps)": "—" if c["theirs_at_budget"] is None
+        else f"{c['theirs_at_budget']['env_steps']:,}",
+        "PPO success there": rate(c["theirs_at_budget"]),
+    }
+    for env_id, c in comparison.items()
+}).T
+
+# %% tags=["hide-input"]
+def pooled_text(env_id):
+    p = pooled[env_id]
+    return (f"{p['success_rate']:.1%} (95% CI [{p['ci95_low']:.1%}, {p['ci95_high']:.1%}], "
+            f"{p['successes']}/{p['episodes']} episodes over {p['runs']} seed(s))")
+
+
+def efficiency_text(env_id):
+    c = comparison[env_id]
+    sac_steps, ppo_steps = c["ours_steps_to_threshold"], c["theirs_steps_to_threshold"]
+    if sac_steps is None:
+        return f"SAC did not reach {c['threshold']:.0%} within {c['budget_env_steps']:,} env steps"
+    text = f"SAC first reached {c['threshold']:.0%} after {sac_steps:,} env steps"
+    if ppo_steps is None:
+        longest = ppo_curves[env_id][0][-1]["env_steps"]
+        return text + f"; PPO did not reach it within its {longest:,}"
+    return text + f", PPO after {ppo_steps:,}: {c['steps_ratio']:.1f} times as many"
+
+
+for env_id in ch03.EXPERIMENTS:
+    task = env_id[5:-3].lower()
+    glue(f"ch03_{task}", pooled_text(env_id), display=False)
+    glue(f"ch03_{task}_eff", efficiency_text(env_id), display=False)
+glue("ch03_reach_steps", f"{budget.reach_env_steps:,}", display=False)
+glue("ch03_push_steps", f"{budget.push_env_steps:,}", display=False)
+for task, env_ids in {"reach": ("FetchReachDense-v4", "FetchReach-v4"), "push": ("FetchPush-v4",)}.items():
+    speeds = [r["env_steps_per_s"] for r in rows if r["env_id"] in env_ids]
+    glue(f"ch03_{task}_throughput", f"{sum(speeds) / len(speeds):.0f}", display=False)
+ppo_speeds = [r["env_steps_per_s"] for r in ppo["runs"] if r["env_id"].startswith("FetchReach")]
+glue("ch03_ppo_throughput", f"{sum(ppo_speeds) / len(ppo_speeds):.0f}", display=False)
+glue("ch03_workers", f"{min(default_workers(), len(grid))}", display=False)
+glue("ch03_cores", f"{default_workers()}", display=False)
+floor = ch03.chapter1_floor(results, profile, "FetchPush-v4")
+glue("ch03_push_floor", "; ".join(
+    f"{name} actions {row['success_rate']:.1%} (95% CI [{row['success_ci95'][0]:.1%}, "
+    f"{row['success_ci95'][1]:.1%}], {row['episodes']} episodes)"
+    for name, row in floor.items()), display=False)
+
+# %% [markdown]
+# The final deterministic success rates of SAC without hindsight, pooled over
+# seeds, are:
+#
+# - Reach, dense reward, after {glue:text}`ch03_reach_steps` env steps:
+#   {glue:text}`ch03_reachdense`. {glue:text}`ch03_reachdense_eff`.
+# - Reach, sparse reward, after {glue:text}`ch03_reach_steps` env steps:
+#   {glue:text}`ch03_reach`. {glue:text}`ch03_reach_eff`.
+# - Push, sparse reward, after {glue:text}`ch03_push_steps` env steps:
+#   {glue:text}`ch03_push`.
+#
+# For Push, Chapter 1 measured what a policy that learned nothing scores:
+# {glue:text}`ch03_push_floor`. The zero action scores more than nothing because
+# some episodes start with the block already at its goal.
+#
+# Each Reach run trained at {glue:text}`ch03_reach_throughput` environment
+# steps per second on average, and each Push run at
+# {glue:text}`ch03_push_throughput`, with evaluation excluded and
+# {glue:text}`ch03_workers` runs sharing the machine's
+# {glue:text}`ch03_cores` cores. Chapter 2's PPO ran Reach at
+# {glue:text}`ch03_ppo_throughput` steps per second. PPO makes one pass of
+# minibatch updates per rollout, while SAC takes one gradient step per
+# environment step. Sample efficiency and wall-clock efficiency are different
+# questions, and a method can win one while losing the other.
+#
+# The contrast between the two Reach rewards is the point of §1.7. Under the
+# sparse reward, SAC's buffer holds the few transitions in which exploration
+# ended within $\varepsilon$ of the goal, and every later minibatch may draw them
+# again. PPO's batches held such transitions too, but each batch served only its
+# few epochs. On Push, success requires touching and then moving the block, and
+# random exploration rarely does either. Replay cannot repeat what was never
+# collected. Chapter 4 manufactures those successes by relabelling goals.
+#
+# ### 3.2 The temperature
+
+# %%
+target_entropy = grid[(ch03.EXPERIMENTS[0], seed)].metrics["target_entropy"]
+fig = temperature_traces({env_id[5:-3]: sac_curves[env_id] for env_id in ch03.EXPERIMENTS},
+                         target_entropy)
+save_figure(fig, out / "temperature.png")
+glue("ch03_temperature_fig", fig, display=False)
+plt.close(fig)
+temperature = {f"{env_id}-seed{s}": ch03.temperature_check(grid[(env_id, s)].curve, target_entropy)
+               for env_id, s in grid}
+pd.DataFrame(temperature).T[["alpha_first", "alpha_last", "entropy_first", "entropy_last",
+                             "intervals", "intervals_following_gradient"]].astype(
+    {"intervals": int, "intervals_following_gradient": int}).round(3)
+
+# %% [markdown]
+# ```{glue:figure} ch03_temperature_fig
+# :name: fig-ch03-temperature
+#
+# Left: the learned temperature $\alpha$ at each evaluation (log scale). Right:
+# the policy's entropy, estimated on 1,024 stored observations, with the
+# target $\bar{\mathcal{H}} = -\dim\mathcal{A}$ dashed. One line per seed.
+# ```
+#
+# ### 3.3 The trained Reach policy, sparse reward
+
+# %%
+env_id = "FetchReach-v4"
+best_seed = max(seeds, key=lambda s: grid[(env_id, s)].metrics["best_success_rate"])
+policy = grid[(env_id, best_seed)].policy()
+video_seeds = [30_000 + i for i in range(budget.video_episodes)]
+frames, reached = video.record_episodes(env_id, policy, video_seeds, size=320)
+mp4 = video.write_mp4(frames, out / "sac_fetchreach.mp4", fps=video.control_fps(env_id))
+glue("ch03_video_reached", f"{sum(reached)} of {len(reached)}", display=False)
+video.video_html(mp4, caption=f"SAC without hindsight on {env_id} (sparse reward), "
+                              f"seed {best_seed}, episodes {video_seeds}.")
+
+# %% [markdown]
+# The recorded policy reached the goal in {glue:text}`ch03_video_reached`
+# recorded episodes, which were reset with seeds used neither in training nor
+# in evaluation.
+#
+# ## 4. Verification and Sanity Checks
+#
+# First, the runs and the comparison: every run used its whole budget, SAC and
+# PPO were evaluated on the same held-out episodes, and the comparison is made
+# at an evaluation both methods performed.
+
+# %%
+ppo_rows = {(r["env_id"], r["seed"]): r for r in ppo["runs"]}
+for (env_id, s), result in grid.items():
+    m, final = result.metrics, result.metrics["final"]
+    assert m["env_steps"] == sac_configs[env_id].total_steps, (env_id, s, m["env_steps"])
+    assert final["episodes"] == budget.eval_episodes
+    assert final["ci95_low"] <= final["success_rate"] <= final["ci95_high"]
+    assert m["config"]["her"] is None, "this chapter trains without hindsight"
+    assert m["eval_seeds"] == ppo_rows[(env_id, s)]["eval_seeds"], "same evaluation episodes as PPO"
+    steps = [row["env_steps"] for row in result.curve]
+    assert steps == sorted(steps) and steps[-1] == m["env_steps"], steps
+for env_id, c in comparison.items():
+    if c["theirs_at_budget"] is not None:
+        assert c["theirs_at_budget"]["env_steps"] >= c["budget_env_steps"]
+"runs and comparison hold"
+
+# %% [markdown]
+# Second, the temperature. Section 1.6 predicts the direction of every
+# temperature step from the sign of $\mathcal{H}(\pi) - \bar{\mathcal{H}}$.
+# For each run we count the intervals between consecutive evaluations in which
+# $\alpha$ moved in the direction predicted by the entropy measured at the start
+# of the interval. The entropy is measured only at evaluations, on a sample of
+# stored observations, while the gradient acts at every step on minibatches. A
+# disagreement is therefore expected only near a crossing, where the entropy
+# passes its target within an interval or the gap is smaller than the
+# estimate's noise. We require
+# agreement in at least three intervals out of four, and that $\alpha$ fell
+# before the first evaluation, where the high-entropy initial policy is far
+# above the target.
+
+# %%
+for key, t in temperature.items():
+    assert t["entropy_first"] > target_entropy, (key, t["entropy_first"])
+    assert t["alpha_first"] < 1.0, (key, "alpha starts at 1 and must fall while entropy is above target")
+    assert t["intervals_following_gradient"] >= 0.75 * t["intervals"], (key, t)
+agreeing = sum(t["intervals_following_gradient"] for t in temperature.values())
+intervals = sum(t["intervals"] for t in temperature.values())
+closer = sum(t["gap_last"] < t["gap_first"] for t in temperature.values())
+glue("ch03_temp_agree", f"{agreeing} of {intervals}", display=False)
+glue("ch03_temp_runs", f"{len(temperature)}", display=False)
+glue("ch03_temp_closer", f"{closer}", display=False)
+alphas_at_fall = [t["alpha_when_entropy_fell"] for t in temperature.values()
+                  if t["alpha_when_entropy_fell"] is not None]
+glue("ch03_temp_fall", (
+    f"In {len(alphas_at_fall)} of {len(temperature)} runs the entropy fell by more than "
+    f"{ch03.ENTROPY_DROP} nats below its first value, and by the evaluation where it first had, "
+    f"α had already dropped to between {min(alphas_at_fall):.3f} and {max(alphas_at_fall):.3f}"
+) if alphas_at_fall else (
+    f"In no run did the entropy fall by more than {ch03.ENTROPY_DROP} nats below its first value "
+    "within the budget"), display=False)
+"temperature checks hold"
+
+# %% [markdown]
+# Over the {glue:text}`ch03_temp_runs` runs, $\alpha$ moved in the direction
+# the derivation predicts in {glue:text}`ch03_temp_agree` intervals between
+# evaluations. The entropy itself ended closer to its target than at the first
+# evaluation in {glue:text}`ch03_temp_closer` of the
+# {glue:text}`ch03_temp_runs` runs. That is not guaranteed for a short run.
+# While $\alpha$ is still close to 1, the bonus $\alpha\,\mathcal{H}$ of a
+# nearly uniform policy outweighs a reward of about $-0.1$ per step (dense) or
+# $-1$ (sparse), and the policy stays about as random as it started.
+# {glue:text}`ch03_temp_fall`.
+#
+# ```{warning}
+# The pooled intervals treat the evaluation episodes of different seeds as
+# exchangeable. With this few seeds they understate the uncertainty of a
+# *method*, which includes the variation between training runs. Chapter 6
+# replaces them with stratified bootstrap intervals over many runs
+# {cite:p}`agarwal2021rliable`.
+# ```
+#
+# ## 5. Deliverables
+
+# %%
+write_deliverable(out, "sac_results.json", {
+    "experiments": list(ch03.EXPERIMENTS),
+    "budget": {
+        "reach_env_steps": budget.reach_env_steps, "push_env_steps": budget.push_env_steps,
+        "learning_starts": budget.learning_starts, "seeds": budget.seeds,
+        "eval_every": budget.eval_every, "eval_episodes": budget.eval_episodes,
+    },
+    "hyperparameters": {env_id: c.hyperparams for env_id, c in sac_configs.items()},
+    "runs": rows,
+    "pooled": pooled,
+    "comparison_with_ppo": comparison,
+    "temperature": {
+        "target_entropy": target_entropy,
+        "runs": temperature,
+        "intervals": intervals,
+        "intervals_following_gradient": agreeing,
+        "fraction_following_gradient": agreeing / intervals,
+    },
+    "curves": {f"{k}-seed{s}": grid[k, s].curve for k, s in grid},
+}, run)
+glue("ch03_wall_s", f"{run.snapshot()['wall_time_s']:.0f}", display=False)
+glue("ch03_profile", profile, display=False)
+verified_table(results, profile, "ch03")
+
+# %% [markdown]
+# Under the {glue:text}`ch03_profile` profile the whole chapter took
+# {glue:text}`ch03_wall_s` s from its first cell to its last. Each run's
+# checkpoint, learning curve with the temperature and entropy at every
+# evaluation (`curve.csv`), TensorBoard log and `metrics.json` are kept under
+# `runs/` in the chapter's results folder.

@@ -1,0 +1,95 @@
+"""Chapter 3: Soft Actor-Critic without hindsight, against Chapter 2's PPO.
+
+The experiment is a grid of (environment, seed) SAC runs with the recipe of
+``hyperparams/sac.yml`` and hindsight switched off, on Chapter 2's seeds and
+evaluation episodes. This module sets up the grid, reads Chapter 2's curves for
+the comparison, and checks the temperature's dynamics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from gcrl import experiments
+from gcrl.errors import CourseError
+from gcrl.experiments import Curve, Grid
+from gcrl.profiles import SacBudget
+from gcrl.provenance import RunRecord
+from gcrl.train import TrainConfig
+
+EXPERIMENTS: tuple[str, ...] = ("FetchReachDense-v4", "FetchReach-v4", "FetchPush-v4")
+#: The success rate at which sample efficiency is compared.
+THRESHOLD = 0.9
+#: A fall of the entropy estimate (nats) below its first value that is not estimation noise.
+ENTROPY_DROP = 0.5
+
+
+def config(env_id: str, seed: int, budget: SacBudget) -> TrainConfig:
+    steps = budget.push_env_steps if env_id.startswith("FetchPush") else budget.reach_env_steps
+    return TrainConfig.from_file(
+        "sac", env_id, her=None, total_steps=steps, seed=seed, learning_starts=budget.learning_starts,
+        eval_every=budget.eval_every, eval_episodes=budget.eval_episodes, checkpoint_every=budget.eval_every,
+    )
+
+
+def run_grid(runs_folder: Path, budget: SacBudget, base_seed: int, run: RunRecord) -> Grid:
+    """Train every (environment, seed) of the chapter; each run resumes from its checkpoint if one exists."""
+    return experiments.run_grid(lambda env_id, seed: config(env_id, seed, budget), EXPERIMENTS,
+                                range(base_seed, base_seed + budget.seeds), runs_folder, run)
+
+
+def ppo_results(results_root: Path, profile: str) -> dict[str, Any]:
+    """Chapter 2's deliverable, which holds PPO's learning curves on the same seeds and evaluation episodes."""
+    path = Path(results_root) / profile / "ch02" / "ppo_results.json"
+    if not path.is_file():
+        raise CourseError(f"Chapter 3 compares with Chapter 2's PPO, and {path} is missing; run chapter ch02 first")
+    return json.loads(path.read_text())
+
+
+def chapter1_floor(results_root: Path, profile: str, env_id: str) -> dict[str, dict[str, Any]]:
+    """Chapter 1's random- and zero-action success rates on ``env_id``: what a policy that learned nothing scores."""
+    path = Path(results_root) / profile / "ch01" / "baselines.json"
+    if not path.is_file():
+        raise CourseError(f"Chapter 3 reads Chapter 1's baselines, and {path} is missing; run chapter ch01 first")
+    return {row["policy"]: row for row in json.loads(path.read_text())["rows"] if row["env_id"] == env_id}
+
+
+def ppo_curves(ppo: dict[str, Any], env_id: str, seeds: range) -> list[Curve]:
+    """PPO's learning curves on ``env_id`` for ``seeds``; a seed Chapter 2 did not run is a clear error."""
+    missing = [seed for seed in seeds if f"{env_id}-seed{seed}" not in ppo["curves"]]
+    if missing:
+        raise CourseError(f"Chapter 2 has no PPO run of {env_id} with seed(s) {missing}; "
+                          "run both chapters with the same profile and seed")
+    return [ppo["curves"][f"{env_id}-seed{seed}"] for seed in seeds]
+
+
+def temperature_check(curve: Curve, target_entropy: float) -> dict[str, Any]:
+    """Does the learned temperature follow the sign of its gradient, and does the entropy approach its target?
+
+    The temperature loss is alpha * (H - target), so gradient descent on it
+    lowers alpha while the policy's entropy H is above the target and raises it
+    while H is below. Between two evaluations the check counts the intervals in
+    which alpha moved the way the entropy at the start of the interval says it
+    should, compares the entropy's distance to the target at the first and last
+    evaluation, and records alpha at the first evaluation where the entropy had
+    fallen by ``ENTROPY_DROP`` nats.
+    """
+    agree = sum(
+        (later["ent_coef"] < earlier["ent_coef"]) == (earlier["entropy"] > target_entropy)
+        for earlier, later in zip(curve, curve[1:])
+    )
+    first, last = curve[0], curve[-1]
+    fell = next((row for row in curve if row["entropy"] < first["entropy"] - ENTROPY_DROP), None)
+    return {
+        "evaluations": len(curve),
+        "alpha_first": first["ent_coef"], "alpha_last": last["ent_coef"],
+        "entropy_first": first["entropy"], "entropy_last": last["entropy"],
+        "target_entropy": target_entropy,
+        "intervals": len(curve) - 1, "intervals_following_gradient": int(agree),
+        "gap_first": abs(first["entropy"] - target_entropy), "gap_last": abs(last["entropy"] - target_entropy),
+        "log_alpha_change": math.log(last["ent_coef"]) - math.log(first["ent_coef"]),
+        "alpha_when_entropy_fell": None if fell is None else fell["ent_coef"],
+    }

@@ -1,0 +1,83 @@
+"""Grids of training runs: train them, summarise them, compare two methods on them.
+
+A chapter's experiment is a grid of (environment, seed) runs of
+:func:`gcrl.train.train`. This module trains a grid in parallel worker
+processes, reduces it to one summary row per run and one pooled success rate
+per environment, and compares two methods' learning curves at the env steps
+both evaluated, which is how the course measures sample efficiency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from gcrl.evaluate import pooled
+from gcrl.provenance import RunRecord
+from gcrl.train import TrainConfig, TrainResult, train_many
+
+Grid = dict[tuple[str, int], TrainResult]
+Curve = list[dict[str, Any]]
+
+
+def run_grid(make_config: Callable[[str, int], TrainConfig], env_ids: Iterable[str], seeds: Iterable[int],
+             runs_folder: Path, run: RunRecord, workers: int | None = None) -> Grid:
+    """Train every (environment, seed); each run resumes from its checkpoint in ``runs_folder`` if it has one."""
+    keys = [(env_id, seed) for env_id in env_ids for seed in seeds]
+    jobs = [(make_config(env_id, seed), Path(runs_folder) / f"{env_id}-seed{seed}") for env_id, seed in keys]
+    return dict(zip(keys, train_many(jobs, run, workers)))
+
+
+def summary_rows(grid: Grid) -> list[dict[str, Any]]:
+    """One row per run: final success with its interval, steps, time, throughput and evaluation seeds."""
+    return [
+        {"env_id": env_id, "seed": seed, **result.metrics["final"],
+         "env_steps": result.metrics["env_steps"], "train_time_s": result.metrics["train_time_s"],
+         "env_steps_per_s": result.metrics["env_steps_per_s"],
+         "best_success_rate": result.metrics["best_success_rate"],
+         "eval_seeds": result.metrics["eval_seeds"]}
+        for (env_id, seed), result in grid.items()
+    ]
+
+
+def pooled_by_env(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each environment's final successes pooled over its seeds."""
+    return {env_id: pooled([r for r in rows if r["env_id"] == env_id]) for env_id in dict.fromkeys(r["env_id"] for r in rows)}
+
+
+def pooled_curve(curves: list[Curve]) -> list[dict[str, Any]]:
+    """The success rate pooled over seeds at every env step that all seeds evaluated."""
+    steps = sorted(set.intersection(*(set(row["env_steps"] for row in curve) for curve in curves)))
+    return [{"env_steps": step, **pooled([row for curve in curves for row in curve if row["env_steps"] == step])}
+            for step in steps]
+
+
+def steps_to_threshold(curve: list[dict[str, Any]], threshold: float) -> int | None:
+    """The first evaluated env step at which the pooled success rate reaches ``threshold``; ``None`` if none does."""
+    return next((row["env_steps"] for row in curve if row["success_rate"] >= threshold), None)
+
+
+def success_at(curve: list[dict[str, Any]], env_steps: int) -> dict[str, Any] | None:
+    """The pooled evaluation at the first evaluated step at or after ``env_steps``; ``None`` past the curve's end."""
+    return next((row for row in curve if row["env_steps"] >= env_steps), None)
+
+
+def compare_sample_efficiency(ours: list[Curve], theirs: list[Curve], threshold: float) -> dict[str, Any]:
+    """Two methods on one task: env steps to ``threshold``, and each one's success at our budget.
+
+    ``theirs`` is read at its first evaluation at or after our last one, so when
+    the evaluation grids differ the comparison can only favour the peer.
+    """
+    ours_pooled, theirs_pooled = pooled_curve(ours), pooled_curve(theirs)
+    budget = ours_pooled[-1]["env_steps"]
+    ours_steps, theirs_steps = steps_to_threshold(ours_pooled, threshold), steps_to_threshold(theirs_pooled, threshold)
+    return {
+        "threshold": threshold,
+        "budget_env_steps": budget,
+        "ours_steps_to_threshold": ours_steps,
+        "theirs_steps_to_threshold": theirs_steps,
+        "steps_ratio": None if ours_steps is None or theirs_steps is None else theirs_steps / ours_steps,
+        "ours_at_budget": ours_pooled[-1],
+        "theirs_at_budget": success_at(theirs_pooled, budget),
+    }

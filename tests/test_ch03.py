@@ -1,0 +1,60 @@
+"""Chapter 3's helpers: the SAC grid's configs, the temperature check, and clear errors on missing inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gcrl import profiles
+from gcrl.chapters import ch03_sac as ch03
+from gcrl.errors import CourseError
+
+
+@pytest.mark.parametrize("profile", profiles.PROFILES)
+def test_configs_train_without_hindsight_on_the_budget(profile):
+    budget = profiles.budget("ch03", profile)
+    reach, push = ch03.config("FetchReach-v4", 0, budget), ch03.config("FetchPush-v4", 0, budget)
+    assert reach.her is None and push.her is None
+    assert reach.total_steps == budget.reach_env_steps and push.total_steps == budget.push_env_steps
+    assert reach.eval_episodes == budget.eval_episodes == profiles.budget("ch02", profile).eval_episodes, \
+        "the same evaluation episodes as Chapter 2's PPO"
+    assert budget.seeds == profiles.budget("ch02", profile).seeds
+    assert reach.hyperparams["ent_coef"] == "auto" and reach.hyperparams["learning_starts"] == budget.learning_starts
+    assert push.hyperparams["policy_kwargs"] != reach.hyperparams["policy_kwargs"], "Push keeps its own recipe"
+
+
+def rows(*points):
+    return [{"env_steps": i * 100, "ent_coef": alpha, "entropy": entropy} for i, (alpha, entropy) in enumerate(points, 1)]
+
+
+def test_temperature_that_follows_its_gradient():
+    # entropy above the target -4: alpha must fall; below: it must rise
+    t = ch03.temperature_check(rows((0.8, 2.7), (0.3, 2.0), (0.05, -3.0), (0.01, -4.5), (0.02, -4.2)), -4.0)
+    assert t["intervals"] == 4 and t["intervals_following_gradient"] == 4
+    assert t["gap_last"] < t["gap_first"]
+    assert t["alpha_when_entropy_fell"] == 0.3, "first evaluation at least ENTROPY_DROP below the first entropy"
+
+
+def test_temperature_that_moves_against_its_gradient_is_counted():
+    t = ch03.temperature_check(rows((0.8, 2.7), (0.9, 2.7), (0.95, 2.6)), -4.0)
+    assert t["intervals_following_gradient"] == 0
+    assert t["alpha_when_entropy_fell"] is None
+
+
+def test_missing_chapter_results_are_clear_errors(tmp_path):
+    with pytest.raises(CourseError, match="run chapter ch02 first"):
+        ch03.ppo_results(tmp_path, "smoke")
+    with pytest.raises(CourseError, match="run chapter ch01 first"):
+        ch03.chapter1_floor(tmp_path, "smoke", "FetchPush-v4")
+    ppo = {"curves": {"FetchReach-v4-seed0": []}}
+    with pytest.raises(CourseError, match=r"no PPO run of FetchReach-v4 with seed\(s\) \[1, 2\]"):
+        ch03.ppo_curves(ppo, "FetchReach-v4", range(0, 3))
+
+
+def test_ppo_results_are_read_from_chapter_two(tmp_path):
+    folder = tmp_path / "smoke" / "ch02"
+    folder.mkdir(parents=True)
+    (folder / "ppo_results.json").write_text(json.dumps({"curves": {"FetchPush-v4-seed0": [{"env_steps": 1}]}}))
+    ppo = ch03.ppo_results(tmp_path, "smoke")
+    assert ch03.ppo_curves(ppo, "FetchPush-v4", range(1)) == [[{"env_steps": 1}]]

@@ -1,0 +1,48 @@
+"""Comparing methods on learning curves: pooled curves, steps to a threshold, success at a budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from gcrl.experiments import compare_sample_efficiency, pooled_curve, steps_to_threshold, success_at
+
+
+def curve(*points: tuple[int, int], episodes: int = 10) -> list[dict]:
+    return [{"env_steps": step, "episodes": episodes, "successes": k, "success_rate": k / episodes}
+            for step, k in points]
+
+
+def test_pooled_curve_pools_seeds_at_the_steps_all_of_them_evaluated():
+    pooled = pooled_curve([curve((100, 2), (200, 6), (300, 9)), curve((100, 4), (200, 8))])
+    assert [row["env_steps"] for row in pooled] == [100, 200]
+    assert [(row["successes"], row["episodes"]) for row in pooled] == [(6, 20), (14, 20)]
+    assert all(row["ci95_low"] <= row["success_rate"] <= row["ci95_high"] for row in pooled)
+
+
+def test_threshold_and_budget_lookups():
+    pooled = pooled_curve([curve((100, 2), (200, 9), (300, 10))])
+    assert steps_to_threshold(pooled, 0.9) == 200
+    assert steps_to_threshold(pooled, 1.0) == 300
+    assert steps_to_threshold(pooled[:1], 0.9) is None
+    assert success_at(pooled, 150)["env_steps"] == 200, "the first evaluation at or after the step"
+    assert success_at(pooled, 300)["env_steps"] == 300
+    assert success_at(pooled, 301) is None
+
+
+def test_sample_efficiency_reads_the_peer_at_or_after_our_budget():
+    ours = [curve((100, 5), (200, 9), (300, 10)), curve((100, 7), (200, 10), (300, 10))]
+    theirs = [curve((256, 1), (512, 9), (768, 10)), curve((256, 0), (512, 10), (768, 10))]
+    c = compare_sample_efficiency(ours, theirs, threshold=0.9)
+    assert c["budget_env_steps"] == 300
+    assert c["ours_steps_to_threshold"] == 200 and c["theirs_steps_to_threshold"] == 512
+    assert c["steps_ratio"] == pytest.approx(512 / 200)
+    assert c["ours_at_budget"]["successes"] == 20
+    assert c["theirs_at_budget"]["env_steps"] == 512, "never read before our budget"
+
+
+def test_a_method_that_never_reaches_the_threshold_has_no_ratio():
+    ours = [curve((100, 1), (200, 2))]
+    theirs = [curve((100, 9), (200, 10))]
+    c = compare_sample_efficiency(ours, theirs, threshold=0.9)
+    assert c["ours_steps_to_threshold"] is None and c["theirs_steps_to_threshold"] == 100
+    assert c["steps_ratio"] is None
