@@ -370,7 +370,7 @@ comparison = {
     for env_id in ch03.EXPERIMENTS
 }
 
-
+# %% tags=["hide-input"]
 def rate(p):
     return "—" if p is None else f"{p['success_rate']:.2f} [{p['ci95_low']:.2f}, {p['ci95_high']:.2f}]"
 
@@ -381,16 +381,16 @@ def steps(n):
 
 pd.DataFrame({
     env_id[5:-3]: {
-        f"SAC: steps to {c['threshold']:.0%}": steps(c["ours_steps_to_threshold"]),
-        f"PPO: steps to {c['threshold']:.0%}": steps(c["theirs_steps_to_threshold"]),
-        "SAC at budget (env steps)": f"{c['budget_env_steps']:,}",
-        "SAC success at budget": rate(c["ours_at_budget"]),
-        "PPO evaluated at (env steps)": "—" if c["theirs_at_budget"] is None
+        f"SAC: env steps to {c['threshold']:.0%}": steps(c["ours_steps_to_threshold"]),
+        f"PPO: env steps to {c['threshold']:.0%}": steps(c["theirs_steps_to_threshold"]),
+        "SAC's budget (env steps)": f"{c['budget_env_steps']:,}",
+        "SAC success at its budget": rate(c["ours_at_budget"]),
+        "PPO read at (env steps)": "—" if c["theirs_at_budget"] is None
         else f"{c['theirs_at_budget']['env_steps']:,}",
         "PPO success there": rate(c["theirs_at_budget"]),
     }
     for env_id, c in comparison.items()
-}).T
+})
 
 # %% tags=["hide-input"]
 def pooled_text(env_id):
@@ -474,9 +474,15 @@ glue("ch03_temperature_fig", fig, display=False)
 plt.close(fig)
 temperature = {f"{env_id}-seed{s}": ch03.temperature_check(grid[(env_id, s)].curve, target_entropy)
                for env_id, s in grid}
-pd.DataFrame(temperature).T[["alpha_first", "alpha_last", "entropy_first", "entropy_last",
-                             "intervals", "intervals_following_gradient"]].astype(
-    {"intervals": int, "intervals_following_gradient": int}).round(3)
+
+# %% tags=["hide-input"]
+pd.DataFrame([
+    {"task": env_id[5:-3], "seed": s,
+     "α first": t["alpha_first"], "α last": t["alpha_last"],
+     "H first": t["entropy_first"], "H last": t["entropy_last"],
+     "α steps as predicted": f"{t['intervals_following_gradient']} of {t['intervals']}"}
+    for (env_id, s), t in zip(grid, temperature.values())
+]).set_index(["task", "seed"]).round(3)
 
 # %% [markdown]
 # ```{glue:figure} ch03_temperature_fig
@@ -546,6 +552,9 @@ for key, t in temperature.items():
     assert t["entropy_first"] > target_entropy, (key, t["entropy_first"])
     assert t["alpha_first"] < 1.0, (key, "alpha starts at 1 and must fall while entropy is above target")
     assert t["intervals_following_gradient"] >= 0.75 * t["intervals"], (key, t)
+"temperature checks hold"
+
+# %% tags=["hide-input"]
 agreeing = sum(t["intervals_following_gradient"] for t in temperature.values())
 intervals = sum(t["intervals"] for t in temperature.values())
 closer = sum(t["gap_last"] < t["gap_first"] for t in temperature.values())
@@ -561,7 +570,6 @@ glue("ch03_temp_fall", (
 ) if alphas_at_fall else (
     f"In no run did the entropy fall by more than {ch03.ENTROPY_DROP} nats below its first value "
     "within the budget"), display=False)
-"temperature checks hold"
 
 # %% [markdown]
 # Over the {glue:text}`ch03_temp_runs` runs, $\alpha$ moved in the direction

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from gcrl.io import atomic_path
 
@@ -17,6 +18,13 @@ plt.rcParams.update({
     "grid.alpha": 0.3,
     "font.size": 10,
 })
+
+
+def steps_axis(ax: plt.Axes) -> None:
+    """Label an env-step x axis in thousands, with few enough ticks that they never collide."""
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0"))
+    ax.set_xlabel("env steps")
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:
@@ -37,7 +45,7 @@ def learning_curves(panels: dict[str, dict[str, Runs]], ylabel: str = "success r
     """
     from gcrl.experiments import pooled_curve
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.2), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.2), sharey=True, squeeze=False)
     for ax, (task, methods) in zip(axes[0], panels.items()):
         for colour, (method, runs) in zip(("C0", "C3", "C2", "C1"), methods.items()):
             for run in runs:
@@ -48,7 +56,7 @@ def learning_curves(panels: dict[str, dict[str, Runs]], ylabel: str = "success r
             ax.fill_between(steps, [p["ci95_low"] for p in by_step], [p["ci95_high"] for p in by_step],
                             color=colour, alpha=0.15)
         ax.set_title(task)
-        ax.set_xlabel("env steps")
+        steps_axis(ax)
         ax.set_ylim(-0.02, 1.02)
     axes[0][0].set_ylabel(ylabel)
     axes[0][0].legend(fontsize=8, loc="upper left")
@@ -70,7 +78,7 @@ def temperature_traces(runs: dict[str, Runs], target_entropy: float):
     left.set_ylabel("entropy coefficient α")
     right.set_ylabel("policy entropy (nats)")
     for ax in (left, right):
-        ax.set_xlabel("env steps")
+        steps_axis(ax)
     right.legend(fontsize=8)
     fig.tight_layout()
     return fig
