@@ -58,3 +58,10 @@ def test_ppo_results_are_read_from_chapter_two(tmp_path):
     (folder / "ppo_results.json").write_text(json.dumps({"curves": {"FetchPush-v4-seed0": [{"env_steps": 1}]}}))
     ppo = ch03.ppo_results(tmp_path, "smoke")
     assert ch03.ppo_curves(ppo, "FetchPush-v4", range(1)) == [[{"env_steps": 1}]]
+
+
+def test_chapter_two_names_the_chapter_it_reads(tmp_path):
+    from gcrl.chapters import ch02_ppo as ch02
+
+    with pytest.raises(CourseError, match="ch02 reads ch01's reward_consistency.json, and .* is missing; run chapter ch01 first"):
+        ch02.random_policy_step_success(tmp_path, "standard")

@@ -60,6 +60,14 @@ class Finding:
         return f"{'ok  ' if self.ok else 'FAIL'}  {self.chapter}/{self.file}: {self.message}"
 
 
+def read_deliverable(results: Path, profile: str, chapter: str, name: str, reader: str) -> dict[str, Any]:
+    """Another chapter's JSON deliverable, for ``reader`` to build on; a missing one names the chapter to run."""
+    path = Path(results) / profile / chapter / name
+    if not path.is_file():
+        raise CourseError(f"{reader} reads {chapter}'s {name}, and {path} is missing; run chapter {chapter} first")
+    return json.loads(path.read_text())
+
+
 def resolve_pointer(document: Any, pointer: str) -> Any:
     """Follow a JSON pointer (RFC 6901); raise KeyError naming the missing step."""
     node = document

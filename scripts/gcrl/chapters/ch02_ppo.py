@@ -7,11 +7,10 @@ only sets up the grid (``gcrl.experiments`` trains and summarises it).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from gcrl import experiments
-from gcrl.errors import CourseError
+from gcrl.deliverables import read_deliverable
 from gcrl.experiments import Grid
 from gcrl.profiles import TrainingBudget
 from gcrl.provenance import RunRecord
@@ -35,8 +34,5 @@ def run_grid(runs_folder: Path, budget: TrainingBudget, base_seed: int, run: Run
 
 def random_policy_step_success(results_root: Path, profile: str) -> dict[str, float]:
     """Chapter 1's measured fraction of random-policy steps at the goal, read from its deliverable."""
-    path = Path(results_root) / profile / "ch01" / "reward_consistency.json"
-    if not path.is_file():
-        raise CourseError(f"Chapter 2 reads Chapter 1's results, and {path} is missing; run chapter ch01 first")
-    report = json.loads(path.read_text())["environments"]
+    report = read_deliverable(results_root, profile, "ch01", "reward_consistency.json", "ch02")["environments"]
     return {env_id: report[env_id]["original_success_fraction"] for env_id in ("FetchReach-v4", "FetchPush-v4")}

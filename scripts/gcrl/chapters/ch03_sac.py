@@ -8,12 +8,12 @@ the comparison, and checks the temperature's dynamics.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from gcrl import experiments
+from gcrl.deliverables import read_deliverable
 from gcrl.errors import CourseError
 from gcrl.experiments import Curve, Grid
 from gcrl.profiles import SacBudget
@@ -43,18 +43,13 @@ def run_grid(runs_folder: Path, budget: SacBudget, base_seed: int, run: RunRecor
 
 def ppo_results(results_root: Path, profile: str) -> dict[str, Any]:
     """Chapter 2's deliverable, which holds PPO's learning curves on the same seeds and evaluation episodes."""
-    path = Path(results_root) / profile / "ch02" / "ppo_results.json"
-    if not path.is_file():
-        raise CourseError(f"Chapter 3 compares with Chapter 2's PPO, and {path} is missing; run chapter ch02 first")
-    return json.loads(path.read_text())
+    return read_deliverable(results_root, profile, "ch02", "ppo_results.json", "ch03")
 
 
 def chapter1_floor(results_root: Path, profile: str, env_id: str) -> dict[str, dict[str, Any]]:
     """Chapter 1's random- and zero-action success rates on ``env_id``: what a policy that learned nothing scores."""
-    path = Path(results_root) / profile / "ch01" / "baselines.json"
-    if not path.is_file():
-        raise CourseError(f"Chapter 3 reads Chapter 1's baselines, and {path} is missing; run chapter ch01 first")
-    return {row["policy"]: row for row in json.loads(path.read_text())["rows"] if row["env_id"] == env_id}
+    rows = read_deliverable(results_root, profile, "ch01", "baselines.json", "ch03")["rows"]
+    return {row["policy"]: row for row in rows if row["env_id"] == env_id}
 
 
 def ppo_curves(ppo: dict[str, Any], env_id: str, seeds: range) -> list[Curve]:
