@@ -32,6 +32,7 @@ from myst_nb import glue
 
 from gcrl.chapters import ch01_anatomy as ch01
 from gcrl.deliverables import verified_table, write_deliverable
+from gcrl.envs import task_name
 from gcrl.plots import save_figure
 from gcrl.session import open_chapter
 
@@ -189,7 +190,7 @@ facts.loc["observation_dim"] = [
     s["properties"]["observation"]["maxItems"] for s in schemas.values()
 ]
 facts = facts.drop(["env_id"])
-facts[list(ch01.TASKS)].rename(columns=lambda e: e[5:-3])
+facts[list(ch01.TASKS)].rename(columns=task_name)
 
 # %% tags=["hide-input"]
 reach = schemas["FetchReach-v4"]["x-task"]
@@ -287,7 +288,7 @@ short = {
     "relabelled_success_fraction": "success (g′)",
 }
 table = pd.DataFrame(consistency).T[list(short)].rename(columns=short)
-table.rename(index=lambda e: e[5:-3])
+table.rename(index=task_name)
 
 # %% tags=["hide-input"]
 checked = sum(c["transitions"] for c in consistency.values())
@@ -330,7 +331,7 @@ eps = reach["distance_threshold"]
 baselines = [ch01.baseline(r, threshold=eps) for r in rollouts.values()]
 table = pd.DataFrame(baselines)
 table = table[table["env_id"].isin(ch01.TASKS)]
-table["task"] = table["env_id"].str[5:-3]
+table["task"] = table["env_id"].map(task_name)
 table["95% CI"] = [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in table.success_ci95]
 table = table.set_index(["task", "policy"]).rename(columns={
     "episodes": "n", "successes": "k", "success_rate": "p̂",

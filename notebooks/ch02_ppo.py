@@ -31,6 +31,7 @@ from myst_nb import glue
 from gcrl import experiments, video
 from gcrl.chapters import ch02_ppo as ch02
 from gcrl.deliverables import verified_table, write_deliverable
+from gcrl.envs import task_name
 from gcrl.paths import training_runs
 from gcrl.plots import learning_curves, save_figure
 from gcrl.session import open_chapter
@@ -192,25 +193,18 @@ pd.Series({
 
 # %%
 runs_folder = training_runs(out)
-grid = ch02.run_grid(runs_folder, budget, base_seed=seed, run=run)
+grid = ch02.run_grid(runs_folder, budget, session.seeds, run)
 rows = experiments.summary_rows(grid)
 pooled = experiments.pooled_by_env(rows)
-table = pd.DataFrame(rows)
-table["task"] = table.env_id.str[5:-3]
-table["95% CI"] = [f"[{lo:.2f}, {hi:.2f}]"
-                   for lo, hi in zip(table.ci95_low, table.ci95_high)]
-table = table.set_index(["task", "seed"]).rename(columns={
-    "episodes": "n", "successes": "k", "success_rate": "p̂",
-    "mean_final_distance": "final d (m)", "env_steps_per_s": "steps/s"})
-table[["n", "k", "p̂", "95% CI", "final d (m)", "steps/s"]].round(3)
+experiments.runs_table(rows)
 
 # %% [markdown]
 # ### 3.1 Learning curves
 
 # %%
-seeds = range(seed, seed + budget.seeds)
+seeds = session.seeds
 curves = {
-    env_id[5:-3]: {"PPO": [grid[(env_id, s)].curve for s in seeds]}
+    task_name(env_id): {"PPO": [grid[(env_id, s)].curve for s in seeds]}
     for env_id in ch02.EXPERIMENTS
 }
 fig = learning_curves(curves)
@@ -228,14 +222,8 @@ plt.close(fig)
 # ```
 
 # %% tags=["hide-input"]
-def pooled_text(env_id):
-    p = pooled[env_id]
-    return (f"{p['success_rate']:.1%} (95% CI [{p['ci95_low']:.1%}, {p['ci95_high']:.1%}], "
-            f"{p['successes']}/{p['episodes']} episodes over {p['runs']} seed(s))")
-
-
 for env_id in ch02.EXPERIMENTS:
-    glue(f"ch02_{env_id[5:-3].lower()}", pooled_text(env_id), display=False)
+    glue(f"ch02_{task_name(env_id).lower()}", experiments.pooled_text(pooled[env_id]), display=False)
 throughput = sum(r["env_steps_per_s"] for r in rows) / len(rows)
 glue("ch02_throughput", f"{throughput:.0f}", display=False)
 glue("ch02_steps", f"{budget.env_steps:,}", display=False)

@@ -31,6 +31,7 @@ from myst_nb import glue
 from gcrl import experiments, video
 from gcrl.chapters import ch03_sac as ch03
 from gcrl.deliverables import verified_table, write_deliverable
+from gcrl.envs import task_name
 from gcrl.paths import training_runs
 from gcrl.plots import learning_curves, save_figure, temperature_traces
 from gcrl.session import open_chapter
@@ -278,7 +279,7 @@ display(Markdown(run.banner()))
 # %%
 sac_configs = {env_id: ch03.config(env_id, seed, budget) for env_id in ch03.EXPERIMENTS}
 settings = pd.DataFrame({
-    env_id[5:-3]: {
+    task_name(env_id): {
         "env steps per run": c.total_steps,
         "seeds": budget.seeds,
         "evaluate every (env steps)": c.eval_every,
@@ -315,18 +316,10 @@ settings
 
 # %%
 runs_folder = training_runs(out)
-grid = ch03.run_grid(runs_folder, budget, base_seed=seed, run=run)
+grid = ch03.run_grid(runs_folder, budget, session.seeds, run)
 rows = experiments.summary_rows(grid)
 pooled = experiments.pooled_by_env(rows)
-table = pd.DataFrame(rows)
-table["task"] = table.env_id.str[5:-3]
-table["95% CI"] = [f"[{lo:.2f}, {hi:.2f}]"
-                   for lo, hi in zip(table.ci95_low, table.ci95_high)]
-table = table.set_index(["task", "seed"]).rename(columns={
-    "episodes": "n", "successes": "k", "success_rate": "p̂",
-    "mean_final_distance": "final d (m)", "env_steps": "env steps",
-    "env_steps_per_s": "steps/s"})
-table[["env steps", "n", "k", "p̂", "95% CI", "final d (m)", "steps/s"]].round(3)
+experiments.runs_table(rows)
 
 # %% [markdown]
 # ### 3.1 SAC against PPO, step for step
@@ -336,12 +329,12 @@ table[["env steps", "n", "k", "p̂", "95% CI", "final d (m)", "steps/s"]].round(
 # axes.
 
 # %%
-seeds = range(seed, seed + budget.seeds)
+seeds = session.seeds
 ppo = ch03.ppo_results(results, profile)
 sac_curves = {env_id: [grid[(env_id, s)].curve for s in seeds] for env_id in ch03.EXPERIMENTS}
 ppo_curves = {env_id: ch03.ppo_curves(ppo, env_id, seeds) for env_id in ch03.EXPERIMENTS}
 fig = learning_curves({
-    env_id[5:-3]: {"SAC": sac_curves[env_id], "PPO": ppo_curves[env_id]}
+    task_name(env_id): {"SAC": sac_curves[env_id], "PPO": ppo_curves[env_id]}
     for env_id in ch03.EXPERIMENTS
 })
 save_figure(fig, out / "learning_curves.png")
@@ -380,7 +373,7 @@ def steps(n):
 
 
 pd.DataFrame({
-    env_id[5:-3]: {
+    task_name(env_id): {
         f"SAC: env steps to {c['threshold']:.0%}": steps(c["ours_steps_to_threshold"]),
         f"PPO: env steps to {c['threshold']:.0%}": steps(c["theirs_steps_to_threshold"]),
         "SAC's budget (env steps)": f"{c['budget_env_steps']:,}",
@@ -393,12 +386,6 @@ pd.DataFrame({
 })
 
 # %% tags=["hide-input"]
-def pooled_text(env_id):
-    p = pooled[env_id]
-    return (f"{p['success_rate']:.1%} (95% CI [{p['ci95_low']:.1%}, {p['ci95_high']:.1%}], "
-            f"{p['successes']}/{p['episodes']} episodes over {p['runs']} seed(s))")
-
-
 def efficiency_text(env_id):
     c = comparison[env_id]
     sac_steps, ppo_steps = c["ours_steps_to_threshold"], c["theirs_steps_to_threshold"]
@@ -412,8 +399,8 @@ def efficiency_text(env_id):
 
 
 for env_id in ch03.EXPERIMENTS:
-    task = env_id[5:-3].lower()
-    glue(f"ch03_{task}", pooled_text(env_id), display=False)
+    task = task_name(env_id).lower()
+    glue(f"ch03_{task}", experiments.pooled_text(pooled[env_id]), display=False)
     glue(f"ch03_{task}_eff", efficiency_text(env_id), display=False)
 glue("ch03_reach_steps", f"{budget.reach_env_steps:,}", display=False)
 glue("ch03_push_steps", f"{budget.push_env_steps:,}", display=False)
@@ -467,7 +454,7 @@ glue("ch03_push_floor", "; ".join(
 
 # %%
 target_entropy = grid[(ch03.EXPERIMENTS[0], seed)].metrics["target_entropy"]
-fig = temperature_traces({env_id[5:-3]: sac_curves[env_id] for env_id in ch03.EXPERIMENTS},
+fig = temperature_traces({task_name(env_id): sac_curves[env_id] for env_id in ch03.EXPERIMENTS},
                          target_entropy)
 save_figure(fig, out / "temperature.png")
 glue("ch03_temperature_fig", fig, display=False)
@@ -477,7 +464,7 @@ temperature = {f"{env_id}-seed{s}": ch03.temperature_check(grid[(env_id, s)].cur
 
 # %% tags=["hide-input"]
 pd.DataFrame([
-    {"task": env_id[5:-3], "seed": s,
+    {"task": task_name(env_id), "seed": s,
      "α first": t["alpha_first"], "α last": t["alpha_last"],
      "H first": t["entropy_first"], "H last": t["entropy_last"],
      "α steps as predicted": f"{t['intervals_following_gradient']} of {t['intervals']}"}

@@ -46,3 +46,20 @@ def test_a_method_that_never_reaches_the_threshold_has_no_ratio():
     c = compare_sample_efficiency(ours, theirs, threshold=0.9)
     assert c["ours_steps_to_threshold"] is None and c["theirs_steps_to_threshold"] == 100
     assert c["steps_ratio"] is None
+
+
+def test_task_names_and_the_printed_summaries():
+    from gcrl.envs import task_name
+    from gcrl.experiments import pooled_text, runs_table
+
+    assert [task_name(e) for e in ("FetchReachDense-v4", "FetchPush-v4", "FetchPickAndPlace-v4")] == \
+        ["ReachDense", "Push", "PickAndPlace"]
+    row = {"env_id": "FetchPush-v4", "seed": 2, "episodes": 30, "successes": 3, "success_rate": 0.1,
+           "ci95_low": 0.0346, "ci95_high": 0.2562, "mean_final_distance": 0.18349, "env_steps": 4096,
+           "env_steps_per_s": 22.04}
+    table = runs_table([row])
+    assert table.loc[("Push", 2), "95% CI"] == "[0.03, 0.26]" and table.loc[("Push", 2), "k"] == 3
+    assert list(table.columns) == ["env steps", "n", "k", "p̂", "95% CI", "final d (m)", "steps/s"]
+    text = pooled_text({"runs": 3, "episodes": 90, "successes": 9, "success_rate": 0.1,
+                        "ci95_low": 0.0535, "ci95_high": 0.1789})
+    assert text == "10.0% (95% CI [5.3%, 17.9%], 9/90 episodes over 3 seed(s))"

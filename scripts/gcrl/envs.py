@@ -79,6 +79,11 @@ def configure_rendering(candidates: tuple[str, ...] | None = None) -> str:
     raise CourseError(f"no headless MuJoCo rendering backend works ({'; '.join(failures)}); {RENDERING_FIX}")
 
 
+def task_name(env_id: str) -> str:
+    """The short name the book prints for a Fetch id: ``FetchReachDense-v4`` -> ``ReachDense``."""
+    return env_id.removeprefix("Fetch").rsplit("-v", 1)[0]
+
+
 def make_fetch_env(env_id: str, **kwargs: Any):
     """``gymnasium.make(env_id)`` with the Gymnasium-Robotics envs registered.
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from gcrl.envs import task_name
 from gcrl.evaluate import pooled
 from gcrl.provenance import RunRecord
 from gcrl.train import TrainConfig, TrainResult, train_many
@@ -44,6 +45,25 @@ def summary_rows(grid: Grid) -> list[dict[str, Any]]:
 def pooled_by_env(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Each environment's final successes pooled over its seeds."""
     return {env_id: pooled([r for r in rows if r["env_id"] == env_id]) for env_id in dict.fromkeys(r["env_id"] for r in rows)}
+
+
+def runs_table(rows: list[dict[str, Any]]):
+    """The summary rows as the book prints them: one line per (task, seed), success with its interval."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    table["task"] = table.env_id.map(task_name)
+    table["95% CI"] = [f"[{lo:.2f}, {hi:.2f}]" for lo, hi in zip(table.ci95_low, table.ci95_high)]
+    table = table.set_index(["task", "seed"]).rename(columns={
+        "episodes": "n", "successes": "k", "success_rate": "p̂", "mean_final_distance": "final d (m)",
+        "env_steps": "env steps", "env_steps_per_s": "steps/s"})
+    return table[["env steps", "n", "k", "p̂", "95% CI", "final d (m)", "steps/s"]].round(3)
+
+
+def pooled_text(p: dict[str, Any]) -> str:
+    """A pooled success rate as the prose states it: rate, 95% interval, successes, episodes and seeds."""
+    return (f"{p['success_rate']:.1%} (95% CI [{p['ci95_low']:.1%}, {p['ci95_high']:.1%}], "
+            f"{p['successes']}/{p['episodes']} episodes over {p['runs']} seed(s))")
 
 
 def pooled_curve(curves: list[Curve]) -> list[dict[str, Any]]:

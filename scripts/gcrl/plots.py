@@ -35,6 +35,8 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
 
 
 Runs = list[list[dict]]  # one learning curve per seed, rows as written by gcrl.train.train
+#: One colour per method or task, in the order they are given.
+SERIES_COLOURS = ("C0", "C3", "C2", "C1")
 
 
 def learning_curves(panels: dict[str, dict[str, Runs]], ylabel: str = "success rate"):
@@ -47,7 +49,7 @@ def learning_curves(panels: dict[str, dict[str, Runs]], ylabel: str = "success r
 
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.2), sharey=True, squeeze=False)
     for ax, (task, methods) in zip(axes[0], panels.items()):
-        for colour, (method, runs) in zip(("C0", "C3", "C2", "C1"), methods.items()):
+        for colour, (method, runs) in zip(SERIES_COLOURS, methods.items()):
             for run in runs:
                 ax.plot([r["env_steps"] for r in run], [r["success_rate"] for r in run], color=colour, alpha=0.3, lw=1)
             by_step = pooled_curve(runs)
@@ -67,7 +69,7 @@ def learning_curves(panels: dict[str, dict[str, Runs]], ylabel: str = "success r
 def temperature_traces(runs: dict[str, Runs], target_entropy: float):
     """Two panels against env steps: the entropy coefficient alpha (log scale) and the policy's entropy with its target."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.2))
-    for colour, (task, curves) in zip(("C0", "C3", "C2", "C1"), runs.items()):
+    for colour, (task, curves) in zip(SERIES_COLOURS, runs.items()):
         for i, run in enumerate(curves):
             steps = [r["env_steps"] for r in run]
             label = task if i == 0 else None

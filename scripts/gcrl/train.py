@@ -349,7 +349,7 @@ def load_trained_model(run_dir: Path, config: TrainConfig):
     if config.normalize:
         env = VecNormalize.load(str(folder / "vecnormalize.pkl"), env)
         env.training = False
-    return algorithm_class(config.algo).load(folder / "model.zip", env=env, device="auto")
+    return algorithm_class(config.algo).load(folder / "model.zip", env=env)
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -370,9 +370,10 @@ def policy_entropy(model, samples: int = 1_024) -> float | None:
 
     The observations are a fixed-seed sample of the replay buffer, normalised as
     the policy sees them, and the actions are drawn from a fixed torch seed, so
-    the estimate is a function of the policy and the buffer alone; torch's random
-    state is restored afterwards, so the estimate does not perturb training. ``None`` for a learner without a
-    stochastic actor (PPO has no replay buffer here, TD3 a deterministic actor).
+    the estimate is a function of the policy and the buffer alone; torch's
+    random state is restored afterwards, so the estimate does not perturb
+    training. ``None`` for a learner without a stochastic actor (PPO has no
+    replay buffer here, TD3 a deterministic actor).
     """
     import torch
 

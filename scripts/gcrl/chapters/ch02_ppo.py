@@ -26,10 +26,10 @@ def config(env_id: str, seed: int, budget: TrainingBudget) -> TrainConfig:
     )
 
 
-def run_grid(runs_folder: Path, budget: TrainingBudget, base_seed: int, run: RunRecord) -> Grid:
+def run_grid(runs_folder: Path, budget: TrainingBudget, seeds: range, run: RunRecord) -> Grid:
     """Train every (environment, seed) of the chapter; each run resumes from its checkpoint if one exists."""
     return experiments.run_grid(lambda env_id, seed: config(env_id, seed, budget), EXPERIMENTS,
-                                range(base_seed, base_seed + budget.seeds), runs_folder, run)
+                                seeds, runs_folder, run)
 
 
 def random_policy_step_success(results_root: Path, profile: str) -> dict[str, float]:
