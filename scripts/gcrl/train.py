@@ -59,6 +59,8 @@ RESERVED = {"policy", "env", "seed", "verbose", "tensorboard_log", "device", "_i
 #: Keys of a hyperparameter entry that configure the toolkit rather than the algorithm.
 TOOLKIT_KEYS = {"n_envs", "normalize", "her"}
 CHECKPOINT = "checkpoint"
+#: Stored observations on which each evaluation estimates the policy's entropy.
+ENTROPY_SAMPLES = 1_024
 
 
 def algorithm_class(algo: str):
@@ -365,7 +367,7 @@ def _write_curve(run_dir: Path, curve: list[dict[str, Any]]) -> None:
         write_bytes_atomic(run_dir / "curve.csv", text.getvalue().encode())
 
 
-def policy_entropy(model, samples: int = 1_024) -> float | None:
+def policy_entropy(model, samples: int = ENTROPY_SAMPLES) -> float | None:
     """A Monte Carlo estimate of the policy's entropy, -E[log pi(a|s)], on stored observations.
 
     The observations are a fixed-seed sample of the replay buffer, normalised as

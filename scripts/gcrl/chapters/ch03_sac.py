@@ -25,6 +25,8 @@ EXPERIMENTS: tuple[str, ...] = ("FetchReachDense-v4", "FetchReach-v4", "FetchPus
 THRESHOLD = 0.9
 #: A fall of the entropy estimate (nats) below its first value that is not estimation noise.
 ENTROPY_DROP = 0.5
+#: The least fraction of intervals between evaluations in which alpha must move as its gradient predicts.
+MIN_AGREEMENT = 0.75
 
 
 def config(env_id: str, seed: int, budget: SacBudget) -> TrainConfig:
