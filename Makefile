@@ -22,13 +22,14 @@ GCRL := $(VENV)/bin/gcrl
 RENDER_PKGS := libegl1 libgl1 libegl-mesa0 libosmesa6
 BROWSER_PKGS := chromium chromium-driver
 
-.PHONY: help install deps sysdeps browserdeps chapters book verify test lab clean
+.PHONY: help install deps sysdeps browserdeps chapters book verify bench test lab clean
 
 help:
 	@echo "make book     set up, execute every chapter (GCRL_PROFILE=$(GCRL_PROFILE)), build _build/html"
 	@echo "make test     set up, run the test suite (unit, contract, nbval smoke, -W book build, browser)"
 	@echo "make chapters execute the chapters whose inputs changed (CHAPTERS=\"ch00 ...\" for some)"
 	@echo "make verify   check results/$(GCRL_PROFILE)/ against the deliverable declarations"
+	@echo "make bench    time to 95% success on FetchReach: the book's SAC+HER vs the peer recipe (SB3), same machine"
 	@echo "make lab      JupyterLab on the chapters (py:percent files open as notebooks)"
 	@echo "make clean    remove generated output (results/, _build/), keep the venv"
 	@echo "Profiles: GCRL_PROFILE=smoke|standard|full (default standard)."
@@ -103,6 +104,10 @@ book: install sysdeps
 
 verify: install
 	$(GCRL) verify --profile $(GCRL_PROFILE)
+
+# A benchmark, not a test: it prints the measured ratio and writes _build/bench/bench_FetchReach-v4.json.
+bench: install
+	$(GCRL) bench $(BENCH_ARGS)
 
 lab: install sysdeps
 	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/

@@ -129,6 +129,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Time to threshold on FetchReach: the book's SAC+HER against the peer recipe, same run, same machine."""
+    from gcrl.bench import BenchConfig, report, run_bench
+
+    bench = BenchConfig(seeds=args.seeds, max_env_steps=args.max_steps)
+    out = Path(args.out)
+    print(f"gcrl: benchmark, {bench.seeds} seed(s) per recipe, one run at a time -> {out}", flush=True)
+    print(report(run_bench(out, bench)))
+    print(f"gcrl: record written to {out / f'bench_{bench.env_id}.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gcrl",
@@ -176,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--progress-bar", action="store_true", default=None)
     training.add_argument("--profile", default=_profile_default(), help="recorded in the provenance")
     training.set_defaults(func=cmd_train, results=None)
+
+    bench = sub.add_parser("bench", help="time to 95%% success on FetchReach: the book's SAC+HER vs the peer recipe")
+    bench.add_argument("--seeds", type=int, default=3, help="seeds per recipe (default 3)")
+    bench.add_argument("--max-steps", type=int, default=10_000, help="give up on a run after this many env steps")
+    bench.add_argument("--out", default="_build/bench", help="folder for the record and the runs (default _build/bench)")
+    bench.set_defaults(func=cmd_bench, results=None)
 
     export = sub.add_parser("export-notebooks", help="write the chapters as .ipynb into FOLDER")
     export.add_argument("folder")

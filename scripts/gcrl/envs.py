@@ -84,11 +84,8 @@ def task_name(env_id: str) -> str:
     return env_id.removeprefix("Fetch").rsplit("-v", 1)[0]
 
 
-def make_fetch_env(env_id: str, **kwargs: Any):
-    """``gymnasium.make(env_id)`` with the Gymnasium-Robotics envs registered.
-
-    Raises :class:`CourseError` for an id that is not one of the course's Fetch v4 ids.
-    """
+def _registered(env_id: str):
+    """The ``gymnasium`` module with the Gymnasium-Robotics envs registered, after checking ``env_id``."""
     if env_id not in FETCH_ENV_IDS:
         raise CourseError(f"unknown Fetch environment {env_id!r}; the course uses {', '.join(FETCH_ENV_IDS)}")
     import gymnasium as gym
@@ -98,4 +95,17 @@ def make_fetch_env(env_id: str, **kwargs: Any):
         import gymnasium_robotics
 
     gym.register_envs(gymnasium_robotics)
-    return gym.make(env_id, **kwargs)
+    return gym
+
+
+def make_fetch_env(env_id: str, **kwargs: Any):
+    """``gymnasium.make(env_id)`` with the Gymnasium-Robotics envs registered.
+
+    Raises :class:`CourseError` for an id that is not one of the course's Fetch v4 ids.
+    """
+    return _registered(env_id).make(env_id, **kwargs)
+
+
+def episode_length(env_id: str) -> int:
+    """The number of control steps after which an episode of ``env_id`` is truncated (50 on Fetch)."""
+    return int(_registered(env_id).spec(env_id).max_episode_steps)

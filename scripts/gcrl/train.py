@@ -145,6 +145,12 @@ class TrainConfig:
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=str))
 
+    def train(self, run_dir: Path, run: RunRecord) -> "TrainResult":
+        return train(self, run_dir, run)
+
+    def result(self, run_dir: Path, metrics: dict[str, Any], curve: list[dict[str, Any]]) -> "TrainResult":
+        return TrainResult(Path(run_dir), self, metrics, curve)
+
 
 _VALUE_RULES: dict[str, tuple[str, Any]] = {
     "learning_rate": ("a number > 0", lambda v: isinstance(v, (int, float)) and v > 0),
@@ -499,11 +505,11 @@ def train(config: TrainConfig, run_dir: str | os.PathLike[str], run: RunRecord |
     return result
 
 
-def _train_in_worker(config: TrainConfig, run_dir: Path, run: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _train_in_worker(config, run_dir: Path, run: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     import torch
 
     torch.set_num_threads(1)
-    result = train(config, run_dir, run)
+    result = config.train(run_dir, run)
     return result.metrics, result.curve
 
 
@@ -512,8 +518,21 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def train_many(jobs: list[tuple[TrainConfig, Path]], run: RunRecord, workers: int | None = None) -> list[TrainResult]:
+def expected_cost(config) -> float:
+    """A run's relative cost for scheduling: env steps times the squared width of its networks."""
+    hyperparams = getattr(config, "hyperparams", {})
+    widths = getattr(config, "net_arch", None) or hyperparams.get("policy_kwargs", {}).get("net_arch") or [64, 64]
+    if isinstance(widths, dict):  # {pi: [...], qf: [...]}
+        widths = [w for layers in widths.values() for w in layers]
+    return float(config.total_steps) * sum(w * w for w in widths)
+
+
+def train_many(jobs: list[tuple[Any, Path]], run: RunRecord, workers: int | None = None) -> list[Any]:
     """Train independent runs, ``workers`` at a time, each in its own process with one torch thread.
+
+    A job is a config and its run folder; the config is a :class:`TrainConfig`
+    (Stable-Baselines3) or a :class:`gcrl.sac_her.SacHerConfig` (the book's
+    SAC+HER), and it knows how to train itself and to wrap its result.
 
     The course's networks are small: a second torch thread speeds one run up a
     little, while two multi-threaded runs on the same cores slow each other down
@@ -527,8 +546,9 @@ def train_many(jobs: list[tuple[TrainConfig, Path]], run: RunRecord, workers: in
 
     workers = max(1, min(workers or default_workers(), len(jobs)))
     context = multiprocessing.get_context("spawn")
+    # Longest runs first, so that no core idles while one long run finishes alone at the end.
+    order = sorted(range(len(jobs)), key=lambda i: -expected_cost(jobs[i][0]))
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_train_in_worker, config, Path(run_dir), run) for config, run_dir in jobs]
-        outcomes = [future.result() for future in futures]
-    return [TrainResult(Path(run_dir), config, metrics, curve)
-            for (config, run_dir), (metrics, curve) in zip(jobs, outcomes)]
+        futures = {i: pool.submit(_train_in_worker, jobs[i][0], Path(jobs[i][1]), run) for i in order}
+        outcomes = [futures[i].result() for i in range(len(jobs))]
+    return [config.result(Path(run_dir), metrics, curve) for (config, run_dir), (metrics, curve) in zip(jobs, outcomes)]

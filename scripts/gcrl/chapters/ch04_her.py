@@ -1,0 +1,209 @@
+"""Chapter 4: Hindsight Experience Replay.
+
+Every run of the chapter is planned here, by name, from the profile's budget:
+SAC+HER on Reach, SAC with and without hindsight (k = 0) on Push, the
+ablation over k and the goal-selection strategy, and in the full profile the
+long runs of SAC+HER and TQC+HER on Push, PickAndPlace and Slide. The plan is
+trained as one grid (longest runs first, one worker per core); runs that two
+experiments share, such as the recipe's k = 4 "future" run on the ablation's
+task, are trained once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gcrl import experiments, her
+from gcrl.deliverables import read_deliverable
+from gcrl.envs import make_fetch_env
+from gcrl.evaluate import wilson_interval
+from gcrl.profiles import HerBudget
+from gcrl.provenance import RunRecord
+from gcrl.sac_her import SacHerConfig
+from gcrl.train import TrainConfig, train_many
+
+REACH, PUSH = "FetchReach-v4", "FetchPush-v4"
+#: The deterministic success rate the Reach experiment must reach (issue: >= 95% on 50 episodes).
+THRESHOLD = 0.95
+ABLATION_K: tuple[int, ...] = (0, 1, 4, 8)
+ABLATION_STRATEGIES: tuple[str, ...] = ("final", "future", "episode")
+RECIPE_K, RECIPE_STRATEGY = 4, "future"
+#: Full-profile targets: success within the long runs' budgets (the zoo's TQC+HER anchors).
+LONG_TARGETS = {"FetchPush-v4": 0.9, "FetchPickAndPlace-v4": 0.9, "FetchSlide-v4": 0.6}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One configuration of the chapter, trained on every seed."""
+
+    env_id: str
+    algo: str  # "sac+her" (the book's) or "tqc+her" (sb3-contrib)
+    n_sampled_goal: int
+    strategy: str
+    env_steps: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.env_id}-{self.algo}-k{self.n_sampled_goal}-{self.strategy}-{self.env_steps}"
+
+    @property
+    def label(self) -> str:
+        if self.n_sampled_goal == 0:
+            return "no HER (k=0)"
+        return f"k={self.n_sampled_goal}, {self.strategy}"
+
+
+def reach_variant(budget: HerBudget) -> Variant:
+    return Variant(REACH, "sac+her", RECIPE_K, RECIPE_STRATEGY, budget.reach_env_steps)
+
+
+def push_variants(budget: HerBudget) -> dict[str, Variant]:
+    """Push with and without hindsight: the same seeds, recipe and budget, k = 4 against k = 0."""
+    return {"HER": Variant(PUSH, "sac+her", RECIPE_K, RECIPE_STRATEGY, budget.push_env_steps),
+            "no HER": Variant(PUSH, "sac+her", 0, RECIPE_STRATEGY, budget.push_env_steps)}
+
+
+def ablation_variants(budget: HerBudget) -> list[Variant]:
+    """k in {0, 1, 4, 8} with "future", and every strategy with the recipe's k = 4."""
+    env, steps = budget.ablation_env_id, budget.ablation_env_steps
+    ks = [Variant(env, "sac+her", k, RECIPE_STRATEGY, steps) for k in ABLATION_K]
+    strategies = [Variant(env, "sac+her", RECIPE_K, s, steps) for s in ABLATION_STRATEGIES if s != RECIPE_STRATEGY]
+    return ks + strategies
+
+
+def long_variants(budget: HerBudget) -> list[Variant]:
+    return [Variant(env_id, algo, RECIPE_K, RECIPE_STRATEGY, steps)
+            for env_id, steps in budget.long_env_steps.items() for algo in ("sac+her", "tqc+her")]
+
+
+def config(variant: Variant, seed: int, budget: HerBudget):
+    """The run's config: the book's SAC+HER (:mod:`gcrl.sac_her`) or sb3-contrib's TQC with SB3's HER buffer."""
+    push = variant.env_id != REACH
+    eval_every = budget.push_eval_every if push else budget.eval_every
+    common = dict(seed=seed, total_steps=variant.env_steps, eval_every=eval_every,
+                  eval_episodes=budget.eval_episodes, checkpoint_every=eval_every)
+    if variant.algo == "tqc+her":
+        return TrainConfig.from_file("tqc", variant.env_id, learning_starts=budget.learning_starts, **common)
+    overrides: dict[str, Any] = {}
+    if variant.env_id == PUSH:
+        overrides = {k: v for k, v in (("net_arch", budget.push_net_arch), ("batch_size", budget.push_batch_size))
+                     if v is not None}
+    return SacHerConfig.from_recipe(variant.env_id, n_sampled_goal=variant.n_sampled_goal,
+                                    goal_selection_strategy=variant.strategy,
+                                    learning_starts=budget.learning_starts, **overrides, **common)
+
+
+def plan(budget: HerBudget, seeds: range) -> dict[tuple[Variant, int], Any]:
+    """Every (variant, seed) of the chapter with its config; a run two experiments share appears once."""
+    variants = [reach_variant(budget), *push_variants(budget).values(), *ablation_variants(budget)]
+    runs = {(v, s): config(v, s, budget) for v in dict.fromkeys(variants) for s in seeds}
+    long_seeds = range(seeds[0], seeds[0] + budget.long_seeds)
+    runs.update({(v, s): config(v, s, budget) for v in long_variants(budget) for s in long_seeds})
+    return runs
+
+
+def train_plan(runs: dict[tuple[Variant, int], Any], runs_folder: Path, run: RunRecord) -> dict[tuple[Variant, int], Any]:
+    """Train the plan as one grid; each run resumes from its checkpoint, a finished run is read back."""
+    keys = list(runs)
+    jobs = [(runs[key], Path(runs_folder) / f"{key[0].name}-seed{key[1]}") for key in keys]
+    return dict(zip(keys, train_many(jobs, run)))
+
+
+def curves(results: dict[tuple[Variant, int], Any], variant: Variant) -> list[experiments.Curve]:
+    return [result.curve for (v, _), result in results.items() if v == variant]
+
+
+def rows(results: dict[tuple[Variant, int], Any], variant: Variant) -> list[dict[str, Any]]:
+    """Summary rows (one per seed) of ``variant``, in the shape of :func:`gcrl.experiments.summary_rows`."""
+    grid = {(v.env_id, s): r for (v, s), r in results.items() if v == variant}
+    return [{**row, "variant": variant.label} for row in experiments.summary_rows(grid)]
+
+
+def difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The difference of two pooled success rates with Newcombe's hybrid score interval (95%).
+
+    Built from the two Wilson intervals (Newcombe 1998, method 10); unlike the
+    Wald interval it stays inside [-1, 1] and keeps its coverage near 0 and 1.
+    """
+    p1, p2 = a["success_rate"], b["success_rate"]
+    l1, u1 = a["ci95_low"], a["ci95_high"]
+    l2, u2 = b["ci95_low"], b["ci95_high"]
+    d = p1 - p2
+    return {"difference": d,
+            "ci95_low": d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
+            "ci95_high": d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)}
+
+
+def ablation_rows(results: dict[tuple[Variant, int], Any], budget: HerBudget) -> list[dict[str, Any]]:
+    """Per variant: pooled final success, steps to THRESHOLD, and the mean success over the curve."""
+    table = []
+    for variant in ablation_variants(budget):
+        runs = curves(results, variant)
+        pooled = experiments.pooled_curve(runs)
+        final = pooled[-1]
+        table.append({
+            "variant": variant.label, "n_sampled_goal": variant.n_sampled_goal, "strategy": variant.strategy,
+            "relabelled_fraction": her.her_ratio(variant.n_sampled_goal),
+            "seeds": final["runs"], "episodes": final["episodes"], "successes": final["successes"],
+            "success_rate": final["success_rate"], "ci95_low": final["ci95_low"], "ci95_high": final["ci95_high"],
+            "steps_to_threshold": experiments.steps_to_threshold(pooled, THRESHOLD),
+            "mean_success_over_curve": float(np.mean([p["success_rate"] for p in pooled])),
+        })
+    return table
+
+
+# --- the problem, in numbers ---------------------------------------------------------------
+
+
+def ball_fraction(dimension: int, radius: float, side: float) -> float:
+    """The fraction of a cube of side ``side`` covered by a ball of ``radius`` in ``dimension`` dimensions."""
+    ball = math.pi ** (dimension / 2) / math.gamma(dimension / 2 + 1) * radius**dimension
+    return ball / side**dimension
+
+
+def relabelling_yield(env_id: str, episodes: int, seed: int, n_sampled_goal: int = RECIPE_K) -> dict[str, Any]:
+    """Random-action episodes of ``env_id``: the fraction of rewarded transitions before and after relabelling."""
+    env = make_fetch_env(env_id)
+    rng = np.random.default_rng(seed)
+    env.action_space.seed(seed)
+    real, relabelled = [], []
+    try:
+        for episode in range(episodes):
+            observation, _ = env.reset(seed=seed + episode)
+            next_achieved, rewards = [], []
+            done = False
+            while not done:
+                observation, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+                next_achieved.append(observation["achieved_goal"])
+                rewards.append(reward)
+                done = terminated or truncated
+            real.extend(rewards)
+            hindsight = her.relabel_episode(np.array(next_achieved), RECIPE_STRATEGY, n_sampled_goal, rng,
+                                            env.unwrapped.compute_reward)
+            relabelled.extend(hindsight.rewards.tolist())
+    finally:
+        env.close()
+    real_hits, hindsight_hits = int(np.sum(np.array(real) == 0)), int(np.sum(np.array(relabelled) == 0))
+    return {"env_id": env_id, "episodes": episodes, "transitions": len(real),
+            "rewarded": real_hits, "rewarded_fraction": real_hits / len(real),
+            "rewarded_ci95": list(wilson_interval(real_hits, len(real))),
+            "relabelled_transitions": len(relabelled), "relabelled_rewarded": hindsight_hits,
+            "relabelled_rewarded_fraction": hindsight_hits / len(relabelled),
+            "relabelled_ci95": list(wilson_interval(hindsight_hits, len(relabelled)))}
+
+
+def chapter1_floor(results_root: Path, profile: str, env_id: str) -> dict[str, dict[str, Any]]:
+    """Chapter 1's random- and zero-action success rates on ``env_id``."""
+    rows_ = read_deliverable(results_root, profile, "ch01", "baselines.json", "ch04")["rows"]
+    return {row["policy"]: row for row in rows_ if row["env_id"] == env_id}
+
+
+def chapter3_push(results_root: Path, profile: str) -> dict[str, Any]:
+    """Chapter 3's SAC without hindsight on Push (SB3's implementation): pooled final success and its budget."""
+    sac = read_deliverable(results_root, profile, "ch03", "sac_results.json", "ch04")
+    return {**sac["pooled"][PUSH], "env_steps": sac["budget"]["push_env_steps"]}

@@ -1,0 +1,221 @@
+"""The book's SAC+HER: equal to SB3's pieces where it claims to be, resumable, reloadable, clear errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gcrl import sac_her
+from gcrl.errors import CourseError
+from gcrl.sac_her import SacHerConfig
+
+TINY = dict(total_steps=300, learning_starts=100, batch_size=32, net_arch=(16, 16), eval_every=100,
+            eval_episodes=2, checkpoint_every=100)
+
+
+def test_recipe_is_the_zoo_entry():
+    config = SacHerConfig.from_recipe("FetchReach-v4", total_steps=1000)
+    assert (config.net_arch, config.batch_size, config.learning_rate, config.gamma, config.learning_starts,
+            config.n_sampled_goal, config.goal_selection_strategy) == ((64, 64), 256, 1e-3, 0.95, 1000, 4, "future")
+    push = SacHerConfig.from_recipe("FetchPush-v4", total_steps=1000)
+    assert (push.net_arch, push.batch_size, push.tau) == ((256, 256, 256), 512, 0.05)
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(learning_starts=10), "learning_starts must be at least one episode"),
+    (dict(checkpoint_every=120), "checkpoint_every must be a multiple of the episode length 50"),
+    (dict(goal_selection_strategy="past"), "unknown goal selection strategy"),
+    (dict(n_sampled_goal=-2), "n_sampled_goal"),
+    (dict(env_id="FetchReach-v1"), "unknown environment"),
+    (dict(gamma=1.5), "gamma must be in"),
+    (dict(net_arch=()), "net_arch"),
+])
+def test_bad_config_is_a_clear_error(change, message):
+    with pytest.raises(CourseError, match=message):
+        SacHerConfig(**{"env_id": "FetchReach-v4", **TINY, **change})
+
+
+def test_normalizer_matches_vecnormalize():
+    """Same running statistics and the same clipped, normalised input as SB3's VecNormalize."""
+    from stable_baselines3.common.running_mean_std import RunningMeanStd
+
+    rng = np.random.default_rng(0)
+    dims = {"achieved_goal": 3, "desired_goal": 3, "observation": 10}
+    ours = sac_her.Normalizer(dims)
+    theirs = {k: RunningMeanStd(shape=(d,)) for k, d in dims.items()}
+    for _ in range(200):
+        obs = {k: rng.normal(2.0, 3.0, d) for k, d in dims.items()}
+        ours.update(obs)
+        for k in dims:
+            theirs[k].update(obs[k][None])
+    probe = {k: rng.normal(2.0, 30.0, (5, d)) for k, d in dims.items()}
+    expected = np.concatenate([np.clip((probe[k] - theirs[k].mean) / np.sqrt(theirs[k].var + 1e-8), -10, 10)
+                               for k in sac_her.OBS_KEYS], axis=-1)
+    np.testing.assert_allclose(ours(probe), expected.astype(np.float32), rtol=1e-6)
+    assert np.abs(ours(probe)).max() == pytest.approx(10.0)  # the clip is reached and applied
+
+
+def test_actor_log_prob_matches_sb3_squashed_gaussian():
+    from stable_baselines3.common.distributions import SquashedDiagGaussianDistribution
+
+    torch.manual_seed(0)
+    actor = sac_her.Actor(16, 4, (32, 32))
+    obs = torch.randn(64, 16)
+    torch.manual_seed(1)
+    action, log_prob = actor(obs)
+    latent = actor.trunk(obs)
+    mean, log_std = actor.mu(latent), actor.log_std(latent).clamp(-20, 2)
+    distribution = SquashedDiagGaussianDistribution(4).proba_distribution(mean, log_std)
+    torch.testing.assert_close(log_prob, distribution.log_prob(action), rtol=1e-4, atol=1e-4)
+    deterministic, _ = actor(obs, deterministic=True)
+    torch.testing.assert_close(deterministic, torch.tanh(mean))
+
+
+def test_twin_critic_is_two_q_networks():
+    """The batched critic computes exactly what two separate MLPs with its weights compute."""
+    torch.manual_seed(0)
+    critic = sac_her.TwinCritic(20, (32, 32))
+    obs, action = torch.randn(8, 16), torch.randn(8, 4)
+    q = critic(obs, action)
+    x = torch.cat([obs, action], -1)
+    for member in range(2):
+        h = x
+        for i, (w, b) in enumerate(zip(critic.weights, critic.biases)):
+            h = h @ w[member] + b[member]
+            h = torch.relu(h) if i < len(critic.weights) - 1 else h
+        torch.testing.assert_close(q[member], h.squeeze(-1))
+    assert not torch.equal(q[0], q[1])  # independently initialised
+
+
+def _batch(agent, size=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    obs, next_obs = torch.randn(size, 16, generator=g), torch.randn(size, 16, generator=g)
+    action = torch.rand(size, 4, generator=g) * 2 - 1
+    reward = -(torch.rand(size, generator=g) > 0.3).float()
+    return obs, action, reward, next_obs
+
+
+def test_update_moves_the_temperature_as_its_gradient_says():
+    config = SacHerConfig(env_id="FetchReach-v4", **TINY)
+    torch.manual_seed(0)
+    agent = sac_her.Agent(16, 4, config)
+    # a fresh Gaussian policy has entropy well above the target -4, so alpha must fall
+    before = agent.log_alpha.item()
+    sac_her.update(agent, *_batch(agent), gamma=0.95, tau=0.005)
+    assert agent.log_alpha.item() < before
+    # with a target entropy above any reachable entropy, alpha must rise
+    agent.target_entropy = 50.0
+    before = agent.log_alpha.item()
+    sac_her.update(agent, *_batch(agent, seed=1), gamma=0.95, tau=0.005)
+    assert agent.log_alpha.item() > before
+
+
+def test_update_fits_the_critic_and_tracks_the_target():
+    config = SacHerConfig(env_id="FetchReach-v4", **TINY)
+    torch.manual_seed(0)
+    agent = sac_her.Agent(16, 4, config)
+    batch = _batch(agent)
+    target_before = [p.clone() for p in agent.critic_target.parameters()]
+
+    def td_error() -> float:
+        obs, action, reward, next_obs = batch
+        with torch.no_grad():
+            return float(((agent.critic(obs, action) - reward) ** 2).mean())
+
+    first = td_error()
+    for _ in range(200):
+        sac_her.update(agent, *batch, gamma=0.0, tau=0.005)  # gamma 0: the target is the reward itself
+    assert td_error() < 0.1 * first
+    moved = [float((p - q).abs().max()) for p, q in zip(agent.critic_target.parameters(), target_before)]
+    assert all(m > 0 for m in moved)
+    # Polyak averaging: after n steps the target has moved only part of the way to the online critic
+    gap = [float((t - o).abs().max()) for t, o in zip(agent.critic_target.parameters(), agent.critic.parameters())]
+    assert all(g > 0 for g in gap)
+
+
+def test_replay_samples_complete_episodes_and_relabels_k_over_k_plus_1():
+    from gcrl.envs import make_fetch_env
+
+    env = make_fetch_env("FetchReach-v4")
+    dims = {k: env.observation_space[k].shape[0] for k in sac_her.OBS_KEYS}
+    replay = sac_her.EpisodeReplay(3, 50, dims, 4)
+    obs, _ = env.reset(seed=0)
+    env.action_space.seed(0)
+    replay.start(obs)
+    rewards = []
+    for _ in range(50):
+        action = env.action_space.sample()
+        obs, reward, *_ = env.step(action)
+        replay.add(action, obs)
+        rewards.append(reward)
+    assert replay.episodes == 1
+    compute = env.unwrapped.compute_reward
+    real, _, real_next, real_rewards = replay.sample(400, 0, "future", np.random.default_rng(0), compute)
+    assert np.all(real["desired_goal"] == replay.desired_goal[0])
+    assert set(real_rewards.tolist()) <= set(rewards)
+    o, _, n, r = replay.sample(500, 4, "future", np.random.default_rng(0), compute)
+    relabelled = ~np.all(o["desired_goal"] == replay.desired_goal[0], axis=1)
+    assert relabelled[:400].mean() > 0.95 and not relabelled[400:].any()
+    assert np.array_equal(r, compute(n["achieved_goal"], o["desired_goal"], None).astype(np.float32))
+    assert (r[:400] == 0).mean() > (r[400:] == 0).mean()
+    env.close()
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch):
+    config = SacHerConfig(env_id="FetchReach-v4", **TINY)
+    straight = sac_her.train(config, tmp_path / "straight")
+
+    calls = {"n": 0}
+    original = sac_her._Run.gradient_step
+
+    def interrupted(self):
+        calls["n"] += 1
+        if self.steps == 170:
+            raise KeyboardInterrupt  # between the checkpoints at 100 and 200
+        original(self)
+
+    monkeypatch.setattr(sac_her._Run, "gradient_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sac_her.train(config, tmp_path / "resumed")
+    monkeypatch.setattr(sac_her._Run, "gradient_step", original)
+    resumed = sac_her.train(config, tmp_path / "resumed")
+    assert resumed.metrics["resumed_from"] == 100
+    keys = ("env_steps", "successes", "mean_final_distance", "ent_coef", "entropy")
+    assert [[row[k] for k in keys] for row in resumed.curve] == [[row[k] for k in keys] for row in straight.curve]
+
+
+def test_finished_run_reloads_to_identical_actions(tmp_path):
+    config = SacHerConfig(env_id="FetchReach-v4", **{**TINY, "total_steps": 150})
+    result = sac_her.train(config, tmp_path / "run")
+    live = result.policy()
+    reloaded = sac_her.SacHerResult(result.run_dir, config, result.metrics, result.curve).policy()
+    from gcrl.envs import make_fetch_env
+
+    env = make_fetch_env("FetchReach-v4")
+    obs, _ = env.reset(seed=5)
+    for _ in range(20):
+        a, b = live(obs), reloaded(obs)
+        assert np.array_equal(a, b)
+        obs, *_ = env.step(a)
+    env.close()
+    # rerunning a finished run reads it back without training or rewriting it
+    stamp = (tmp_path / "run" / "metrics.json").stat().st_mtime_ns
+    again = sac_her.train(config, tmp_path / "run")
+    assert again.curve == result.curve and (tmp_path / "run" / "metrics.json").stat().st_mtime_ns == stamp
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["env_steps"] == 150 and metrics["provenance"]["commit"]
+
+
+def test_checkpoint_of_another_run_or_damaged_is_a_clear_error(tmp_path):
+    config = SacHerConfig(env_id="FetchReach-v4", **{**TINY, "total_steps": 100})
+    sac_her.train(config, tmp_path / "run")
+    other = dataclasses.replace(config, seed=1)
+    with pytest.raises(CourseError, match="belongs to a different run.*seed"):
+        sac_her.train(other, tmp_path / "run")
+    (tmp_path / "run" / "checkpoint" / "buffer.npz").write_bytes(b"truncated")
+    with pytest.raises(CourseError, match="damaged: buffer.npz"):
+        sac_her.train(config, tmp_path / "run")
