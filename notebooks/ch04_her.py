@@ -29,7 +29,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from gcrl import experiments, her, video
+from gcrl import experiments, her, sac_her, video
 from gcrl.chapters import ch04_her as ch04
 from gcrl.deliverables import verified_table, write_deliverable
 from gcrl.envs import task_name
@@ -531,9 +531,7 @@ assert her.relabelled_count(plain_config.batch_size, plain_config.n_sampled_goal
 # achieved goal and the new goal.
 
 # %%
-from gcrl import sac_her  # noqa: E402  (the check rebuilds a buffer from the Reach run's recipe)
-
-probe = sac_her._Run(runs_plan[(reach, session.seeds[0])])
+probe = sac_her.TrainingState(runs_plan[(reach, session.seeds[0])])
 probe.begin_episode()
 for _ in range(3 * 50):
     probe.env_step()

@@ -170,7 +170,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch):
     straight = sac_her.train(config, tmp_path / "straight")
 
     calls = {"n": 0}
-    original = sac_her._Run.gradient_step
+    original = sac_her.TrainingState.gradient_step
 
     def interrupted(self):
         calls["n"] += 1
@@ -178,10 +178,10 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch):
             raise KeyboardInterrupt  # between the checkpoints at 100 and 200
         original(self)
 
-    monkeypatch.setattr(sac_her._Run, "gradient_step", interrupted)
+    monkeypatch.setattr(sac_her.TrainingState, "gradient_step", interrupted)
     with pytest.raises(KeyboardInterrupt):
         sac_her.train(config, tmp_path / "resumed")
-    monkeypatch.setattr(sac_her._Run, "gradient_step", original)
+    monkeypatch.setattr(sac_her.TrainingState, "gradient_step", original)
     resumed = sac_her.train(config, tmp_path / "resumed")
     assert resumed.metrics["resumed_from"] == 100
     keys = ("env_steps", "successes", "mean_final_distance", "ent_coef", "entropy")

@@ -114,7 +114,7 @@ def profile_steps(bench: BenchConfig) -> dict[str, dict[str, float]]:
     torch.set_num_threads(1)
     n, warm = bench.profile_steps, 1_000 + bench.profile_steps
 
-    book = sac_her._Run(replace(book_config(bench, 0), total_steps=warm + 4 * n))
+    book = sac_her.TrainingState(replace(book_config(bench, 0), total_steps=warm + 4 * n))
     book.begin_episode()
 
     def book_step() -> None:

@@ -373,7 +373,7 @@ class SacHerResult:
         return lambda observation: agent.act(normalizer(observation), deterministic=True)
 
 
-class _Run:
+class TrainingState:
     """The state of one run: env, agent, normaliser, buffer, random streams, curve and clock."""
 
     def __init__(self, config: SacHerConfig):
@@ -549,7 +549,7 @@ def train(config: SacHerConfig, run_dir: str | os.PathLike[str], run: RunRecord 
     run_dir.mkdir(parents=True, exist_ok=True)
     run = run or RunRecord(profile=os.environ.get("GCRL_PROFILE", "standard"), seeds=[config.seed])
     seeds = evaluation_seeds(config.eval_episodes, config.eval_seed)
-    state = _Run(config)
+    state = TrainingState(config)
     found = verified_checkpoint(run_dir, config)
     resumed_from = None
     if found is None:
