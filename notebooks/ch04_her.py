@@ -427,11 +427,13 @@ table.set_index("variant")[["relabelled", "episodes", "final p̂", "95% CI", "st
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2), sharey=True)
+colours = dict(zip(ch04.ablation_variants(budget), ("C3", "C1", "C0", "C2", "C4", "C5")))  # one per variant
 for ax, group in zip(axes, ("k", "strategy")):
     chosen = [v for v in ch04.ablation_variants(budget)
               if (group == "k" and v.strategy == ch04.RECIPE_STRATEGY)
               or (group == "strategy" and v.n_sampled_goal == ch04.RECIPE_K)]
-    for colour, variant in zip(("C3", "C1", "C0", "C2"), chosen):
+    for variant in chosen:
+        colour = colours[variant]
         pooled = experiments.pooled_curve(ch04.curves(trained, variant))
         steps = [p["env_steps"] for p in pooled]
         ax.plot(steps, [p["success_rate"] for p in pooled], color=colour, lw=2, label=variant.label)
@@ -440,6 +442,7 @@ for ax, group in zip(axes, ("k", "strategy")):
     ax.set_title(f"{task_name(budget.ablation_env_id)}: " + ("number of goals k (future)" if group == "k"
                                                              else f"strategy (k={ch04.RECIPE_K})"))
     steps_axis(ax)
+    ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8, loc="lower right")
 axes[0].set_ylabel("success rate (pooled)")
 fig.tight_layout()
