@@ -23,11 +23,9 @@ wrappers. ``make bench`` measures the difference against SB3 on the same machine
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,8 +41,9 @@ from gcrl.errors import CourseError
 from gcrl.evaluate import EVAL_SEED_BASE, Evaluation, evaluate, evaluation_seeds
 from gcrl.io import write_json_atomic
 from gcrl.provenance import RunRecord
+from gcrl.train import (_write_curve, checkpoint_folder, commit_checkpoint, damaged_files, load_hyperparams,
+                        run_metrics, staging_folder)
 
-CHECKPOINT = "checkpoint"
 OBS_KEYS = ("achieved_goal", "desired_goal", "observation")  # SB3's CombinedExtractor order
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 CLIP_OBS, NORM_EPSILON = 10.0, 1e-8
@@ -102,8 +101,6 @@ class SacHerConfig:
     @classmethod
     def from_recipe(cls, env_id: str, **overrides: Any) -> "SacHerConfig":
         """The SAC recipe of ``hyperparams/sac.yml`` for ``env_id``, with ``overrides`` applied."""
-        from gcrl.train import load_hyperparams
-
         entry = load_hyperparams("sac", env_id)
         relabelling = entry.get("her") or {}
         recipe = {
@@ -451,8 +448,6 @@ class TrainingState:
         self.clock["eval_s"] += time.perf_counter() - t0
         self.curve.append({"env_steps": self.steps, "train_s": round(self.clock["train_s"], 3), **result.as_dict(),
                            "ent_coef": float(self.agent.log_alpha.detach().exp()), "entropy": self.entropy()})
-        from gcrl.train import _write_curve
-
         _write_curve(run_dir, self.curve)
         return result
 
@@ -460,25 +455,15 @@ class TrainingState:
 
     def save(self, run_dir: Path) -> None:
         """Everything needed to continue exactly, written beside the old checkpoint and swapped in."""
-        staging = run_dir / f".{CHECKPOINT}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
+        staging = staging_folder(run_dir)
         torch.save({"agent": self.agent.state_dict(), "optimizers": self.agent.optimizer_states(),
                     "normalizer": self.normalizer.state_dict(), "rng": self.rng.bit_generator.state,
                     "action_rng": self.env.action_space.np_random.bit_generator.state,
                     "env_rng": self.env.unwrapped.np_random.bit_generator.state,
                     "torch_rng": torch.get_rng_state()}, staging / "agent.pt")
         np.savez(staging / "buffer.npz", **self.buffer.state_dict())
-        files = ("agent.pt", "buffer.npz")
-        state = {"config": self.config.as_dict(), "env_steps": self.steps, "curve": self.curve, "clock": self.clock,
-                 "files": {name: _sha256(staging / name) for name in files}}
-        (staging / "state.json").write_text(json.dumps(state, indent=1))
-        target, previous = run_dir / CHECKPOINT, run_dir / f".{CHECKPOINT}.previous"
-        shutil.rmtree(previous, ignore_errors=True)
-        if target.exists():
-            os.replace(target, previous)
-        os.replace(staging, target)
-        shutil.rmtree(previous, ignore_errors=True)
+        state = {"config": self.config.as_dict(), "env_steps": self.steps, "curve": self.curve, "clock": self.clock}
+        commit_checkpoint(run_dir, staging, state, ["agent.pt", "buffer.npz"])
 
     def restore(self, folder: Path, state: dict[str, Any]) -> None:
         saved = torch.load(folder / "agent.pt", weights_only=False)
@@ -495,14 +480,9 @@ class TrainingState:
         self.steps, self.curve, self.clock = state["env_steps"], state["curve"], state["clock"]
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def verified_checkpoint(run_dir: Path, config: SacHerConfig) -> tuple[Path, dict[str, Any]] | None:
     """The last checkpoint's folder and state, after checking it belongs to ``config`` and is intact."""
-    folder = next((f for f in (run_dir / CHECKPOINT, run_dir / f".{CHECKPOINT}.previous")
-                   if (f / "state.json").is_file()), None)
+    folder = checkpoint_folder(run_dir)
     if folder is None:
         return None
     fix = f"delete {folder} to train from the start"
@@ -514,9 +494,8 @@ def verified_checkpoint(run_dir: Path, config: SacHerConfig) -> tuple[Path, dict
         changed = sorted(k for k in config.as_dict() if state["config"].get(k) != config.as_dict()[k])
         raise CourseError(f"{folder} belongs to a different run ({', '.join(changed)} differ); "
                           f"use another run folder or {fix}")
-    for name, digest in state["files"].items():
-        if not (folder / name).is_file() or _sha256(folder / name) != digest:
-            raise CourseError(f"checkpoint {folder} is damaged: {name} is missing, truncated or altered; {fix}")
+    for name in damaged_files(folder, state)[:1]:
+        raise CourseError(f"checkpoint {folder} is damaged: {name} is missing, truncated or altered; {fix}")
     return folder, state
 
 
@@ -581,26 +560,9 @@ def train(config: SacHerConfig, run_dir: str | os.PathLike[str], run: RunRecord 
         state.save(run_dir)
         changed = True
 
-    curve = state.curve
-    target_row = next((r for r in curve if config.target_success and r["success_rate"] >= config.target_success), None)
-    final = curve[-1]
-    metrics = {
-        "config": config.as_dict(),
-        "env_steps": state.steps,
-        "train_time_s": round(state.clock["train_s"], 2),
-        "eval_time_s": round(state.clock["eval_s"], 2),
-        "env_steps_per_s": round(state.steps / max(state.clock["train_s"], 1e-9), 1),
-        "final": {k: final[k] for k in ("episodes", "successes", "success_rate", "ci95_low", "ci95_high",
-                                        "mean_final_distance")},
-        "best_success_rate": max(r["success_rate"] for r in curve),
-        "time_to_target": None if target_row is None else
-        {"env_steps": target_row["env_steps"], "train_s": target_row["train_s"]},
-        "evaluations": len(curve),
-        "resumed_from": resumed_from,
-        "eval_seeds": [seeds[0], seeds[-1]],
-        "target_entropy": state.agent.target_entropy,
-    }
+    metrics = run_metrics(config.as_dict(), state.steps, state.clock, state.curve, config.target_success,
+                          resumed_from, seeds, state.agent.target_entropy)
     if changed or not (run_dir / "metrics.json").is_file():
         write_json_atomic(run_dir / "metrics.json", {**metrics, "provenance": run.snapshot()})
     state.env.close()
-    return SacHerResult(run_dir, config, metrics, curve, (state.agent, state.normalizer))
+    return SacHerResult(run_dir, config, metrics, state.curve, (state.agent, state.normalizer))

@@ -266,27 +266,17 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def save_checkpoint(model, run_dir: Path, config: TrainConfig, curve: list[dict[str, Any]], clock: dict[str, float]) -> Path:
-    """Write model, replay buffer and normalisation statistics to a new folder, then swap it in.
-
-    The folder is complete before it replaces the previous checkpoint, and
-    ``state.json`` records each file's SHA-256, so a truncated file is detected on load.
-    """
+def staging_folder(run_dir: Path) -> Path:
+    """An empty folder beside the checkpoint, into which the next checkpoint is written."""
     staging = run_dir / f".{CHECKPOINT}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    buffer = io.BytesIO()
-    model.save(buffer)
-    (staging / "model.zip").write_bytes(buffer.getvalue())
-    files = ["model.zip"]
-    if config.algo in OFF_POLICY:
-        model.save_replay_buffer(staging / "replay_buffer.pkl")
-        files.append("replay_buffer.pkl")
-    if config.normalize:
-        model.get_env().save(str(staging / "vecnormalize.pkl"))
-        files.append("vecnormalize.pkl")
-    state = {"config": config.as_dict(), "num_timesteps": int(model.num_timesteps), "curve": curve,
-             "clock": clock, "files": {name: _sha256(staging / name) for name in files}}
+    return staging
+
+
+def commit_checkpoint(run_dir: Path, staging: Path, state: dict[str, Any], files: list[str]) -> Path:
+    """Record each staged file's SHA-256 in ``state.json``, then swap the complete folder in for the last checkpoint."""
+    state = {**state, "files": {name: _sha256(staging / name) for name in files}}
     (staging / "state.json").write_text(json.dumps(state, indent=1))
     target, previous = run_dir / CHECKPOINT, run_dir / f".{CHECKPOINT}.previous"
     shutil.rmtree(previous, ignore_errors=True)
@@ -297,16 +287,44 @@ def save_checkpoint(model, run_dir: Path, config: TrainConfig, curve: list[dict[
     return target
 
 
-def _checkpoint_folder(run_dir: Path) -> Path | None:
+def save_checkpoint(model, run_dir: Path, config: TrainConfig, curve: list[dict[str, Any]], clock: dict[str, float]) -> Path:
+    """Write model, replay buffer and normalisation statistics to a new folder, then swap it in.
+
+    The folder is complete before it replaces the previous checkpoint, and
+    ``state.json`` records each file's SHA-256, so a truncated file is detected on load.
+    """
+    staging = staging_folder(run_dir)
+    buffer = io.BytesIO()
+    model.save(buffer)
+    (staging / "model.zip").write_bytes(buffer.getvalue())
+    files = ["model.zip"]
+    if config.algo in OFF_POLICY:
+        model.save_replay_buffer(staging / "replay_buffer.pkl")
+        files.append("replay_buffer.pkl")
+    if config.normalize:
+        model.get_env().save(str(staging / "vecnormalize.pkl"))
+        files.append("vecnormalize.pkl")
+    state = {"config": config.as_dict(), "num_timesteps": int(model.num_timesteps), "curve": curve, "clock": clock}
+    return commit_checkpoint(run_dir, staging, state, files)
+
+
+def checkpoint_folder(run_dir: Path) -> Path | None:
+    """The last complete checkpoint folder of a run (the previous one if a swap was interrupted)."""
     for folder in (run_dir / CHECKPOINT, run_dir / f".{CHECKPOINT}.previous"):
         if (folder / "state.json").is_file():
             return folder
     return None
 
 
+def damaged_files(folder: Path, state: dict[str, Any]) -> list[str]:
+    """The files of a checkpoint that are missing or whose SHA-256 differs from ``state.json``."""
+    return [name for name, digest in state["files"].items()
+            if not (folder / name).is_file() or _sha256(folder / name) != digest]
+
+
 def _verified_checkpoint(run_dir: Path, config: TrainConfig) -> tuple[Path, dict[str, Any]] | None:
     """The last checkpoint's folder and state, after checking it belongs to ``config`` and is intact."""
-    folder = _checkpoint_folder(run_dir)
+    folder = checkpoint_folder(run_dir)
     if folder is None:
         return None
     damaged = f"checkpoint {folder} is damaged"
@@ -320,10 +338,8 @@ def _verified_checkpoint(run_dir: Path, config: TrainConfig) -> tuple[Path, dict
         if saved.get(key) != config.as_dict().get(key):
             raise CourseError(f"{folder} belongs to a different run ({key}: {saved.get(key)!r} there, "
                               f"{config.as_dict().get(key)!r} now); use another run folder or {fix}")
-    for name, digest in state["files"].items():
-        path = folder / name
-        if not path.is_file() or _sha256(path) != digest:
-            raise CourseError(f"{damaged}: {name} is missing, truncated or altered; {fix}")
+    for name in damaged_files(folder, state)[:1]:
+        raise CourseError(f"{damaged}: {name} is missing, truncated or altered; {fix}")
     return folder, state
 
 
@@ -481,14 +497,27 @@ def train(config: TrainConfig, run_dir: str | os.PathLike[str], run: RunRecord |
     if changed:
         save_checkpoint(model, run_dir, config, curve, clock)
 
-    target_row = next((r for r in curve if config.target_success and r["success_rate"] >= config.target_success), None)
+    target_entropy = float(model.target_entropy) if hasattr(model, "target_entropy") else None
+    metrics = run_metrics(config.as_dict(), int(model.num_timesteps), clock, curve, config.target_success,
+                          resumed_from, seeds, target_entropy)
+    write_json_atomic(run_dir / "metrics.json", {**metrics, "provenance": run.snapshot()})
+    result = TrainResult(run_dir, config, metrics, curve)
+    result.__dict__["model"] = model  # already in memory; TrainResult.model would otherwise load it
+    return result
+
+
+def run_metrics(config: dict[str, Any], env_steps: int, clock: dict[str, float], curve: list[dict[str, Any]],
+                target_success: float | None, resumed_from: int | None, seeds: list[int],
+                target_entropy: float | None) -> dict[str, Any]:
+    """``metrics.json`` of a run (SB3's or the book's): budget, time, final and best success, time to target."""
+    target_row = next((r for r in curve if target_success and r["success_rate"] >= target_success), None)
     final = curve[-1]
-    metrics = {
-        "config": config.as_dict(),
-        "env_steps": int(model.num_timesteps),
+    return {
+        "config": config,
+        "env_steps": env_steps,
         "train_time_s": round(clock["train_s"], 2),
         "eval_time_s": round(clock["eval_s"], 2),
-        "env_steps_per_s": round(model.num_timesteps / max(clock["train_s"], 1e-9), 1),
+        "env_steps_per_s": round(env_steps / max(clock["train_s"], 1e-9), 1),
         "final": {k: final[k] for k in ("episodes", "successes", "success_rate", "ci95_low", "ci95_high",
                                         "mean_final_distance")},
         "best_success_rate": max(r["success_rate"] for r in curve),
@@ -497,12 +526,8 @@ def train(config: TrainConfig, run_dir: str | os.PathLike[str], run: RunRecord |
         "evaluations": len(curve),
         "resumed_from": resumed_from,
         "eval_seeds": [seeds[0], seeds[-1]],
-        "target_entropy": float(model.target_entropy) if hasattr(model, "target_entropy") else None,
+        "target_entropy": target_entropy,
     }
-    write_json_atomic(run_dir / "metrics.json", {**metrics, "provenance": run.snapshot()})
-    result = TrainResult(run_dir, config, metrics, curve)
-    result.__dict__["model"] = model  # already in memory; TrainResult.model would otherwise load it
-    return result
 
 
 def _train_in_worker(config, run_dir: Path, run: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
