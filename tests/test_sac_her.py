@@ -33,6 +33,9 @@ def test_recipe_is_the_zoo_entry():
     (dict(env_id="FetchReach-v1"), "unknown environment"),
     (dict(gamma=1.5), "gamma must be in"),
     (dict(net_arch=()), "net_arch"),
+    (dict(observation_noise=-0.1), "observation_noise"),
+    (dict(physics_ranges=(("gravity", 0.0, 1.0),)), "physics_ranges"),
+    (dict(physics_ranges=(("object_mass", 1.0, 0.5),)), "physics_ranges"),
 ])
 def test_bad_config_is_a_clear_error(change, message):
     with pytest.raises(CourseError, match=message):
@@ -165,8 +168,11 @@ def test_replay_samples_complete_episodes_and_relabels_k_over_k_plus_1():
     env.close()
 
 
-def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch):
-    config = SacHerConfig(env_id="FetchReach-v4", **TINY)
+@pytest.mark.parametrize("randomisation", [{}, {"observation_noise": 0.01,
+                                                 "physics_ranges": (("joint_damping", 0.0, 3.0),)}],
+                         ids=["nominal", "domain-randomised"])
+def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch, randomisation):
+    config = SacHerConfig(env_id="FetchReach-v4", **TINY, **randomisation)
     straight = sac_her.train(config, tmp_path / "straight")
 
     calls = {"n": 0}
@@ -219,3 +225,26 @@ def test_checkpoint_of_another_run_or_damaged_is_a_clear_error(tmp_path):
     (tmp_path / "run" / "checkpoint" / "buffer.npz").write_bytes(b"truncated")
     with pytest.raises(CourseError, match="damaged: buffer.npz"):
         sac_her.train(config, tmp_path / "run")
+
+
+def test_config_round_trips_through_its_record():
+    config = SacHerConfig(env_id="FetchPush-v4", **TINY, observation_noise=0.02,
+                          physics_ranges=(("contact_friction", -0.5, 0.5), ("object_mass", 0.0, 1.0)))
+    assert SacHerConfig.from_dict(json.loads(json.dumps(config.as_dict()))) == config
+
+
+def test_domain_randomised_training_perturbs_the_env_it_learns_in_and_not_the_evaluation():
+    config = SacHerConfig(env_id="FetchPush-v4", **TINY, observation_noise=0.01,
+                          physics_ranges=(("object_mass", 1.0, 1.0),))
+    state = sac_her.TrainingState(config)
+    mass = state.env.unwrapped.model.body_mass[-1]
+    state.begin_episode()
+    for _ in range(60):
+        state.env_step()  # the second episode starts at step 51: the mass doubles at every reset
+    nominal = sac_her.TrainingState(dataclasses.replace(config, observation_noise=0.0, physics_ranges=()))
+    assert state.env.unwrapped.model.body_mass[-1] == pytest.approx(2 * nominal.env.unwrapped.model.body_mass[-1])
+    assert mass == pytest.approx(2 * nominal.env.unwrapped.model.body_mass[-1])
+    stored = state.buffer.observation[0, 0]
+    clean = nominal.observation["observation"]
+    assert not np.array_equal(stored, clean) and np.abs(stored - clean).max() < 0.1  # the learner saw noise
+    np.testing.assert_array_equal(state.buffer.desired_goal[0], nominal.observation["desired_goal"])

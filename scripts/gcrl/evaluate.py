@@ -61,9 +61,16 @@ class Evaluation:
         return asdict(self)
 
 
-def evaluate(env_id: str, policy: Policy, seeds: list[int]) -> Evaluation:
-    """Run ``policy`` for one whole episode per seed; success and distance are read at the last step."""
+def evaluate(env_id: str, policy: Policy, seeds: list[int], wrap: Callable[[Any], Any] | None = None) -> Evaluation:
+    """Run ``policy`` for one whole episode per seed; success and distance are read at the last step.
+
+    ``wrap`` puts a perturbation (:mod:`gcrl.perturb`) between the policy and the
+    environment. The final distance is the true one, read from the environment
+    itself, so noise on what the policy sees does not enter it.
+    """
     env = make_fetch_env(env_id)
+    if wrap is not None:
+        env = wrap(env)
     successes, distances = 0, []
     try:
         for seed in seeds:
@@ -73,7 +80,8 @@ def evaluate(env_id: str, policy: Policy, seeds: list[int]) -> Evaluation:
                 observation, _, terminated, truncated, info = env.step(policy(observation))
                 done = terminated or truncated
             successes += int(bool(info["is_success"]))
-            distances.append(float(np.linalg.norm(observation["achieved_goal"] - observation["desired_goal"])))
+            true = env.unwrapped._get_obs()
+            distances.append(float(np.linalg.norm(true["achieved_goal"] - true["desired_goal"])))
     finally:
         env.close()
     low, high = wilson_interval(successes, len(seeds))

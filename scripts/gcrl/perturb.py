@@ -167,6 +167,9 @@ ARM_JOINTS = ["robot0:shoulder_pan_joint", "robot0:shoulder_lift_joint", "robot0
               "robot0:wrist_roll_joint"]
 
 
+PHYSICS_FIELDS = ("table_friction", "object_friction", "contact_friction", "object_mass", "joint_damping")
+
+
 def model_fields(model: mujoco.MjModel, name: str) -> list[ModelField]:
     """The model entries a named physics perturbation scales; a clear error if the scene lacks them."""
     table = _ids(model, mujoco.mjtObj.mjOBJ_BODY, ["table0"])
@@ -182,8 +185,8 @@ def model_fields(model: mujoco.MjModel, name: str) -> list[ModelField]:
         "object_mass": [ModelField("body_mass", object_body), ModelField("body_inertia", object_body)],
         "joint_damping": [ModelField("dof_damping", np.asarray(arm_dofs, dtype=int))],
     }
-    if name not in fields:
-        raise CourseError(f"unknown physics field {name!r}; choose one of {', '.join(fields)}")
+    if name not in PHYSICS_FIELDS:
+        raise CourseError(f"unknown physics field {name!r}; choose one of {', '.join(PHYSICS_FIELDS)}")
     if any(len(f.rows) == 0 for f in fields[name]):
         raise CourseError(f"{name}: this scene has no such bodies (FetchReach has no table object to push)")
     return fields[name]
@@ -272,3 +275,40 @@ class GoalsInAir(Perturbation):
         fetch.goal = fetch.goal.copy()
         fetch.goal[2] += self.rng.uniform(0.0, self.MAX_HEIGHT)
         return fetch._get_obs()
+
+
+# --- training under perturbations -------------------------------------------------------------
+
+
+def randomised(env: gym.Env, observation_noise: float, physics_ranges: tuple[tuple[str, float, float], ...],
+               seed: int) -> gym.Env:
+    """Domain randomisation: per episode, a uniform draw of each ``(field, low, high)`` relative change;
+    at every step, observation noise of std ``observation_noise`` (goals clean, so hindsight relabels
+    with true achieved goals). With nothing to randomise, ``env`` itself comes back."""
+    for index, (name, low, high) in enumerate(physics_ranges):
+        env = PhysicsShift(env, name, (low, high), seed=seed * 16 + index)  # a distinct stream per wrapper
+    if observation_noise:
+        env = ObservationNoise(env, observation_noise, seed=seed * 16 + len(physics_ranges))
+    return env
+
+
+def _perturbations(env: gym.Env) -> list[Perturbation]:
+    layers = []
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, Perturbation):
+            layers.append(env)
+        env = env.env
+    return layers
+
+
+def noise_states(env: gym.Env) -> list[dict[str, Any]]:
+    """The random streams of every perturbation in ``env``'s wrapper chain (for exact resumption)."""
+    return [layer.rng.bit_generator.state for layer in _perturbations(env)]
+
+
+def set_noise_states(env: gym.Env, states: list[dict[str, Any]]) -> None:
+    layers = _perturbations(env)
+    if len(layers) != len(states):
+        raise CourseError(f"the checkpoint holds {len(states)} perturbation streams, the env has {len(layers)}")
+    for layer, state in zip(layers, states):
+        layer.rng.bit_generator.state = state

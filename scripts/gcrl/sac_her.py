@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gcrl import her
+from gcrl import her, perturb
 from gcrl.envs import FETCH_ENV_IDS, episode_length, make_fetch_env
 from gcrl.errors import CourseError
 from gcrl.evaluate import EVAL_SEED_BASE, Evaluation, evaluate, evaluation_seeds
@@ -72,6 +72,9 @@ class SacHerConfig:
     eval_seed: int = EVAL_SEED_BASE
     target_success: float | None = None
     checkpoint_every: int = 5_000
+    # Domain randomisation of the training env (Chapter 5); evaluation stays nominal.
+    observation_noise: float = 0.0
+    physics_ranges: tuple[tuple[str, float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.env_id not in FETCH_ENV_IDS:
@@ -94,6 +97,12 @@ class SacHerConfig:
         if self.learning_starts < horizon:
             raise CourseError(f"learning_starts must be at least one episode ({horizon} steps), got "
                               f"{self.learning_starts}: only complete episodes can be relabelled")
+        if not (isinstance(self.observation_noise, (int, float)) and self.observation_noise >= 0):
+            raise CourseError(f"observation_noise must be a number >= 0, got {self.observation_noise!r}")
+        for entry in self.physics_ranges:
+            if len(entry) != 3 or entry[0] not in perturb.PHYSICS_FIELDS or not -1 < entry[1] <= entry[2]:
+                raise CourseError(f"physics_ranges: each entry is (field, low, high) with field in "
+                                  f"{', '.join(perturb.PHYSICS_FIELDS)} and -1 < low <= high, got {entry!r}")
         if self.checkpoint_every % horizon:
             raise CourseError(f"checkpoint_every must be a multiple of the episode length {horizon}, got "
                               f"{self.checkpoint_every}: a run is checkpointed between episodes")
@@ -117,6 +126,12 @@ class SacHerConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "SacHerConfig":
+        """The inverse of :meth:`as_dict` (a config as recorded in ``state.json`` or a deliverable)."""
+        return cls(**{**values, "net_arch": tuple(values["net_arch"]),
+                      "physics_ranges": tuple(tuple(r) for r in values.get("physics_ranges", ()))})
 
     def train(self, run_dir: Path, run: RunRecord) -> "SacHerResult":
         return train(self, run_dir, run)
@@ -375,7 +390,8 @@ class TrainingState:
 
     def __init__(self, config: SacHerConfig):
         self.config = config
-        self.env = make_fetch_env(config.env_id)
+        self.env = perturb.randomised(make_fetch_env(config.env_id), config.observation_noise,
+                                      config.physics_ranges, seed=config.seed)
         self.compute_reward = self.env.unwrapped.compute_reward
         spaces = self.env.observation_space.spaces
         dims = {k: int(spaces[k].shape[0]) for k in OBS_KEYS}
@@ -460,6 +476,7 @@ class TrainingState:
                     "normalizer": self.normalizer.state_dict(), "rng": self.rng.bit_generator.state,
                     "action_rng": self.env.action_space.np_random.bit_generator.state,
                     "env_rng": self.env.unwrapped.np_random.bit_generator.state,
+                    "perturbation_rngs": perturb.noise_states(self.env),
                     "torch_rng": torch.get_rng_state()}, staging / "agent.pt")
         np.savez(staging / "buffer.npz", **self.buffer.state_dict())
         state = {"config": self.config.as_dict(), "env_steps": self.steps, "curve": self.curve, "clock": self.clock}
@@ -475,6 +492,7 @@ class TrainingState:
         self.rng.bit_generator.state = saved["rng"]
         self.env.action_space.np_random.bit_generator.state = saved["action_rng"]
         self.env.unwrapped.np_random.bit_generator.state = saved["env_rng"]
+        perturb.set_noise_states(self.env, saved["perturbation_rngs"])
         torch.set_rng_state(saved["torch_rng"])
         self.observation = None  # checkpoints fall between episodes: the next step starts one
         self.steps, self.curve, self.clock = state["env_steps"], state["curve"], state["clock"]

@@ -1,0 +1,208 @@
+"""Robustness: success as a function of a perturbation's severity, and its summaries.
+
+A *family* is a perturbation with a grid of severities, from 0 (the nominal
+environment) to the most severe value the chapter tests. A *degradation curve*
+is the success rate of a set of trained policies (one per training seed) at each
+severity, on fixed evaluation episodes that are the same at every severity, so
+that two points of a curve differ only by the perturbation. Two summaries
+condense a curve:
+
+- the normalised area under it, the mean success over the grid's severity axis
+  rescaled to [0, 1] (trapezoidal rule): 1 for a policy that the perturbation
+  does not touch, its nominal success for one that it does not touch either;
+- the half-success severity: where the curve, linearly interpolated, first
+  falls to half its nominal value (``None`` if it never does within the grid).
+
+Evaluations run in worker processes, one torch thread each, and each worker
+loads a policy once from its checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from gcrl import perturb
+from gcrl.errors import CourseError
+from gcrl.evaluate import evaluate, evaluation_seeds, pooled
+
+#: Evaluation episodes of this chapter start here: disjoint from training and from Chapter 4's evaluations.
+ROBUSTNESS_SEED_BASE = 2_000_000
+OBJECT_TASKS = ("FetchPush-v4", "FetchPickAndPlace-v4", "FetchSlide-v4")
+ALL_TASKS = ("FetchReach-v4", *OBJECT_TASKS)
+
+
+@dataclass(frozen=True)
+class Family:
+    """A perturbation and the severities at which the chapter measures it."""
+
+    name: str
+    unit: str
+    severities: tuple[float, ...]
+    tasks: tuple[str, ...]
+    make: Callable[[gym.Env, float, int], gym.Env]
+
+    def __post_init__(self) -> None:
+        if not self.severities or self.severities[0] != 0 or list(self.severities) != sorted(self.severities):
+            raise CourseError(f"{self.name}: severities must start at 0 and increase, got {self.severities}")
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("observation noise", "std (m)", (0, 0.01, 0.02, 0.05, 0.1), ALL_TASKS,
+           lambda env, s, seed: perturb.ObservationNoise(env, s, seed)),
+    Family("observation + achieved-goal noise", "std (m)", (0, 0.01, 0.02, 0.05, 0.1), ALL_TASKS,
+           lambda env, s, seed: perturb.ObservationNoise(env, s, seed, achieved_goal=True)),
+    Family("action noise", "std", (0, 0.1, 0.25, 0.5, 1.0), ALL_TASKS,
+           lambda env, s, seed: perturb.ActionNoise(env, s, seed)),
+    Family("action delay", "control steps", (0, 1, 2, 4, 8), ALL_TASKS,
+           lambda env, s, seed: perturb.ActionDelay(env, int(s), seed)),
+    Family("sensor dropout", "probability", (0, 0.25, 0.5, 0.75, 0.9), ALL_TASKS,
+           lambda env, s, seed: perturb.SensorDropout(env, s, seed)),
+    Family("arm joint damping", "relative increase", (0, 1, 3, 9, 19), ALL_TASKS,
+           lambda env, s, seed: perturb.PhysicsShift(env, "joint_damping", s, seed)),
+    Family("goal range", "relative widening", (0, 0.25, 0.5, 1.0, 2.0), ALL_TASKS,
+           lambda env, s, seed: perturb.GoalRangeShift(env, s, seed)),
+    Family("contact friction loss", "relative decrease", (0, 0.25, 0.5, 0.75, 0.9), OBJECT_TASKS,
+           lambda env, s, seed: perturb.PhysicsShift(env, "contact_friction", -s, seed)),
+    Family("object mass", "relative increase", (0, 1, 3, 9, 19), OBJECT_TASKS,
+           lambda env, s, seed: perturb.PhysicsShift(env, "object_mass", s, seed)),
+    Family("goals in the air", "probability", (0, 0.25, 0.5, 0.75, 1.0), ("FetchPush-v4", "FetchSlide-v4"),
+           lambda env, s, seed: perturb.GoalsInAir(env, s, seed)),
+)
+
+
+def family(name: str) -> Family:
+    for candidate in FAMILIES:
+        if candidate.name == name:
+            return candidate
+    raise CourseError(f"unknown perturbation family {name!r}; choose one of {', '.join(f.name for f in FAMILIES)}")
+
+
+def families_for(env_id: str) -> list[Family]:
+    return [f for f in FAMILIES if env_id in f.tasks]
+
+
+def grid(chosen: Family, points: int) -> tuple[float, ...]:
+    """``points`` severities of the family's grid: always 0 and the most severe, then evenly between."""
+    if points < 2:
+        raise CourseError(f"a degradation curve needs at least 2 severities, got {points}")
+    values = chosen.severities
+    picks = np.unique(np.round(np.linspace(0, len(values) - 1, min(points, len(values)))).astype(int))
+    return tuple(values[i] for i in picks)
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """Where a trained policy lives: a checkpointed run of the book's SAC+HER and its config."""
+
+    run_dir: str
+    config: dict[str, Any]
+
+    @property
+    def seed(self) -> int:
+        return int(self.config["seed"])
+
+
+@lru_cache(maxsize=16)
+def _policy(run_dir: str, config_json: str):
+    import json
+
+    from gcrl.sac_her import SacHerConfig, load_agent
+
+    agent, normalizer = load_agent(Path(run_dir), SacHerConfig.from_dict(json.loads(config_json)))
+    return lambda observation: agent.act(normalizer(observation), deterministic=True)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One point of a curve for one policy: a family at one severity, on ``episodes`` fixed episodes."""
+
+    source: PolicySource
+    family: str
+    severity: float
+    episodes: int
+    noise_seed: int
+
+    def run(self) -> dict[str, Any]:
+        import json
+
+        import torch
+
+        torch.set_num_threads(1)
+        chosen = family(self.family)
+        env_id = self.source.config["env_id"]
+        policy = _policy(self.source.run_dir, json.dumps(self.source.config, sort_keys=True))
+        seeds = evaluation_seeds(self.episodes, ROBUSTNESS_SEED_BASE)
+        result = evaluate(env_id, policy, seeds, wrap=lambda env: chosen.make(env, self.severity, self.noise_seed))
+        return {"family": self.family, "severity": self.severity, "seed": self.source.seed, **result.as_dict()}
+
+
+def run_jobs(jobs: list[Job], workers: int | None = None) -> list[dict[str, Any]]:
+    """Run evaluation jobs in parallel worker processes; results come back in the jobs' order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from gcrl.train import default_workers
+
+    workers = max(1, min(workers or default_workers(), len(jobs)))
+    if workers == 1:
+        return [job.run() for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(Job.run, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+
+
+def curve_jobs(sources: list[PolicySource], chosen: Family, severities: tuple[float, ...], episodes: int,
+               noise_seed: int) -> list[Job]:
+    return [Job(source, chosen.name, float(s), episodes, noise_seed) for s in severities for source in sources]
+
+
+def degradation_curve(evaluations: list[dict[str, Any]], family_name: str) -> list[dict[str, Any]]:
+    """One point per severity of ``family_name``: successes pooled over seeds, per-seed rates kept."""
+    mine = [e for e in evaluations if e["family"] == family_name]
+    curve = []
+    for severity in sorted({e["severity"] for e in mine}):
+        at = [e for e in mine if e["severity"] == severity]
+        curve.append({"severity": severity, **pooled(at),
+                      "per_seed": {str(e["seed"]): e["success_rate"] for e in sorted(at, key=lambda e: e["seed"])}})
+    return curve
+
+
+# --- summaries -------------------------------------------------------------------------------
+
+
+def normalised_area(severities: list[float], rates: list[float]) -> float:
+    """Mean success over the severity axis rescaled to [0, 1] (trapezoidal rule)."""
+    x, y = np.asarray(severities, float), np.asarray(rates, float)
+    if len(x) < 2 or x[0] != 0 or np.any(np.diff(x) <= 0):
+        raise CourseError(f"a curve needs increasing severities from 0, got {list(severities)}")
+    x = x / x[-1]
+    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2))
+
+
+def half_success_severity(severities: list[float], rates: list[float]) -> float | None:
+    """The first severity at which the interpolated curve reaches half its nominal success; ``None`` if never."""
+    x, y = np.asarray(severities, float), np.asarray(rates, float)
+    half = y[0] / 2
+    if y[0] == 0:
+        return None  # a policy that never succeeds has nothing to lose
+    for i in range(1, len(x)):
+        if y[i] <= half:
+            return float(x[i - 1] + (x[i] - x[i - 1]) * (y[i - 1] - half) / (y[i - 1] - y[i]))
+    return None
+
+
+def summary(curve: list[dict[str, Any]]) -> dict[str, Any]:
+    severities = [p["severity"] for p in curve]
+    rates = [p["success_rate"] for p in curve]
+    return {"nominal_success": rates[0], "worst_success": min(rates),
+            "normalised_area": normalised_area(severities, rates),
+            "half_success_severity": half_success_severity(severities, rates)}
