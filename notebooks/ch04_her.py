@@ -595,6 +595,8 @@ write_deliverable(out, "her_results.json", {
     "long_runs": long_rows,
     "videos": videos,
     "configs": {f"{v.name}-seed{s}": c.as_dict() for (v, s), c in runs_plan.items()},
+    "policies": {reach.env_id: ch04.policy_index(trained, reach, out),
+                 push["HER"].env_id: ch04.policy_index(trained, push["HER"], out)},
     "curves": {f"{v.name}-seed{s}": r.curve for (v, s), r in trained.items()},
 }, run)
 glue("ch04_wall_s", f"{run.snapshot()['wall_time_s']:.0f}", display=False)

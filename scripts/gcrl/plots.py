@@ -84,3 +84,31 @@ def temperature_traces(runs: dict[str, Runs], target_entropy: float):
     right.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def degradation_curves(policies: dict[str, dict[str, list[dict]]], families: list, columns: int = 4):
+    """One panel per perturbation family, one colour per policy: pooled success against severity, 95% band.
+
+    ``policies[label][family.key]`` is a degradation curve (:func:`gcrl.robustness.degradation_curve`);
+    a family with ``log_axis`` is drawn against log(1 + severity), the axis its area is computed on.
+    """
+    rows = -(-len(families) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 2.8 * rows), sharey=True, squeeze=False)
+    for ax, family in zip(axes.flat, families):
+        for colour, (label, curves) in zip(SERIES_COLOURS, policies.items()):
+            curve = curves.get(family.key)
+            if not curve:
+                continue
+            x = family.axis([p["severity"] for p in curve])
+            ax.plot(x, [p["success_rate"] for p in curve], "o-", color=colour, lw=2, ms=4, label=label)
+            ax.fill_between(x, [p["ci95_low"] for p in curve], [p["ci95_high"] for p in curve], color=colour, alpha=0.15)
+        ax.set_title(family.name, fontsize=9)
+        ax.set_xlabel(f"log(1 + {family.unit})" if family.log_axis else family.unit, fontsize=8)
+        ax.set_ylim(-0.02, 1.02)
+    for ax in axes.flat[len(families):]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("success rate")
+    axes[0][0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig

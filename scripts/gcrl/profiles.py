@@ -99,6 +99,23 @@ class HerBudget:
     long_seeds: int
 
 
+@dataclass(frozen=True)
+class RobustnessBudget:
+    """Chapter 5: degradation curves of Chapter 4's policies, and domain-randomised training.
+
+    ``severities`` points per curve (always the nominal 0 and the most severe),
+    ``eval_episodes`` fixed episodes per training seed at each point. The
+    domain-randomised runs repeat Chapter 4's runs of the same profile (same
+    seeds, steps and recipe) with randomisation on, for ``dr_tasks`` only.
+    """
+
+    severities: int
+    eval_episodes: int
+    seeds: int  # Chapter 4's, whose policies are measured and whose runs the randomised ones repeat
+    dr_tasks: tuple[str, ...]
+    video_episodes: int
+
+
 BUDGETS: dict[str, dict[str, Any]] = {
     "ch00": {
         "smoke": ProofOfLifeBudget(sac_env_steps=300, sac_learning_starts=100, frame_size=480, reload_observations=16, video_episodes=1, video_size=240),
@@ -137,6 +154,12 @@ BUDGETS: dict[str, dict[str, Any]] = {
                           eval_every=5_000, push_eval_every=20_000, eval_episodes=100, video_episodes=4,
                           long_env_steps={"FetchPush-v4": 1_000_000, "FetchPickAndPlace-v4": 1_000_000,
                                           "FetchSlide-v4": 3_000_000}, long_seeds=3),
+    },
+    "ch05": {
+        "smoke": RobustnessBudget(severities=2, eval_episodes=3, seeds=1, dr_tasks=("FetchReach-v4",), video_episodes=1),
+        "standard": RobustnessBudget(severities=5, eval_episodes=20, seeds=3, dr_tasks=("FetchReach-v4",), video_episodes=2),
+        "full": RobustnessBudget(severities=5, eval_episodes=100, seeds=5, dr_tasks=("FetchReach-v4", "FetchPush-v4"),
+                                 video_episodes=4),
     },
 }
 

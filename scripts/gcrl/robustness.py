@@ -7,9 +7,10 @@ severity, on fixed evaluation episodes that are the same at every severity, so
 that two points of a curve differ only by the perturbation. Two summaries
 condense a curve:
 
-- the normalised area under it, the mean success over the grid's severity axis
-  rescaled to [0, 1] (trapezoidal rule): 1 for a policy that the perturbation
-  does not touch, its nominal success for one that it does not touch either;
+- the normalised area under it, the mean success over the family's severity
+  axis rescaled to [0, 1] (trapezoidal rule; the axis is log(1 + severity) for
+  multiplicative changes such as mass): it equals the nominal success for a
+  policy that the perturbation does not affect;
 - the half-success severity: where the curve, linearly interpolated, first
   falls to half its nominal value (``None`` if it never does within the grid).
 
@@ -47,6 +48,16 @@ class Family:
     severities: tuple[float, ...]
     tasks: tuple[str, ...]
     make: Callable[[gym.Env, float, int], gym.Env]
+    log_axis: bool = False  # multiplicative changes are read, and summarised, on a log(1 + severity) axis
+
+    @property
+    def key(self) -> str:
+        """The family's name as a JSON key: ``observation + achieved-goal noise`` -> ``observation_and_achieved_goal_noise``."""
+        return self.name.replace(" + ", "_and_").replace(" ", "_").replace("-", "_")
+
+    def axis(self, severities: list[float]) -> list[float]:
+        """Where severities sit on the axis the curve is plotted and summarised on."""
+        return [float(np.log1p(s)) for s in severities] if self.log_axis else [float(s) for s in severities]
 
     def __post_init__(self) -> None:
         if not self.severities or self.severities[0] != 0 or list(self.severities) != sorted(self.severities):
@@ -54,24 +65,24 @@ class Family:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("observation noise", "std (m)", (0, 0.01, 0.02, 0.05, 0.1), ALL_TASKS,
+    Family("observation noise", "std (m, m/s)", (0, 0.0003, 0.001, 0.003, 0.01), ALL_TASKS,
            lambda env, s, seed: perturb.ObservationNoise(env, s, seed)),
-    Family("observation + achieved-goal noise", "std (m)", (0, 0.01, 0.02, 0.05, 0.1), ALL_TASKS,
+    Family("observation + achieved-goal noise", "std (m, m/s)", (0, 0.0003, 0.001, 0.003, 0.01), ALL_TASKS,
            lambda env, s, seed: perturb.ObservationNoise(env, s, seed, achieved_goal=True)),
-    Family("action noise", "std", (0, 0.1, 0.25, 0.5, 1.0), ALL_TASKS,
+    Family("action noise", "std (action units)", (0, 0.25, 0.5, 1.0, 2.0), ALL_TASKS,
            lambda env, s, seed: perturb.ActionNoise(env, s, seed)),
     Family("action delay", "control steps", (0, 1, 2, 4, 8), ALL_TASKS,
            lambda env, s, seed: perturb.ActionDelay(env, int(s), seed)),
-    Family("sensor dropout", "probability", (0, 0.25, 0.5, 0.75, 0.9), ALL_TASKS,
+    Family("sensor dropout", "probability", (0, 0.5, 0.75, 0.9, 0.97), ALL_TASKS,
            lambda env, s, seed: perturb.SensorDropout(env, s, seed)),
-    Family("arm joint damping", "relative increase", (0, 1, 3, 9, 19), ALL_TASKS,
-           lambda env, s, seed: perturb.PhysicsShift(env, "joint_damping", s, seed)),
+    Family("arm joint damping", "relative increase", (0, 99, 999, 9_999, 99_999), ALL_TASKS,
+           lambda env, s, seed: perturb.PhysicsShift(env, "joint_damping", s, seed), log_axis=True),
     Family("goal range", "relative widening", (0, 0.25, 0.5, 1.0, 2.0), ALL_TASKS,
            lambda env, s, seed: perturb.GoalRangeShift(env, s, seed)),
     Family("contact friction loss", "relative decrease", (0, 0.25, 0.5, 0.75, 0.9), OBJECT_TASKS,
            lambda env, s, seed: perturb.PhysicsShift(env, "contact_friction", -s, seed)),
     Family("object mass", "relative increase", (0, 1, 3, 9, 19), OBJECT_TASKS,
-           lambda env, s, seed: perturb.PhysicsShift(env, "object_mass", s, seed)),
+           lambda env, s, seed: perturb.PhysicsShift(env, "object_mass", s, seed), log_axis=True),
     Family("goals in the air", "probability", (0, 0.25, 0.5, 0.75, 1.0), ("FetchPush-v4", "FetchSlide-v4"),
            lambda env, s, seed: perturb.GoalsInAir(env, s, seed)),
 )
@@ -122,6 +133,13 @@ def _policy(run_dir: str, config_json: str):
     return lambda observation: agent.act(normalizer(observation), deterministic=True)
 
 
+def load_policy(source: PolicySource):
+    """The deterministic policy of a checkpointed run (loaded once per process)."""
+    import json
+
+    return _policy(source.run_dir, json.dumps(source.config, sort_keys=True))
+
+
 @dataclass(frozen=True)
 class Job:
     """One point of a curve for one policy: a family at one severity, on ``episodes`` fixed episodes."""
@@ -133,14 +151,12 @@ class Job:
     noise_seed: int
 
     def run(self) -> dict[str, Any]:
-        import json
-
         import torch
 
         torch.set_num_threads(1)
         chosen = family(self.family)
         env_id = self.source.config["env_id"]
-        policy = _policy(self.source.run_dir, json.dumps(self.source.config, sort_keys=True))
+        policy = load_policy(self.source)
         seeds = evaluation_seeds(self.episodes, ROBUSTNESS_SEED_BASE)
         result = evaluate(env_id, policy, seeds, wrap=lambda env: chosen.make(env, self.severity, self.noise_seed))
         return {"family": self.family, "severity": self.severity, "seed": self.source.seed, **result.as_dict()}
@@ -158,6 +174,15 @@ def run_jobs(jobs: list[Job], workers: int | None = None) -> list[dict[str, Any]
         return [job.run() for job in jobs]
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(Job.run, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+
+
+def run_grouped(jobs: dict[str, list[Job]], workers: int | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Run several named lists of jobs as one parallel batch; the results come back under the same names."""
+    flat = run_jobs([job for group in jobs.values() for job in group], workers)
+    grouped, start = {}, 0
+    for name, group in jobs.items():
+        grouped[name], start = flat[start:start + len(group)], start + len(group)
+    return grouped
 
 
 def curve_jobs(sources: list[PolicySource], chosen: Family, severities: tuple[float, ...], episodes: int,
@@ -200,9 +225,13 @@ def half_success_severity(severities: list[float], rates: list[float]) -> float 
     return None
 
 
-def summary(curve: list[dict[str, Any]]) -> dict[str, Any]:
+def summary(curve: list[dict[str, Any]], chosen: Family) -> dict[str, Any]:
+    """Nominal and worst success, the normalised area on the family's axis, the half-success severity."""
     severities = [p["severity"] for p in curve]
     rates = [p["success_rate"] for p in curve]
+    half = half_success_severity(chosen.axis(severities), rates)
+    if half is not None and chosen.log_axis:
+        half = float(np.expm1(half))  # back from log(1 + severity) to the family's unit
     return {"nominal_success": rates[0], "worst_success": min(rates),
-            "normalised_area": normalised_area(severities, rates),
-            "half_success_severity": half_success_severity(severities, rates)}
+            "normalised_area": normalised_area(chosen.axis(severities), rates),
+            "half_success_severity": half}

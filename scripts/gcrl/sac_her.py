@@ -27,7 +27,7 @@ import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -508,8 +508,11 @@ def verified_checkpoint(run_dir: Path, config: SacHerConfig) -> tuple[Path, dict
         state = json.loads((folder / "state.json").read_text())
     except ValueError as exc:
         raise CourseError(f"checkpoint {folder} is damaged (state.json: {exc}); {fix}") from None
-    if state["config"] != config.as_dict():
-        changed = sorted(k for k in config.as_dict() if state["config"].get(k) != config.as_dict()[k])
+    # A field the record lacks was added to the config later; its default is what that run used.
+    defaults = {f.name: f.default for f in fields(SacHerConfig) if f.default is not MISSING}
+    recorded = json.loads(json.dumps({**defaults, **state["config"]}))
+    if recorded != config.as_dict():
+        changed = sorted(k for k in {**recorded, **config.as_dict()} if recorded.get(k) != config.as_dict().get(k))
         raise CourseError(f"{folder} belongs to a different run ({', '.join(changed)} differ); "
                           f"use another run folder or {fix}")
     for name in damaged_files(folder, state)[:1]:

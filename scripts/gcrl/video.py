@@ -8,6 +8,7 @@ data URI, so the rendered page needs no file beside it.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,15 @@ def control_fps(env_id: str) -> int:
         env.close()
 
 
-def record_episodes(env_id: str, policy: Policy, seeds: list[int], size: int) -> tuple[list[np.ndarray], list[bool]]:
-    """Roll ``policy`` out for one full episode per seed; return the frames and each episode's final success."""
+def record_episodes(env_id: str, policy: Policy, seeds: list[int], size: int,
+                    wrap: Callable[[Any], Any] | None = None) -> tuple[list[np.ndarray], list[bool]]:
+    """Roll ``policy`` out for one full episode per seed; return the frames and each episode's final success.
+
+    ``wrap`` puts a perturbation (:mod:`gcrl.perturb`) between the policy and the environment.
+    """
     env = make_fetch_env(env_id, render_mode="rgb_array", width=size, height=size)
+    if wrap is not None:
+        env = wrap(env)
     frames: list[np.ndarray] = []
     successes: list[bool] = []
     try:

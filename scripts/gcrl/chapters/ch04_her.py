@@ -124,6 +124,13 @@ def rows(results: dict[tuple[Variant, int], Any], variant: Variant) -> list[dict
     return [{**row, "variant": variant.label} for row in experiments.summary_rows(grid)]
 
 
+def policy_index(results: dict[tuple[Variant, int], Any], variant: Variant, chapter_folder: Path) -> list[dict[str, Any]]:
+    """Where each seed's trained policy of ``variant`` lives, relative to the chapter's folder (Chapter 5 loads them)."""
+    return [{"run": f"{v.name}-seed{s}", "env_id": v.env_id, "seed": s,
+             "run_dir": Path(r.run_dir).relative_to(chapter_folder).as_posix()}
+            for (v, s), r in results.items() if v == variant]
+
+
 def difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """The difference of two pooled success rates with Newcombe's hybrid score interval (95%).
 

@@ -1,0 +1,565 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 5 — Robustness of Learned Manipulation Policies
+
+# %% tags=["parameters", "hide-input"]
+# Parameters: papermill overrides these; in JupyterLab they come from the environment.
+import os
+
+profile = os.environ.get("GCRL_PROFILE", "standard")
+seed = 0
+results_root = os.environ.get("GCRL_RESULTS", "")
+
+# %% tags=["hide-input"]
+import inspect
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+from myst_nb import glue
+
+from gcrl import experiments, perturb, robustness, video
+from gcrl.chapters import ch04_her as ch04
+from gcrl.chapters import ch05_robustness as ch05
+from gcrl.chapters.ch01_anatomy import observation_labels
+from gcrl.deliverables import read_deliverable, verified_table, write_deliverable
+from gcrl.envs import make_fetch_env, task_name
+from gcrl.paths import training_runs
+from gcrl.plots import degradation_curves, learning_curves, save_figure
+from gcrl.sac_her import load_agent, SacHerConfig
+from gcrl.session import open_chapter
+
+pd.set_option("display.max_colwidth", None)
+session = open_chapter("ch05", profile, seed, results_root)
+budget, run, results, out = session.budget, session.run, session.results, session.out
+display(Markdown(run.banner()))
+
+# %% [markdown]
+# ## Abstract
+#
+# Chapter 4 produced policies that reach and push with high success in the
+# environment they were trained in. A claim of that kind is narrow: it is a
+# statement about one transition kernel, one observation channel and one goal
+# distribution, each exactly as the simulator defines them. This chapter asks
+# how far the claim extends. We define robustness as a curve, the success rate
+# as a function of a perturbation's severity over a stated family of
+# perturbations, and we measure it for Chapter 4's Reach and Push policies,
+# loaded from Chapter 4's results and not retrained, under ten families:
+# observation noise with and without noise on the achieved goal, action noise,
+# action latency, sensor dropout, changes of joint damping, contact friction and
+# object mass, and two shifts of the goal distribution. Each curve is condensed
+# into two numbers, the normalised area under it and the severity at which
+# success halves. We then train domain-randomised versions of Chapter 4's Reach
+# runs, with the same seeds, recipe and budget, and measure what the added
+# robustness costs in nominal success and in sample efficiency.
+#
+# ## 1. Theoretical Foundations
+#
+# ### 1.1 Robustness is a function, not a number
+#
+# Let $\mathcal{M}_0$ be the goal-conditioned MDP a policy $\pi$ was trained in
+# and $\{\mathcal{M}_\sigma\}_{\sigma \ge 0}$ a *family* of perturbed versions,
+# indexed by a severity $\sigma$ in the family's own unit, with
+# $\mathcal{M}_0$ the nominal task. The family fixes *what* is perturbed (what
+# the policy observes, what its actions do, the physics, or the goals); the
+# severity fixes *how much*. The robustness of $\pi$ to the family is the
+# function
+#
+# $$
+# R_\pi(\sigma) = \Pr\big[\text{success at } T \mid \pi, \mathcal{M}_\sigma\big], \qquad \sigma \ge 0,
+# $$
+#
+# where success is always judged on the true state of $\mathcal{M}_\sigma$,
+# never on what a perturbed sensor reports. A single number such as
+# "robust to 1 cm of noise" is one point of this function; it says nothing
+# about how fast success falls beyond that point, and two policies can agree at
+# one severity and differ widely at the next. We therefore estimate $R_\pi$ on a
+# grid $0 = \sigma_0 < \sigma_1 < \dots < \sigma_m$, with the same evaluation
+# episodes at every severity, so that two points of a curve differ only by the
+# perturbation, and we report each point with its 95% Wilson interval.
+#
+# Two summaries make curves comparable. The *normalised area*
+#
+# $$
+# A_\pi = \frac{1}{u(\sigma_m)} \int_0^{\sigma_m} R_\pi(\sigma)\, \mathrm{d}u(\sigma)
+# $$
+#
+# is the mean success over the severity axis, computed by the trapezoidal rule
+# on the grid. The axis $u$ is $\sigma$ itself for additive perturbations and
+# $\log(1 + \sigma)$ for multiplicative ones (a mass twenty times the nominal is
+# not "twice as severe" as ten times), so that the area does not depend on the
+# arbitrary end of a geometric grid. $A_\pi = R_\pi(0)$ for a policy the family
+# does not affect, and $A_\pi \le \max_\sigma R_\pi(\sigma)$ always. The
+# *half-success severity* $\sigma_{1/2} = \inf\{\sigma : R_\pi(\sigma) \le
+# R_\pi(0)/2\}$, interpolated linearly between grid points, answers the
+# practical question of how much perturbation the policy tolerates before
+# losing half of what it had; it is undefined when the curve never halves
+# within the grid, which we report as such rather than extrapolate.
+#
+# ### 1.2 Where a perturbation enters the loop
+#
+# The four kinds of perturbation act on different parts of the interaction
+# $s_t \to o_t \to a_t \to s_{t+1}$ and break different assumptions.
+#
+# *Observation noise* replaces the policy's input $o_t = (s_t, g)$ by
+# $(s_t + \varepsilon_t, g)$. The dynamics are untouched, but the policy is
+# evaluated at states it is not in. How much that matters depends on the
+# policy's input scaling: the book's SAC+HER normalises each feature $i$ by a
+# running standard deviation $\hat\sigma_i$, so the policy sees
+# $\varepsilon_i / \hat\sigma_i$, and a feature whose training variance was
+# tiny amplifies even minute noise. §3.4 measures exactly this.
+#
+# *Actuation noise and latency* act between the policy and the physics. Noise
+# $a_t + \eta_t$ (clipped to the action box) is averaged out partly by the
+# mocap controller. Latency is qualitatively different: if the action applied at
+# $t$ is the one chosen at $t - n$, the process is no longer Markov in
+# $(s_t, g)$, because the effect of the next $n$ applied actions is already
+# determined by past choices that $s_t$ does not record. A policy of $(s_t, g)$
+# alone cannot be optimal for it; at best it can be cautious.
+#
+# *Dynamics shift* changes the transition kernel $P$: friction, mass and
+# damping alter what a given action does. The policy was optimised for $P_0$
+# and its value estimates are correct only there.
+#
+# *Goal shift* changes the goal distribution $p(g)$. A universal value function
+# $Q(s, a, g)$ {cite:p}`schaul2015uvfa` is trained on the goals the buffer
+# contains, the commanded ones and, with hindsight, the achieved ones; a goal
+# outside that support asks the network to extrapolate. Goals in the air on
+# Push are the extreme case: no pushing motion can lift the block, so success
+# there measures nothing but the fraction of goals the perturbation left on the
+# table.
+#
+# ### 1.3 Noise on goals interacts with hindsight
+#
+# Hindsight relabelling (Chapter 4, §1.3) replaces the goal of a stored
+# transition by an achieved goal $\tilde g = \phi(s_j)$ and recomputes the
+# reward $r(\phi(s_{t+1}), \tilde g)$. Both quantities are read from the
+# `achieved_goal` entries of the buffer. If training added noise to
+# `achieved_goal`, the substituted goal would be a point the gripper never
+# reached, and the recomputed reward would be a function of two noisy
+# quantities: a transition could be rewarded for a goal its true next state
+# missed, or punished for one it hit. The relabelled data would then no longer
+# be valid transitions of the goal-conditioned MDP, which is precisely the
+# property that made relabelling unbiased. Noise in training must therefore be
+# applied deliberately. In this chapter the randomised training adds noise to
+# `observation` only, so that relabelling keeps using the simulator's exact
+# achieved goals; the evaluation family "observation + achieved-goal noise"
+# then asks separately what happens when the *policy* perceives the achieved
+# goal with noise, while success is still judged on the true state.
+#
+# ### 1.4 Domain randomisation
+#
+# Domain randomisation {cite:p}`tobin2017domain,peng2018dynamics` trains under a
+# distribution of environments rather than one: with a parameter $\xi$ (here,
+# relative changes of physical constants and the scale of observation noise)
+# drawn from $p(\xi)$ at every episode, it maximises
+#
+# $$
+# J_p(\pi) = \mathbb{E}_{\xi \sim p}\big[J(\pi; \mathcal{M}_\xi)\big].
+# $$
+#
+# Two consequences follow from the objective alone. First, a policy of
+# $(s_t, g)$ cannot observe $\xi$, so the problem it solves is a partially
+# observed one: the best Markov policy for the mixture is in general not the
+# best policy for any single $\mathcal{M}_\xi$, including the nominal one. Some
+# nominal performance can be lost, and whether it is, is an empirical question
+# this chapter answers for Reach. Second, $J_p$ is an average, not a worst case:
+# it rewards doing well on typical draws and tolerates failure on rare ones.
+# Guarding against the worst case is a different objective,
+# $\max_\pi \min_\xi J(\pi; \mathcal{M}_\xi)$, pursued by adversarial training
+# {cite:p}`pinto2017rarl`. A learner that sees more varied data may also need
+# more of it, so we compare the learning curves as well as the end points.
+
+# %% [markdown]
+# ## 2. The Experimental Environment
+#
+# ### 2.1 The perturbation families
+#
+# The table lists every family with its unit and the severities measured under
+# the {glue:text}`ch05_profile` profile. Physical changes are relative: a
+# severity $s$ multiplies the nominal value by $1 + s$ (by $1 - s$ for the
+# friction loss). Contact friction scales the sliding friction of both the
+# table and the block, because MuJoCo gives a contact the larger of its two
+# geoms' coefficients: lowering one alone changes nothing.
+
+# %%
+glue("ch05_profile", profile, display=False)
+env_ids = (ch05.REACH, ch05.PUSH)
+pd.DataFrame(ch05.family_table(env_ids, budget)).assign(
+    tasks=lambda t: t.tasks.map(lambda ids: ", ".join(task_name(e) for e in ids))).set_index("family")
+
+# %% [markdown]
+# ### 2.2 The policies
+#
+# The policies are Chapter 4's SAC+HER runs on Reach and Push, one per training
+# seed, loaded from the checkpoints that Chapter 4's deliverable indexes. Their
+# final success, as Chapter 4 measured it on its own evaluation episodes, is the
+# reference against which this chapter's nominal point is checked (§4).
+
+# %%
+policies = ch05.chapter4_policies(results, profile)
+her_record = read_deliverable(results, profile, "ch04", "her_results.json", "ch05")
+chapter4_runs = her_record["reach"]["runs"] + her_record["push"]["runs"]["HER"]
+chapter4_final = {env_id: experiments.pooled_by_env(chapter4_runs)[env_id] for env_id in env_ids}
+assert all(len(policies[e]) == budget.seeds for e in env_ids), {e: len(policies[e]) for e in env_ids}
+pd.DataFrame([{"task": task_name(e), "seeds": len(policies[e]),
+               "env steps": policies[e][0].config["total_steps"],
+               "Chapter 4 final success": experiments.pooled_text(chapter4_final[e])} for e in env_ids]).set_index("task")
+
+# %% [markdown]
+# Every point of a curve evaluates each of the {glue:text}`ch05_seeds`
+# policies of a task on {glue:text}`ch05_episodes` episodes whose reset seeds
+# start at {glue:text}`ch05_seed_base`, disjoint from every seed used in
+# training and in Chapter 4's evaluations, and the same at every severity. A
+# perturbation draws its noise from its own stream, re-seeded from its seed and
+# the episode's seed at every reset, so an evaluation episode is reproducible on
+# its own, whatever ran before it.
+#
+# ### 2.3 Domain-randomised training
+#
+# The randomised runs repeat Chapter 4's runs for the tasks below, with the same
+# seeds, recipe, budget and nominal evaluation during training. Only the
+# training environment changes: observation noise of the stated standard
+# deviation at every step (goals clean, §1.3), and at every reset a uniform draw
+# of each physical change from its range.
+
+# %%
+glue("ch05_seeds", f"{budget.seeds}", display=False)
+glue("ch05_episodes", f"{budget.eval_episodes}", display=False)
+glue("ch05_seed_base", f"{robustness.ROBUSTNESS_SEED_BASE:,}", display=False)
+randomised_plan = ch05.randomised_plan(policies, budget)
+pd.DataFrame([{"task": task_name(e), "observation noise std": ch05.RANDOMISATION[e]["observation_noise"],
+               "physics (field, low, high)": "; ".join(f"{f} in [{lo:+g}, {hi:+g}]"
+                                                       for f, lo, hi in ch05.RANDOMISATION[e]["physics_ranges"]),
+               "runs": sum(1 for (env, _) in randomised_plan if env == e)} for e in budget.dr_tasks]).set_index("task")
+
+# %%
+randomised = ch05.train_randomised(randomised_plan, training_runs(out), run)
+
+# %% [markdown]
+# ## 3. Implementation Details
+#
+# ### 3.1 Perturbations as wrappers
+#
+# `scripts/gcrl/perturb.py` implements each family as a Gymnasium wrapper with a
+# severity and a seed. All derive from one base class whose `reset` re-seeds the
+# wrapper's stream and whose `step` passes the action through `action()` and the
+# observation through `observation()`; a family overrides only what it perturbs.
+# Observation noise, for instance, is the whole of this class:
+
+# %%
+print(inspect.getsource(perturb.ObservationNoise))
+
+# %% [markdown]
+# Physical changes write MuJoCo model fields (`geom_friction`, `body_mass` and
+# `body_inertia`, `dof_damping`) from nominal values read once at construction,
+# at every reset, so changes never compound, and write the nominal values back
+# on `close()`. `tests/test_perturb.py` checks, for every family, that severity
+# 0 reproduces the bare environment step for step, that the change is applied
+# and undone where it should be, that noise has the stated distribution and
+# reproduces from its seeds, and that a lower contact friction lets a flicked
+# block slide farther. Domain randomisation uses the same physics wrapper with a
+# range instead of a value, and the book's SAC+HER checkpoints the wrappers'
+# random streams, so a randomised run resumes exactly like a nominal one.
+#
+# ### 3.2 The evaluation grid
+#
+# One evaluation job is a policy, a family, a severity and a block of episodes.
+# Jobs run in parallel worker processes, each loading a policy once from its
+# checkpoint. Severity 0 is the identity for every family, so the nominal point
+# is evaluated once per policy and shared by all of its curves.
+
+# %%
+measured = {"Reach": (ch05.REACH, policies[ch05.REACH]), "Push": (ch05.PUSH, policies[ch05.PUSH])}
+for env_id in budget.dr_tasks:
+    measured[f"{task_name(env_id)}, randomised"] = (env_id, [
+        robustness.PolicySource(str(result.run_dir), result.config.as_dict())
+        for (e, _), result in randomised.items() if e == env_id])
+jobs = {label: ch05.evaluation_jobs(sources, env_id, budget) for label, (env_id, sources) in measured.items()}
+evaluations = robustness.run_grouped(jobs)
+curves = {label: ch05.curves(evaluations[label], env_id) for label, (env_id, _) in measured.items()}
+summaries = {label: ch05.summaries(curves[label], env_id) for label, (env_id, _) in measured.items()}
+glue("ch05_jobs", f"{sum(len(js) for js in jobs.values())}", display=False)
+glue("ch05_episodes_total", f"{sum(j.episodes for js in jobs.values() for j in js):,}", display=False)
+
+# %% [markdown]
+# The grid ran {glue:text}`ch05_jobs` jobs, {glue:text}`ch05_episodes_total`
+# evaluation episodes in all.
+#
+# ### 3.3 Degradation curves
+#
+# Each panel is one family; the line is the success pooled over seeds at each
+# severity and the band its 95% Wilson interval.
+
+# %%
+reach_families = robustness.families_for(ch05.REACH)
+reach_labels = [label for label, (env_id, _) in measured.items() if env_id == ch05.REACH]
+fig = degradation_curves({label: curves[label] for label in reach_labels}, reach_families)
+save_figure(fig, out / "degradation_reach.png")
+
+# %%
+push_families = robustness.families_for(ch05.PUSH)
+push_labels = [label for label, (env_id, _) in measured.items() if env_id == ch05.PUSH]
+fig = degradation_curves({label: curves[label] for label in push_labels}, push_families, columns=5)
+save_figure(fig, out / "degradation_push.png")
+
+# %% [markdown]
+# The summaries condense each curve (§1.1): nominal success, the worst success
+# on the grid, the normalised area, and the half-success severity in the
+# family's unit ("—" where the curve never halves within the grid).
+
+# %%
+def summary_table(labels):
+    rows = []
+    for label in labels:
+        env_id = measured[label][0]
+        for family in robustness.families_for(env_id):
+            s = summaries[label][family.key]
+            half = s["half_success_severity"]
+            rows.append({"policy": label, "family": family.name, "nominal": f"{s['nominal_success']:.2f}",
+                         "worst": f"{s['worst_success']:.2f}", "area": f"{s['normalised_area']:.2f}",
+                         "half-success severity": "—" if half is None else f"{half:.3g} ({family.unit})"})
+    return pd.DataFrame(rows).set_index(["policy", "family"])
+
+
+summary_table(list(measured))
+
+# %%
+def most_fragile(label):
+    env_id = measured[label][0]
+    ranked = sorted(robustness.families_for(env_id), key=lambda f: summaries[label][f.key]["normalised_area"])
+    return ranked[0]
+
+
+for label in ("Reach", "Push"):
+    f = most_fragile(label)
+    glue(f"ch05_fragile_{label.lower()}", f"{f.name} (area {summaries[label][f.key]['normalised_area']:.2f})",
+         display=False)
+
+# %% [markdown]
+# The family with the smallest area is {glue:text}`ch05_fragile_reach` for
+# Reach and {glue:text}`ch05_fragile_push` for Push.
+#
+# ### 3.4 Why millimetres of observation noise matter
+#
+# §1.2 predicted that per-feature normalisation amplifies noise on features
+# whose training variance was small. The policy's normaliser holds those
+# variances; the table lists, for one Reach policy, the features with the
+# smallest standard deviation, and the factor by which the normaliser
+# multiplies noise of one millimetre on each.
+
+# %%
+reach_source = policies[ch05.REACH][0]
+_, normalizer = load_agent(reach_source.run_dir, SacHerConfig.from_dict(reach_source.config))
+std = np.sqrt(normalizer.var["observation"] + 1e-8)
+reach_env = make_fetch_env(ch05.REACH)
+labels = observation_labels(reach_env)
+reach_env.close()
+fragile_features = pd.DataFrame([{"feature": labels[i]["name"], "unit": labels[i]["unit"],
+                                  "training std": f"{std[i]:.2e}",
+                                  "1 mm of noise, in training stds": f"{1e-3 / std[i]:,.1f}"}
+                                 for i in np.argsort(std)[:5]]).set_index("feature")
+glue("ch05_min_std_feature", fragile_features.index[0], display=False)
+glue("ch05_amplification", fragile_features.iloc[0]["1 mm of noise, in training stds"], display=False)
+fragile_features
+
+# %% [markdown]
+# The least variable feature, {glue:text}`ch05_min_std_feature`, turns one
+# millimetre of noise into {glue:text}`ch05_amplification` training standard
+# deviations (the normaliser then clips at 10). The network has never seen such
+# inputs, so its output there is arbitrary; the collapse of the observation-noise
+# curve at small severities is a property of the input scaling, not of the
+# control problem. Randomised training, which shows the normaliser noisy
+# features from the first step, changes these statistics, and its curve shows
+# the consequence.
+#
+# ### 3.5 What robustness costs
+#
+# The randomised runs evaluate on the nominal task during training, exactly as
+# Chapter 4's runs did, on the same episodes. Their learning curves and final
+# nominal success therefore compare directly with Chapter 4's.
+
+# %%
+panels, cost_rows = {}, []
+for env_id in budget.dr_tasks:
+    nominal_runs = [her_record["curves"][entry["run"]] for entry in her_record["policies"][env_id]]
+    randomised_runs = [result.curve for (e, _), result in randomised.items() if e == env_id]
+    panels[task_name(env_id)] = {"nominal (Chapter 4)": nominal_runs, "randomised": randomised_runs}
+    nominal_final = experiments.pooled_curve(nominal_runs)[-1]
+    randomised_final = experiments.pooled_curve(randomised_runs)[-1]
+    gap = ch04.difference(randomised_final, nominal_final)
+    cost_rows.append({"env_id": env_id, "nominal": nominal_final, "randomised": randomised_final, "difference": gap,
+                      "nominal_steps_to_threshold": experiments.steps_to_threshold(
+                          experiments.pooled_curve(nominal_runs), ch04.THRESHOLD),
+                      "randomised_steps_to_threshold": experiments.steps_to_threshold(
+                          experiments.pooled_curve(randomised_runs), ch04.THRESHOLD)})
+fig = learning_curves(panels)
+save_figure(fig, out / "randomisation_learning_curves.png")
+
+# %%
+pd.DataFrame([{
+    "task": task_name(r["env_id"]),
+    "nominal training, final": experiments.pooled_text(r["nominal"]),
+    "randomised training, final": experiments.pooled_text(r["randomised"]),
+    "difference (95% CI)": f"{r['difference']['difference']:+.2f} [{r['difference']['ci95_low']:+.2f}, "
+                           f"{r['difference']['ci95_high']:+.2f}]",
+    f"steps to {ch04.THRESHOLD:.0%}, nominal": r["nominal_steps_to_threshold"] or "not reached",
+    f"steps to {ch04.THRESHOLD:.0%}, randomised": r["randomised_steps_to_threshold"] or "not reached",
+} for r in cost_rows]).set_index("task")
+
+# %%
+reach_dr = f"{task_name(ch05.REACH)}, randomised"
+gains = {f.key: summaries[reach_dr][f.key]["normalised_area"] - summaries["Reach"][f.key]["normalised_area"]
+         for f in reach_families}
+best_gain = max(reach_families, key=lambda f: gains[f.key])
+worst_gain = min(reach_families, key=lambda f: gains[f.key])
+glue("ch05_best_gain", f"{best_gain.name} ({gains[best_gain.key]:+.2f} in area)", display=False)
+glue("ch05_worst_gain", f"{worst_gain.name} ({gains[worst_gain.key]:+.2f})", display=False)
+glue("ch05_nominal_cost", f"{cost_rows[0]['difference']['difference']:+.2f} "
+                          f"[{cost_rows[0]['difference']['ci95_low']:+.2f}, {cost_rows[0]['difference']['ci95_high']:+.2f}]",
+     display=False)
+
+# %% [markdown]
+# On Reach, randomisation changed the nominal final success by
+# {glue:text}`ch05_nominal_cost` (randomised minus nominal, 95% Newcombe
+# interval). Across families, its largest change of area is for
+# {glue:text}`ch05_best_gain`, and its smallest (or most negative) for
+# {glue:text}`ch05_worst_gain`. A family that randomisation did not include
+# gains only if its perturbation resembles one that it did.
+#
+# ```{warning}
+# These comparisons rest on {glue:text}`ch05_seeds` training seed(s) per arm.
+# Pooled episode intervals treat episodes as exchangeable and ignore the
+# variation between training seeds; Chapter 6 replaces them with intervals over
+# seeds.
+# ```
+#
+# ### 3.6 A perturbation, seen
+#
+# The recording shows a Reach policy of Chapter 4 under an action delay of two
+# control steps: the commanded motion arrives late, and the gripper overshoots
+# and corrects.
+
+# %%
+delay = robustness.family("action delay")
+video_seeds = [50_000 + i for i in range(budget.video_episodes)]
+frames, reached = video.record_episodes(
+    ch05.REACH, robustness.load_policy(reach_source), video_seeds, size=320,
+    wrap=lambda env: delay.make(env, 2, ch05.NOISE_SEED))
+display(video.video_html(video.write_mp4(frames, out / "robust_reach_delay.mp4", fps=video.control_fps(ch05.REACH)),
+                         caption=f"Reach, training seed {reach_source.seed}, action delay 2 steps, episodes "
+                                 f"{video_seeds}: {sum(reached)} of {len(reached)} reached the goal."))
+
+# %% [markdown]
+# ## 4. Verification and Sanity Checks
+#
+# First, severity 0 is the identity for every family on both tasks: one episode
+# under each family at severity 0 reproduces the bare environment's
+# observations and rewards exactly.
+
+# %%
+def trace(env, steps=15):
+    observation, _ = env.reset(seed=123)
+    actions = np.random.default_rng(0).uniform(-1, 1, (steps, 4)).astype(np.float32)
+    rows = [np.concatenate([observation[k] for k in sorted(observation)])]
+    for action in actions:
+        observation, reward, *_ = env.step(action)
+        rows.append(np.concatenate([*(observation[k] for k in sorted(observation)), [reward]]))
+    env.close()
+    return rows
+
+
+for env_id in env_ids:
+    bare = trace(make_fetch_env(env_id))
+    for family in robustness.families_for(env_id):
+        wrapped = trace(family.make(make_fetch_env(env_id), 0, ch05.NOISE_SEED))
+        assert all(np.array_equal(a, b) for a, b in zip(bare, wrapped)), (env_id, family.name)
+"severity 0 is the identity for every family"
+
+# %% [markdown]
+# Second, physical changes are undone: after a perturbed environment closes,
+# every model field it touched holds its nominal value again.
+
+# %%
+env = make_fetch_env(ch05.PUSH)
+model = env.unwrapped.model
+before = {name: getattr(model, name).copy() for name in ("geom_friction", "body_mass", "body_inertia", "dof_damping")}
+for field in perturb.PHYSICS_FIELDS:
+    shifted = perturb.PhysicsShift(env, field, 2.0)
+    shifted.reset(seed=0)
+    shifted.restore()
+assert all(np.array_equal(getattr(model, name), value) for name, value in before.items())
+env.close()
+"physics restored"
+
+# %% [markdown]
+# Third, the grid is complete and the nominal point agrees with Chapter 4: every
+# curve has the profile's number of severities, every point pools
+# {glue:text}`ch05_seeds` × {glue:text}`ch05_episodes` episodes, and on each task
+# the nominal success measured here on new episodes has a Wilson interval that
+# overlaps Chapter 4's. The randomised runs differ from Chapter 4's only in the
+# randomisation fields.
+
+# %%
+for label, (env_id, sources) in measured.items():
+    for family in robustness.families_for(env_id):
+        curve = curves[label][family.key]
+        assert [p["severity"] for p in curve] == list(robustness.grid(family, budget.severities)), (label, family.name)
+        assert all(p["episodes"] == len(sources) * budget.eval_episodes for p in curve), (label, family.name)
+for env_id in env_ids:
+    here = curves[task_name(env_id)][robustness.FAMILIES[0].key][0]
+    there = chapter4_final[env_id]
+    assert here["ci95_low"] <= there["ci95_high"] and there["ci95_low"] <= here["ci95_high"], (env_id, here, there)
+for (env_id, s), config in randomised_plan.items():
+    nominal = SacHerConfig.from_dict(next(p.config for p in policies[env_id] if p.seed == s)).as_dict()
+    changed = {k for k, v in config.as_dict().items() if nominal[k] != v}
+    assert changed == {"observation_noise", "physics_ranges"}, changed
+"grid complete, nominal point consistent with Chapter 4, randomised runs differ only in randomisation"
+
+# %% [markdown]
+# ## 5. Deliverables
+
+# %%
+def curve_record(label):
+    env_id, sources = measured[label]
+    return {"env_id": env_id, "training": "randomised" if "randomised" in label else "nominal",
+            "seeds": [s.seed for s in sources],
+            "run_dirs": [os.path.relpath(s.run_dir, results / profile) for s in sources],
+            "curves": curves[label], "summaries": summaries[label]}
+
+
+write_deliverable(out, "robustness_results.json", {
+    "budget": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(budget).items()},
+    "eval_seed_base": robustness.ROBUSTNESS_SEED_BASE, "noise_seed": ch05.NOISE_SEED,
+    "families": ch05.family_table(env_ids, budget),
+    "policies": {label.lower().replace(", ", "_"): curve_record(label) for label in measured},
+    "randomisation": {"settings": {e: {"observation_noise": ch05.RANDOMISATION[e]["observation_noise"],
+                                       "physics_ranges": [list(r) for r in ch05.RANDOMISATION[e]["physics_ranges"]]}
+                                   for e in budget.dr_tasks},
+                      "cost": cost_rows,
+                      "configs": {f"{e}-seed{s}": c.as_dict() for (e, s), c in randomised_plan.items()},
+                      "curves": {f"{e}-seed{s}": r.curve for (e, s), r in randomised.items()}},
+    "fragile_features": fragile_features.reset_index().to_dict("records"),
+    "video": {"file": "robust_reach_delay.mp4", "policy_seed": reach_source.seed, "family": delay.name,
+              "severity": 2, "episodes": video_seeds, "successes": int(sum(reached))},
+}, run)
+glue("ch05_wall_s", f"{run.snapshot()['wall_time_s']:.0f}", display=False)
+verified_table(results, profile, "ch05")
+
+# %% [markdown]
+# Under the {glue:text}`ch05_profile` profile the chapter took
+# {glue:text}`ch05_wall_s` s. The randomised runs keep their checkpoints and
+# curves under `runs/` in the chapter's results folder, where Chapter 6 can
+# load them like Chapter 4's.

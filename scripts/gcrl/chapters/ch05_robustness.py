@@ -1,0 +1,108 @@
+"""Chapter 5: robustness of learned manipulation policies.
+
+The chapter measures Chapter 4's trained policies, loaded from Chapter 4's
+results (never retrained), under every perturbation family of
+:mod:`gcrl.robustness`, and trains domain-randomised versions of Chapter 4's
+runs: the same seeds, recipe and budget, with observation noise and a
+per-episode draw of the physics. This module plans both and assembles curves
+and summaries; the notebook shows and checks them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from gcrl import robustness
+from gcrl.deliverables import read_deliverable
+from gcrl.errors import CourseError
+from gcrl.paths import chapter_results
+from gcrl.profiles import RobustnessBudget
+from gcrl.provenance import RunRecord
+from gcrl.robustness import Family, Job, PolicySource
+from gcrl.sac_her import SacHerConfig
+from gcrl.train import train_many
+
+REACH, PUSH = "FetchReach-v4", "FetchPush-v4"
+#: Seed of every perturbation's own noise stream (episodes are seeded separately).
+NOISE_SEED = 0
+#: Domain randomisation per task: observation noise (goals clean) and uniform relative physics changes.
+RANDOMISATION: dict[str, dict[str, Any]] = {
+    REACH: {"observation_noise": 0.003, "physics_ranges": (("joint_damping", 0.0, 9_999.0),)},
+    PUSH: {"observation_noise": 0.003,
+           "physics_ranges": (("contact_friction", -0.75, 0.0), ("object_mass", 0.0, 3.0))},
+}
+
+
+def chapter4_policies(results_root: Path, profile: str) -> dict[str, list[PolicySource]]:
+    """Chapter 4's trained Reach and Push policies (one per seed), as recorded in its deliverable."""
+    record = read_deliverable(results_root, profile, "ch04", "her_results.json", "ch05")
+    folder = chapter_results(profile, "ch04", results_root)
+    sources: dict[str, list[PolicySource]] = {}
+    for env_id, entries in record["policies"].items():
+        sources[env_id] = []
+        for entry in entries:
+            run_dir = folder / entry["run_dir"]
+            if not (run_dir / "checkpoint" / "state.json").is_file():
+                raise CourseError(f"ch05 loads Chapter 4's policy {entry['run']} from {run_dir}, which holds no "
+                                  "checkpoint; run chapter ch04 first")
+            sources[env_id].append(PolicySource(str(run_dir), record["configs"][entry["run"]]))
+    return sources
+
+
+def randomised_config(nominal: dict[str, Any]) -> SacHerConfig:
+    """Chapter 4's run with this chapter's domain randomisation switched on, nothing else changed."""
+    config = SacHerConfig.from_dict(nominal)
+    return replace(config, **RANDOMISATION[config.env_id])
+
+
+def randomised_plan(policies: dict[str, list[PolicySource]], budget: RobustnessBudget) -> dict[tuple[str, int], SacHerConfig]:
+    return {(env_id, source.seed): randomised_config(source.config)
+            for env_id in budget.dr_tasks for source in policies[env_id]}
+
+
+def train_randomised(plan: dict[tuple[str, int], SacHerConfig], runs_folder: Path, run: RunRecord) -> dict[tuple[str, int], Any]:
+    keys = list(plan)
+    jobs = [(plan[key], Path(runs_folder) / f"{key[0]}-randomised-seed{key[1]}") for key in keys]
+    return dict(zip(keys, train_many(jobs, run)))
+
+
+def evaluation_jobs(sources: list[PolicySource], env_id: str, budget: RobustnessBudget) -> list[Job]:
+    """Every perturbed point of every family for ``env_id``, plus the nominal point once (severity 0 is
+    the identity for every family, so one nominal evaluation serves all curves)."""
+    families = robustness.families_for(env_id)
+    jobs = robustness.curve_jobs(sources, families[0], (0,), budget.eval_episodes, NOISE_SEED)
+    for family in families:
+        jobs += robustness.curve_jobs(sources, family, robustness.grid(family, budget.severities)[1:],
+                                      budget.eval_episodes, NOISE_SEED)
+    return jobs
+
+
+def curves(evaluations: list[dict[str, Any]], env_id: str) -> dict[str, list[dict[str, Any]]]:
+    """One degradation curve per family, each starting from the shared nominal evaluation."""
+    nominal = [e for e in evaluations if e["severity"] == 0]
+    result = {}
+    for family in robustness.families_for(env_id):
+        mine = [{**e, "family": family.name} for e in nominal] + [e for e in evaluations if e["family"] == family.name
+                                                                  and e["severity"] != 0]
+        result[family.key] = robustness.degradation_curve(mine, family.name)
+    return result
+
+
+def summaries(curve_set: dict[str, list[dict[str, Any]]], env_id: str) -> dict[str, dict[str, Any]]:
+    return {f.key: robustness.summary(curve_set[f.key], f) for f in robustness.families_for(env_id)}
+
+
+def family_table(env_ids: tuple[str, ...], budget: RobustnessBudget) -> list[dict[str, Any]]:
+    """The families as the chapter states them: unit, severities measured, tasks."""
+    return [{"family": f.name, "unit": f.unit, "axis": "log(1 + s)" if f.log_axis else "s",
+             "severities": list(robustness.grid(f, budget.severities)),
+             "tasks": [e for e in env_ids if e in f.tasks]} for f in robustness.FAMILIES]
+
+
+def family_by_key(key: str) -> Family:
+    for f in robustness.FAMILIES:
+        if f.key == key:
+            return f
+    raise CourseError(f"unknown family key {key!r}")
