@@ -28,10 +28,12 @@ REACH, PUSH = "FetchReach-v4", "FetchPush-v4"
 #: Seed of every perturbation's own noise stream (episodes are seeded separately).
 NOISE_SEED = 0
 #: Domain randomisation per task: observation noise (goals clean) and uniform relative physics changes.
+#: Sized so that Reach still learns within Chapter 4's standard budget: with damping drawn up to
+#: 10,000 times the nominal, or observation noise of 3 mm, a 5,000-step run stayed near 10% success.
 RANDOMISATION: dict[str, dict[str, Any]] = {
-    REACH: {"observation_noise": 0.003, "physics_ranges": (("joint_damping", 0.0, 9_999.0),)},
-    PUSH: {"observation_noise": 0.003,
-           "physics_ranges": (("contact_friction", -0.75, 0.0), ("object_mass", 0.0, 3.0))},
+    REACH: {"observation_noise": 0.001, "physics_ranges": (("joint_damping", 0.0, 2_999.0),)},
+    PUSH: {"observation_noise": 0.001,
+           "physics_ranges": (("contact_friction", -0.5, 0.0), ("object_mass", 0.0, 1.0))},
 }
 
 
