@@ -29,7 +29,8 @@ REACH, PUSH = "FetchReach-v4", "FetchPush-v4"
 NOISE_SEED = 0
 #: Domain randomisation per task: observation noise (goals clean) and uniform relative physics changes.
 #: Sized so that Reach still learns within Chapter 4's standard budget: with damping drawn up to
-#: 10,000 times the nominal, or observation noise of 3 mm, a 5,000-step run stayed near 10% success.
+#: 10,000 times the nominal (alone, or with 3 mm of observation noise), a 5,000-step run of seed 0
+#: ended at or below 10% success; with this setting it ended at 100% (20 episodes).
 RANDOMISATION: dict[str, dict[str, Any]] = {
     REACH: {"observation_noise": 0.001, "physics_ranges": (("joint_damping", 0.0, 2_999.0),)},
     PUSH: {"observation_noise": 0.001,
