@@ -492,7 +492,7 @@ class TrainingState:
         self.rng.bit_generator.state = saved["rng"]
         self.env.action_space.np_random.bit_generator.state = saved["action_rng"]
         self.env.unwrapped.np_random.bit_generator.state = saved["env_rng"]
-        perturb.set_noise_states(self.env, saved["perturbation_rngs"])
+        perturb.set_noise_states(self.env, saved.get("perturbation_rngs", []))  # absent before Chapter 5
         torch.set_rng_state(saved["torch_rng"])
         self.observation = None  # checkpoints fall between episodes: the next step starts one
         self.steps, self.curve, self.clock = state["env_steps"], state["curve"], state["clock"]

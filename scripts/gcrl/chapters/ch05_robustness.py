@@ -20,7 +20,7 @@ from gcrl.errors import CourseError
 from gcrl.paths import chapter_results
 from gcrl.profiles import RobustnessBudget
 from gcrl.provenance import RunRecord
-from gcrl.robustness import Family, Job, PolicySource
+from gcrl.robustness import Job, PolicySource
 from gcrl.sac_her import SacHerConfig
 from gcrl.train import train_many
 
@@ -102,10 +102,3 @@ def family_table(env_ids: tuple[str, ...], budget: RobustnessBudget) -> list[dic
     return [{"family": f.name, "unit": f.unit, "axis": "log(1 + s)" if f.log_axis else "s",
              "severities": list(robustness.grid(f, budget.severities)),
              "tasks": [e for e in env_ids if e in f.tasks]} for f in robustness.FAMILIES]
-
-
-def family_by_key(key: str) -> Family:
-    for f in robustness.FAMILIES:
-        if f.key == key:
-            return f
-    raise CourseError(f"unknown family key {key!r}")
