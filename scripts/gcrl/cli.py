@@ -129,6 +129,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run a sweep file on Ray (embedded, or the cluster at --address) and print each configuration's IQM."""
+    from gcrl.envs import configure_rendering
+    from gcrl.provenance import RunRecord
+    from gcrl.stability import final_scores, interval_estimates
+    from gcrl.sweep import SweepSpec, run_sweep
+
+    check_profile(args.profile)
+    configure_rendering()
+    spec = SweepSpec.from_file(args.file)
+    outcome = run_sweep(spec, Path(args.runs), RunRecord(profile=args.profile, seeds=list(spec.seeds)),
+                        address=args.address)
+    print(f"gcrl: sweep {spec.name}: {len(outcome.trained)} trials trained, {len(outcome.reused)} read back "
+          f"({outcome.backend}); runs in {args.runs}")
+    for group in dict.fromkeys(t.group for t in outcome.trials):
+        for label, per_task in outcome.group(group).items():
+            for env_id, results in per_task.items():
+                iqm = interval_estimates(final_scores({label: results}))[label]["IQM"]
+                print(f"  {group:<14} {label:<24} {env_id:<22} IQM final success {iqm['estimate']:.2f} "
+                      f"[{iqm['ci95'][0]:.2f}, {iqm['ci95'][1]:.2f}] over {len(results)} seeds")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Time to threshold on FetchReach: the book's SAC+HER against the peer recipe, same run, same machine."""
     from gcrl.bench import BenchConfig, report, run_bench
@@ -194,6 +217,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--max-steps", type=int, default=10_000, help="give up on a run after this many env steps")
     bench.add_argument("--out", default="_build/bench", help="folder for the record and the runs (default _build/bench)")
     bench.set_defaults(func=cmd_bench, results=None)
+
+    sweeping = sub.add_parser("sweep", help="run a sweep file on Ray, resuming complete and interrupted trials")
+    sweeping.add_argument("file", help="a sweep file (YAML), or the name of one in gcrl/sweeps/")
+    sweeping.add_argument("--runs", required=True, help="folder of the trials' run folders")
+    sweeping.add_argument("--address", default=None,
+                          help="an existing Ray cluster (default: $GCRL_RAY_ADDRESS, else Ray embedded here)")
+    sweeping.add_argument("--profile", default=_profile_default(), help="recorded in the trials' provenance")
+    sweeping.set_defaults(func=cmd_sweep, results=None)
 
     export = sub.add_parser("export-notebooks", help="write the chapters as .ipynb into FOLDER")
     export.add_argument("folder")

@@ -112,3 +112,99 @@ def degradation_curves(policies: dict[str, dict[str, list[dict]]], families: lis
     axes[0][0].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig
+
+
+def interval_estimates(estimates: dict[str, dict[str, dict]], metrics: tuple[str, ...], xlabel: str = "success rate"):
+    """One panel per aggregate metric: each algorithm's point estimate and its 95% bootstrap interval.
+
+    ``estimates[algorithm][metric]`` has ``estimate`` and ``ci95``
+    (:func:`gcrl.stability.interval_estimates`).
+    """
+    names = list(estimates)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 0.45 * len(names) + 1.1),
+                             sharey=True, squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for row, (name, colour) in enumerate(zip(names, SERIES_COLOURS)):
+            low, high = estimates[name][metric]["ci95"]
+            ax.barh(row, high - low, left=low, height=0.6, color=colour, alpha=0.35)
+            ax.plot([estimates[name][metric]["estimate"]] * 2, [row - 0.3, row + 0.3], color=colour, lw=2.5)
+        ax.set_title(metric, fontsize=10)
+        ax.set_xlim(-0.03, 1.03)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.grid(axis="y", visible=False)
+    axes[0][0].set_yticks(range(len(names)), names)
+    axes[0][0].invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def performance_profiles(profiles: dict[str, dict[str, list[float]]]):
+    """The fraction of runs whose score exceeds each threshold τ, with 95% bootstrap bands, one line per algorithm."""
+    fig, ax = plt.subplots(figsize=(4.8, 3.2))
+    for colour, (name, profile) in zip(SERIES_COLOURS, profiles.items()):
+        ax.step(profile["tau"], profile["fraction"], where="post", color=colour, lw=2, label=name)
+        ax.fill_between(profile["tau"], profile["ci95_low"], profile["ci95_high"], step="post", color=colour, alpha=0.15)
+    ax.set_xlabel("success-rate threshold τ")
+    ax.set_ylabel("fraction of runs with score > τ")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def probability_of_improvement(improvements: dict[str, dict]):
+    """P(X > Y) per pair with its 95% bootstrap interval; 0.5 (no difference) marked."""
+    pairs = list(improvements.values())
+    fig, ax = plt.subplots(figsize=(4.8, 0.5 * len(pairs) + 1.0))
+    for row, pair in enumerate(pairs):
+        low, high = pair["ci95"]
+        ax.barh(row, high - low, left=low, height=0.6, color="C0", alpha=0.35)
+        ax.plot([pair["estimate"]] * 2, [row - 0.3, row + 0.3], color="C0", lw=2.5)
+    ax.axvline(0.5, color="k", ls="--", lw=1)
+    ax.set_yticks(range(len(pairs)), [f"{p['x']}  >  {p['y']}" for p in pairs])
+    ax.invert_yaxis()
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_xlabel("P(X > Y)")
+    ax.grid(axis="y", visible=False)
+    fig.tight_layout()
+    return fig
+
+
+def sample_efficiency(panels: dict[str, dict[str, dict[str, list[float]]]]):
+    """One panel per task: each algorithm's IQM success against env steps, with its 95% bootstrap band."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels), 3.2), sharey=True, squeeze=False)
+    for ax, (task, curves) in zip(axes[0], panels.items()):
+        for colour, (name, curve) in zip(SERIES_COLOURS, curves.items()):
+            ax.plot(curve["env_steps"], curve["iqm"], "o-", color=colour, lw=2, ms=3, label=name)
+            ax.fill_between(curve["env_steps"], curve["ci95_low"], curve["ci95_high"], color=colour, alpha=0.15)
+        ax.set_title(task)
+        steps_axis(ax)
+        ax.set_ylim(-0.02, 1.02)
+    axes[0][0].set_ylabel("IQM success rate")
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def sensitivity(configurations: dict[str, dict], recipe: dict[str, object], score: str = "area",
+                ylabel: str = "IQM of mean success over the curve"):
+    """One panel per varied parameter: the score's IQM and 95% interval at each value, the recipe's value included."""
+    parameters = list(dict.fromkeys(row["parameter"] for row in configurations.values() if row["parameter"]))
+    recipe_row = next(row for row in configurations.values() if row["parameter"] is None)
+    fig, axes = plt.subplots(1, len(parameters), figsize=(3.2 * len(parameters), 3.0), sharey=True, squeeze=False)
+    for ax, parameter in zip(axes[0], parameters):
+        points = [(float(row["value"]), row[score]) for row in configurations.values() if row["parameter"] == parameter]
+        points = sorted(points + [(float(recipe[parameter]), recipe_row[score])])
+        x = [value for value, _ in points]
+        ax.errorbar(x, [s["IQM"]["estimate"] for _, s in points],
+                    yerr=[[s["IQM"]["estimate"] - s["IQM"]["ci95"][0] for _, s in points],
+                          [s["IQM"]["ci95"][1] - s["IQM"]["estimate"] for _, s in points]],
+                    fmt="o-", color="C0", capsize=3, lw=1.5)
+        ax.axvline(float(recipe[parameter]), color="k", ls=":", lw=1)
+        if max(x) / max(min(x), 1e-12) >= 8:
+            ax.set_xscale("log")
+        ax.set_xlabel(parameter)
+        ax.set_ylim(-0.02, 1.02)
+    axes[0][0].set_ylabel(ylabel, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -116,6 +116,25 @@ class RobustnessBudget:
     video_episodes: int
 
 
+@dataclass(frozen=True)
+class StabilityBudget:
+    """Chapter 6: a sweep file (``gcrl/sweeps/``), bootstrap replications, and the determinism check's run length.
+
+    The sweep file holds the seeds, tasks, budgets and configurations of the
+    chapter's runs, so that one file describes them; this record names it.
+    """
+
+    sweep: str
+    bootstrap_reps: int
+    determinism_env_steps: int
+
+    @property
+    def seeds(self) -> int:
+        from gcrl.sweep import SweepSpec
+
+        return len(SweepSpec.from_file(self.sweep).seeds)
+
+
 BUDGETS: dict[str, dict[str, Any]] = {
     "ch00": {
         "smoke": ProofOfLifeBudget(sac_env_steps=300, sac_learning_starts=100, frame_size=480, reload_observations=16, video_episodes=1, video_size=240),
@@ -160,6 +179,11 @@ BUDGETS: dict[str, dict[str, Any]] = {
         "standard": RobustnessBudget(severities=5, eval_episodes=20, seeds=3, dr_tasks=("FetchReach-v4",), video_episodes=2),
         "full": RobustnessBudget(severities=5, eval_episodes=100, seeds=5, dr_tasks=("FetchReach-v4", "FetchPush-v4"),
                                  video_episodes=4),
+    },
+    "ch06": {
+        "smoke": StabilityBudget(sweep="ch06-smoke.yml", bootstrap_reps=500, determinism_env_steps=300),
+        "standard": StabilityBudget(sweep="ch06-standard.yml", bootstrap_reps=10_000, determinism_env_steps=2_000),
+        "full": StabilityBudget(sweep="ch06-full.yml", bootstrap_reps=50_000, determinism_env_steps=10_000),
     },
 }
 

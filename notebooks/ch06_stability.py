@@ -1,0 +1,576 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Chapter 6 — The Stability Question
+
+# %% tags=["parameters", "hide-input"]
+# Parameters: papermill overrides these; in JupyterLab they come from the environment.
+import os
+
+profile = os.environ.get("GCRL_PROFILE", "standard")
+seed = 0
+results_root = os.environ.get("GCRL_RESULTS", "")
+
+# %% tags=["hide-input"]
+import inspect
+
+import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+from myst_nb import glue
+from scipy import stats
+
+from gcrl import plots, stability, sweep
+from gcrl.chapters import ch06_stability as ch06
+from gcrl.deliverables import verified_table, write_deliverable
+from gcrl.envs import task_name
+from gcrl.paths import training_runs
+from gcrl.session import open_chapter
+
+pd.set_option("display.max_colwidth", None)
+session = open_chapter("ch06", profile, seed, results_root)
+budget, run, results, out = session.budget, session.run, session.results, session.out
+display(Markdown(run.banner()))
+
+# %% [markdown]
+# ## Abstract
+#
+# Every number in Chapters 2 to 5 came from a handful of training seeds, and a
+# training seed is not a detail of the experiment: it fixes the network's
+# initial weights, the exploration noise, the order of the replay samples and
+# the goals the environment draws. A different seed is a different run, and a
+# run's final success rate is one draw from a distribution over runs. This
+# chapter makes that distribution the object of study. We state what an
+# algorithm's performance is once training is treated as random; we show on the
+# course's own runs how little a mean over three of them pins it down; and we
+# adopt the estimators of Agarwal et al. {cite}`agarwal2021rliable`: the
+# interquartile mean with stratified-bootstrap confidence intervals, performance
+# profiles, and the probability of improvement. We then rerun the comparison the
+# course has built towards, SAC with hindsight relabelling against the same
+# learner without it and against PPO, with more seeds, and measure how
+# sensitive SAC+HER is to its learning rate, batch size and relabelling ratio.
+# The runs are trials of one sweep, defined in one file and executed on Ray,
+# locally or on a cluster, resumable after an interruption. Finally we check
+# that a run is a deterministic function of its seed on this machine, and what
+# breaks that.
+#
+# ## 1. Theoretical Foundations
+#
+# ### 1.1 A training run is a random variable
+#
+# Fix an algorithm $\mathcal{A}$, a task $m$ and a budget of $T$ environment
+# steps. Training draws a seed $\omega$, and everything random in the run
+# (initial parameters, exploration, sampled minibatches, the environment's
+# initial states and goals) is a function of it. The trained policy
+# $\pi_\omega$ is therefore random, and so is its score
+#
+# $$
+# X_m(\omega) = \Pr\big[\text{success} \mid \pi_\omega, \text{task } m\big] \in [0, 1].
+# $$
+#
+# The quantity a claim about $\mathcal{A}$ should describe is the *distribution*
+# of $X_m$ over seeds, not one draw of it. We observe it twice removed: through
+# $N$ training runs, and for each run through an estimate
+# $\hat X_m(\omega_n)$ of its success from $E$ evaluation episodes. A
+# study with $N$ runs on each of $M$ tasks produces an $N \times M$ matrix of
+# scores, and every claim below is a statistic of that matrix.
+#
+# ### 1.2 Why the mean over three seeds misleads
+#
+# The sample mean $\bar X = \frac1N \sum_n \hat X(\omega_n)$ is unbiased for
+# $\mathbb{E}[X]$, but three properties of deep RL make it a poor summary at
+# $N = 3$.
+#
+# *Its variance is large.* $\operatorname{Var}\bar X = \sigma^2 / N$, and a
+# Student interval with $N - 1 = 2$ degrees of freedom multiplies the standard
+# error by $t_{0.975, 2} \approx 4.30$, not the familiar $1.96$: three runs
+# give an interval more than twice as wide as the normal approximation
+# suggests, before anything else goes wrong.
+#
+# *Run outcomes are often bimodal.* Goal-conditioned runs tend to either learn
+# the task or stay at the random-action floor. If a fraction $q$ of seeds
+# fails, three seeds contain no failure with probability $(1 - q)^3$: at
+# $q = 0.2$ that is $0.51$, so half of all three-seed studies would report
+# a method that never fails, and the other half a much lower mean. The mean of
+# a bimodal variable also describes no run that actually occurs.
+#
+# *Selection turns noise into bias.* When several configurations or methods are
+# run with three seeds each and the best is reported, the reported mean is the
+# maximum of noisy estimates, and its expectation exceeds the truth by an
+# amount that grows with the noise.
+#
+# Section 3.3 shows the first two effects on this chapter's runs, by listing
+# every mean over three of their seeds.
+#
+# ### 1.3 The interquartile mean
+#
+# Pool the $NM$ scores of a study and sort them, $x_{(1)} \le \dots \le
+# x_{(NM)}$. The interquartile mean discards the lowest and highest quarter and
+# averages the rest:
+#
+# $$
+# \operatorname{IQM} = \frac{2}{NM} \sum_{i = NM/4 + 1}^{3NM/4} x_{(i)},
+# $$
+#
+# with fractional weights at the boundaries when $NM$ is not a multiple of
+# four (rliable uses `scipy.stats.trim_mean` with a proportion of 0.25). The
+# IQM is a compromise between two failures. The mean has a breakdown point of
+# zero: one outlying run moves it arbitrarily. The median resists outliers but
+# uses one or two scores and so has a large variance at small $N$. The IQM
+# resists up to a quarter of outlying runs on either side while averaging half
+# of them, and Agarwal et al. show that its interval at $N = 5$ is narrower
+# than the median's at $N = 10$ on the Atari benchmark. We also report the
+# mean, the median and the *optimality gap* $\frac1{NM}\sum \max(0, 1 -
+# x_{n,m})$, the average shortfall from a success rate of one.
+#
+# ### 1.4 Stratified bootstrap confidence intervals
+#
+# An interval for an aggregate $\phi$ of the score matrix cannot come from a
+# textbook formula: $\phi$ is a trimmed mean of a bounded, often bimodal
+# variable, at $N = 5$. The bootstrap replaces the formula by simulation:
+# draw $B$ replicate matrices by resampling runs with replacement, compute
+# $\phi$ on each, and take the 2.5th and 97.5th percentiles of the $B$
+# values. *Stratified* means the resampling happens within each task: a
+# replicate keeps $N$ runs of every task, because the tasks are the fixed
+# design of the study and only the runs are random. With one task, as in the
+# standard profile, this is the ordinary bootstrap over runs. The percentile
+# interval is only as good as the empirical distribution is representative, so
+# at $N = 5$ it is an honest statement of what five runs can tell, not a
+# guarantee of 95% coverage; it tends to be too narrow when all runs agree, a
+# case in which it collapses to a point and should be read as "no run
+# disagreed", not as certainty.
+#
+# ### 1.5 Performance profiles
+#
+# An aggregate reduces the score distribution to one number. The *performance
+# profile* keeps all of it: for every threshold $\tau$,
+#
+# $$
+# \hat F(\tau) = \frac{1}{NM} \sum_{n, m} \mathbb{1}\big[\hat X_m(\omega_n) > \tau\big],
+# $$
+#
+# the fraction of runs that score above $\tau$, an empirical tail
+# distribution. If one algorithm's profile lies above another's for every
+# $\tau$, the first *stochastically dominates* the second: whatever threshold
+# a reader cares about, a run of the first is at least as likely to clear it.
+# Crossing profiles say that the ranking depends on the threshold, which no
+# single aggregate can reveal. The area under $\hat F$ is the mean score, so the
+# profile refines the mean rather than competing with it.
+#
+# ### 1.6 The probability of improvement
+#
+# Aggregates compare algorithms by the size of their scores; the probability of
+# improvement compares them by how often one wins:
+#
+# $$
+# P(X > Y) = \frac1M \sum_{m=1}^{M} \Pr\big[X_m > Y_m\big]
+#          + \tfrac12 \Pr\big[X_m = Y_m\big],
+# $$
+#
+# where $X_m$ and $Y_m$ are independent runs of the two algorithms on task $m$.
+# Its estimate is the Mann-Whitney statistic $U / (N_X N_Y)$, the fraction of
+# the $N_X N_Y$ pairs of runs that $X$ wins, ties counting one half. It is
+# invariant to any monotone transformation of the scores, so it does not care
+# whether success is measured as a rate or a log-odds, and it answers a
+# question a practitioner asks: if I train one run of each, how likely is $X$
+# to come out ahead? A value of $0.5$ means no detectable ordering; an interval
+# that excludes $0.5$ is evidence of one. It says nothing about the *size* of
+# the difference, which is why it complements the IQM rather than replacing it.
+#
+# ### 1.7 Three sources of variation
+#
+# A reported success rate varies for three different reasons, and they answer
+# different questions.
+#
+# 1. *Evaluation episodes.* A run's success $\hat X$ is estimated from $E$
+#    episodes; given the policy, the estimate is binomial, with standard
+#    deviation $\sqrt{X(1 - X)/E}$. More episodes shrink it to zero without
+#    changing the policy.
+# 2. *Training seeds.* Different seeds give different policies. This variation
+#    is a property of the algorithm on the task, and no amount of evaluation
+#    removes it; only more runs estimate it better.
+# 3. *Hyperparameters.* Different settings give different score distributions.
+#    This is a property of the algorithm *and* the tuning effort spent on it.
+#
+# The law of total variance ties the first two together: across runs,
+# $\operatorname{Var}\hat X = \mathbb{E}[X(1-X)/E] + \operatorname{Var}X$, so
+# the spread of estimated run scores overstates the seed-to-seed spread by
+# the average binomial variance. Section 3.5 measures all three for SAC+HER on
+# Reach; the third is the subject of Section 3.4.
+#
+# ### 1.8 Stability, continuity and determinism
+#
+# We call a result *stable* when it depends continuously on the training
+# process: a small change of a hyperparameter, or a different seed, moves the
+# score distribution by a small amount. A hyperparameter is *knife-edge* when a
+# modest change of it, here a factor of three or four, destroys much of the
+# performance; a result obtained at a knife-edge setting is a fact about that
+# setting, not about the method. We test this one parameter at a time around
+# the recipe, which detects sensitivity along each axis but not interactions
+# between them.
+#
+# Determinism is the degenerate case of continuity: the same seed, on the same
+# hardware and software, must give the same run, bit for bit. It does not make a
+# result robust, but it makes it *attributable*: when two runs differ, the
+# difference has a cause in their inputs, and an interrupted run that resumes
+# from a checkpoint is the run it would have been. Floating-point addition is
+# not associative, so anything that changes the order of a reduction (the
+# number of threads a matrix product is split across, a different BLAS kernel,
+# a GPU's atomic additions) may change the last bits of a result, and through
+# the training dynamics those bits can grow.
+
+# %% [markdown]
+# ## 2. The Experimental Environment
+#
+# ### 2.1 One sweep file
+#
+# All of the chapter's runs are defined in one sweep file per profile. Under
+# the {glue:text}`ch06_profile` profile it is `gcrl/sweeps/`{glue:text}`ch06_sweep_file`:
+
+# %%
+glue("ch06_profile", profile, display=False)
+glue("ch06_sweep_file", budget.sweep, display=False)
+spec = ch06.sweep_spec(budget)
+print((sweep.SWEEPS_DIR / budget.sweep).read_text())
+
+# %% [markdown]
+# A *group* is one algorithm on one task. The `comparison` groups run the
+# book's SAC+HER with the recipe of Chapter 4, the same code with relabelling
+# switched off ($k = 0$, so the two differ in nothing else), and Stable-Baselines3's
+# PPO with Chapter 2's recipe, at the same budget of environment steps and with
+# the same evaluation grid. The `sensitivity` group varies one parameter of
+# SAC+HER's recipe at a time; its unvaried configuration is the comparison's
+# SAC+HER, trained once and shared. Every configuration runs on every seed of
+# the file, offset by the chapter's master seed; the table lists the trials.
+
+# %%
+trials = spec.trials(seed_offset=seed)
+plan = pd.DataFrame([{"group": t.group, "configuration": t.label, "algorithm": t.algo, "task": task_name(t.env_id),
+                      "env steps": t.build().total_steps, "trial": t.folder_name} for t in trials])
+unique_trials = plan.trial.nunique()
+glue("ch06_seeds", f"{len(spec.seeds)}", display=False)
+glue("ch06_trials", f"{unique_trials}", display=False)
+plan.groupby(["group", "configuration", "algorithm", "task", "env steps"], sort=False).size().rename("seeds").to_frame()
+
+# %% [markdown]
+# The sweep has {glue:text}`ch06_trials` distinct trials of
+# {glue:text}`ch06_seeds` seeds each. Evaluation is Chapter 2's protocol: the
+# deterministic policy on a fixed set of held-out episodes, the same for every
+# run, so that two runs' scores differ only through their policies.
+#
+# ```{note}
+# The standard profile runs Reach only. Chapter 4 measured every method on Push
+# at the random-action floor within a two-core budget; scores that are all at the
+# floor have nothing for an aggregate to separate, and five seeds of each would
+# cost most of an hour. The full profile adds Push with ten seeds and moves the
+# sensitivity study to Push, where a CPU budget cannot reach.
+# ```
+
+# %% [markdown]
+# ## 3. Implementation Details
+#
+# ### 3.1 Trials on Ray, resumable
+#
+# A trial is trained by the same entry point as every run of the course
+# (`SacHerConfig.train` or `TrainConfig.train`), into its own folder, with the
+# same checkpoints, curve and provenance. Its folder is named by a hash of its
+# full configuration, so a trial that two groups share is trained once, and a
+# trial is complete only when its folder holds metrics recorded for exactly
+# that configuration:
+
+# %%
+print(inspect.getsource(sweep.completed))
+
+# %% [markdown]
+# `run_sweep` reads complete trials back and hands the rest to Ray, one CPU and
+# one torch thread per trial, longest first. Without an address, Ray starts
+# embedded on this machine with one worker per core and stops afterwards; with
+# an address (`GCRL_RAY_ADDRESS`, or `gcrl sweep --address`) it joins an
+# existing cluster, ships the `gcrl` package to the workers and requires the
+# results folder on a filesystem the nodes share. When a GPU is present each
+# trial requests an equal fraction of it, so that the trials that use it
+# (Stable-Baselines3's) share one device instead of queueing for it. An
+# interrupted sweep resumes when run again: complete trials are skipped and the
+# others continue from their last checkpoint.
+
+# %%
+outcome = sweep.run_sweep(spec, training_runs(out), run, seed_offset=seed)
+glue("ch06_trained", f"{len(outcome.trained)}", display=False)
+glue("ch06_reused", f"{len(outcome.reused)}", display=False)
+glue("ch06_backend", outcome.backend, display=False)
+comparison = outcome.group(ch06.COMPARISON)
+tasks, scores = ch06.score_matrices(comparison)
+pd.DataFrame({label: matrix[:, 0] for label, matrix in scores.items()},
+             index=pd.Index(np.array(spec.seeds) + seed, name="seed")).style.format("{:.2f}").set_caption(
+    f"Final success rate of every run on {task_name(tasks[0])}")
+
+# %% [markdown]
+# This execution trained {glue:text}`ch06_trained` trials and read
+# {glue:text}`ch06_reused` back ({glue:text}`ch06_backend`). The table holds
+# the score matrix of the comparison on its first task: one row per seed,
+# each entry a final success rate on the held-out episodes.
+#
+# ### 3.2 Aggregates with rliable
+#
+# The aggregates, intervals, profiles and probabilities are rliable's, called
+# with a seeded generator so that every interval printed here is reproducible:
+
+# %%
+print(inspect.getsource(stability.interval_estimates))
+
+# %% [markdown]
+# ### 3.3 SAC+HER, SAC without HER and PPO
+
+# %%
+reps = budget.bootstrap_reps
+estimates = stability.interval_estimates(scores, reps)
+improvements = stability.probability_of_improvement(scores, ch06.PAIRS, reps)
+profiles = stability.performance_profiles(scores, ch06.TAUS, reps)
+efficiency = {task_name(env_id): stability.sample_efficiency(
+    {label: [r.curve for r in per_task[env_id]] for label, per_task in comparison.items()}, reps) for env_id in tasks}
+
+
+def interval_text(e):
+    return f"{e['estimate']:.2f} [{e['ci95'][0]:.2f}, {e['ci95'][1]:.2f}]"
+
+
+aggregate_table = pd.DataFrame({label: {metric: interval_text(e[metric]) for metric in stability.AGGREGATES}
+                                for label, e in estimates.items()}).T
+glue("ch06_reps", f"{reps:,}", display=False)
+glue("ch06_tasks", ", ".join(task_name(e) for e in tasks), display=False)
+for label, key in ((ch06.RECIPE, "recipe"), (ch06.NO_HER, "noher"), (ch06.PPO, "ppo")):
+    glue(f"ch06_iqm_{key}", interval_text(estimates[label]["IQM"]), display=False)
+aggregate_table
+
+# %% [markdown]
+# Each entry is a point estimate with its 95% stratified-bootstrap interval
+# ({glue:text}`ch06_reps` replicates) over {glue:text}`ch06_seeds` runs per
+# algorithm on {glue:text}`ch06_tasks`. The IQM of final success is
+# {glue:text}`ch06_iqm_recipe` for SAC+HER, {glue:text}`ch06_iqm_noher` for
+# the same learner without relabelling, and {glue:text}`ch06_iqm_ppo` for PPO.
+
+# %%
+fig = plots.interval_estimates(estimates, stability.AGGREGATES)
+plots.save_figure(fig, out / "aggregate_intervals.png");
+
+# %% [markdown]
+# The probability of improvement orders the algorithms pair by pair:
+
+# %%
+fig = plots.probability_of_improvement(improvements)
+plots.save_figure(fig, out / "probability_of_improvement.png");
+for key, p in improvements.items():
+    glue(f"ch06_poi_{ch06.PAIRS.index((p['x'], p['y']))}", interval_text(p), display=False)
+pd.DataFrame({key: {"P(X > Y)": interval_text(p)} for key, p in improvements.items()}).T
+
+# %% [markdown]
+# $P(\text{SAC+HER} > \text{SAC, no HER})$ is {glue:text}`ch06_poi_0` and
+# $P(\text{SAC+HER} > \text{PPO})$ is {glue:text}`ch06_poi_1`; an interval that
+# excludes 0.5 orders the pair, whatever the size of the gap. The performance
+# profiles show the whole score distribution of each algorithm:
+
+# %%
+fig = plots.performance_profiles(profiles)
+plots.save_figure(fig, out / "performance_profiles.png");
+
+# %% [markdown]
+# and the sample-efficiency curves show the IQM across runs at every
+# evaluation, with its interval, which is where the algorithms differ most
+# before the final evaluation hides it:
+
+# %%
+fig = plots.sample_efficiency(efficiency)
+plots.save_figure(fig, out / "sample_efficiency.png");
+
+# %% [markdown]
+# **What three seeds would have said.** The table lists, for each algorithm,
+# the smallest and largest mean over any three of its runs, and how many of the
+# three-run subsets there are. Under the hypothesis that all runs of an
+# algorithm are exchangeable, each subset is a study another reader could have
+# published.
+
+# %%
+three_seed = {label: ch06.subset_means(matrix) for label, matrix in scores.items()}
+three_seed_table = pd.DataFrame({label: {"subsets": len(m), "lowest 3-seed mean": min(m),
+                                         "highest 3-seed mean": max(m), "mean of all runs": float(scores[label].mean())}
+                                 for label, m in three_seed.items()}).T
+spread = max(max(m) - min(m) for m in three_seed.values())
+glue("ch06_three_seed_spread", f"{spread:.2f}", display=False)
+three_seed_table.astype({"subsets": int}).round(3)
+
+# %% [markdown]
+# The widest gap between two three-seed means of the same algorithm is
+# {glue:text}`ch06_three_seed_spread` in success rate. A gap of zero means that
+# every run of that algorithm scored the same, which at this budget happens at
+# the ceiling or at the floor, and is exactly the case in which the intervals
+# above collapse.
+#
+# ### 3.4 Sensitivity of SAC+HER
+
+# %%
+sens = ch06.sensitivity(outcome, reps, seed=0)
+rows = {label: {"IQM area": interval_text(r["area"]["IQM"]), "IQM final": interval_text(r["final"]["IQM"]),
+                "P(recipe > variant)": interval_text(r["p_recipe_better"]) if "p_recipe_better" in r else "",
+                "effect": r.get("effect", "recipe")} for label, r in sens["configurations"].items()}
+glue("ch06_sens_task", sens["task"], display=False)
+for parameter, verdict in sens["verdicts"].items():
+    glue(f"ch06_verdict_{parameter}", verdict, display=False)
+pd.DataFrame(rows).T
+
+# %% [markdown]
+# The score of the sensitivity study is the area under each run's learning
+# curve, its mean success over the evaluations, because at the end of the
+# {glue:text}`ch06_sens_task` budget most configurations may already succeed
+# everywhere, and a final score at the ceiling cannot tell a configuration that
+# learned in 2,000 steps from one that needed 5,000. "P(recipe > variant)" is
+# the probability that a run of the recipe has the larger area; a variant is
+# *worse* when that interval lies above 0.5 and *better* when it lies below.
+# A parameter is *stable* when no tried value is worse, *knife-edge* when one is
+# worse by more than half of the recipe's IQM area, and *sensitive* otherwise.
+# Over the tried values the learning rate is {glue:text}`ch06_verdict_learning_rate`,
+# the batch size {glue:text}`ch06_verdict_batch_size` and the number of relabelled
+# goals $k$ {glue:text}`ch06_verdict_n_sampled_goal`.
+
+# %%
+fig = plots.sensitivity(sens["configurations"], sens["recipe"])
+plots.save_figure(fig, out / "sensitivity.png");
+
+# %% [markdown]
+# ### 3.5 Where the variation comes from
+#
+# The table separates the three sources of Section 1.7 for SAC+HER on
+# {glue:text}`ch06_sens_task`: the binomial standard deviation of one run's
+# estimate from its evaluation episodes, the standard deviation across the
+# recipe's seeds, and the standard deviation across the sensitivity
+# configurations of their mean score.
+
+# %%
+variation = pd.DataFrame(sens["variation"]).T.rename(columns={"final": "final success", "area": "mean success over the curve"})
+glue("ch06_sd_seeds_area", f"{sens['variation']['training seeds']['area']:.3f}", display=False)
+glue("ch06_sd_episodes_area", f"{sens['variation']['evaluation episodes']['area']:.3f}", display=False)
+glue("ch06_sd_hyper_area", f"{sens['variation']['hyperparameters']['area']:.3f}", display=False)
+variation.round(3)
+
+# %% [markdown]
+# For the area under the curve, the spread across seeds is
+# {glue:text}`ch06_sd_seeds_area`, the evaluation noise of one run
+# {glue:text}`ch06_sd_episodes_area`, and the spread across the tried
+# hyperparameters {glue:text}`ch06_sd_hyper_area`. When the spread across seeds
+# is not much larger than the evaluation noise, more evaluation episodes would
+# not sharpen the comparison; more seeds would.
+#
+# ### 3.6 Determinism
+#
+# The check trains a short run of the Reach recipe three times, each in a fresh
+# process: twice with identical settings, and once with two torch threads
+# instead of one. It compares the SHA-256 of the trained parameters' bytes and
+# the learning curves.
+
+# %%
+determinism = stability.determinism_check(ch06.determinism_config(budget), out / "determinism")
+det_table = pd.DataFrame([{"run": i, "torch threads": r["threads"], "parameters SHA-256": r["parameters_sha256"][:16],
+                           "same parameters as run 0": r["identical_parameters"], "same curve": r["identical_curve"]}
+                          for i, r in enumerate(determinism["runs"])]).set_index("run")
+glue("ch06_det_steps", f"{budget.determinism_env_steps:,}", display=False)
+glue("ch06_det_repeatable", "bit-identical" if determinism["repeatable"] else "NOT identical", display=False)
+glue("ch06_det_threads", "also bit-identical" if determinism["runs"][2]["identical_parameters"]
+     else "different in their parameters", display=False)
+glue("ch06_device", run.snapshot()["device"]["name"], display=False)
+det_table
+
+# %% [markdown]
+# Two runs of {glue:text}`ch06_det_steps` env steps with the same seed and
+# settings on {glue:text}`ch06_device` are {glue:text}`ch06_det_repeatable`;
+# the run with two threads is {glue:text}`ch06_det_threads`. This is why every
+# trial of the sweep runs with one thread whatever the number of trials at once:
+# its numbers are then a function of its seed and configuration alone, and not
+# of how busy the machine was.
+#
+# ```{warning}
+# The book's SAC+HER computes on the CPU, so this check does not exercise a GPU.
+# On a GPU, bitwise repeatability is lost by default: cuBLAS may pick different
+# kernels or split reductions differently between runs, several CUDA kernels
+# accumulate with atomic additions whose order is unspecified, and cuDNN may
+# autotune its algorithm. PyTorch's `torch.use_deterministic_algorithms(True)`
+# with `CUBLAS_WORKSPACE_CONFIG=:4096:8` restores repeatability on one device
+# and software stack, at some cost in speed; across GPU models or driver
+# versions no such guarantee exists. A run's provenance records the device it
+# ran on for this reason.
+# ```
+
+# %% [markdown]
+# ## 4. Verification and Sanity Checks
+#
+# The checks below fail the chapter if they do not hold.
+#
+# 1. rliable's IQM equals a direct computation with `scipy.stats.trim_mean`, and
+#    its mean equals NumPy's, on the chapter's own score matrices.
+# 2. Every interval contains its point estimate, and the bootstrap is
+#    reproducible: the same seed gives the same intervals.
+# 3. Each performance profile is non-increasing in $\tau$, and its average over
+#    a fine grid of thresholds approximates the mean score.
+# 4. Running the sweep again trains nothing: every trial is read back.
+# 5. Two runs with the same seed and settings are bit-identical.
+
+# %%
+for label, matrix in scores.items():
+    assert np.isclose(estimates[label]["IQM"]["estimate"], stats.trim_mean(matrix.ravel(), 0.25)), label
+    assert np.isclose(estimates[label]["Mean"]["estimate"], matrix.mean()), label
+    for metric, e in estimates[label].items():
+        assert e["ci95"][0] - 1e-9 <= e["estimate"] <= e["ci95"][1] + 1e-9, (label, metric)
+assert stability.interval_estimates(scores, reps) == estimates, "the bootstrap is seeded"
+for label, profile_ in profiles.items():
+    assert np.all(np.diff(profile_["fraction"]) <= 1e-12), label
+fine = stability.performance_profiles(scores, np.linspace(0, 1, 201)[:-1], reps=10)
+for label, matrix in scores.items():
+    assert abs(np.mean(fine[label]["fraction"]) - matrix.mean()) <= 0.005 + 1e-9, label
+again = sweep.run_sweep(spec, training_runs(out), run, seed_offset=seed)
+assert not again.trained and len(again.reused) == unique_trials, "a rerun of the sweep reads every trial back"
+assert determinism["repeatable"], "same seed, same settings, same machine: bit-identical runs"
+print(f"all checks passed: {len(scores)} algorithms, {unique_trials} trials reused on rerun, determinism held")
+
+# %% [markdown]
+# ## 5. Deliverables
+
+# %%
+def trial_record(result):
+    return {"run_dir": os.path.relpath(result.run_dir, results / profile), "seed": result.config.seed,
+            "final": result.metrics["final"], "area": ch06.curve_area(result), "curve": result.curve}
+
+
+write_deliverable(out, "stability_results.json", {
+    "budget": {"sweep": budget.sweep, "bootstrap_reps": reps, "determinism_env_steps": budget.determinism_env_steps,
+               "seeds": len(spec.seeds)},
+    "sweep": {"file": budget.sweep, "text": (sweep.SWEEPS_DIR / budget.sweep).read_text(),
+              "trials": unique_trials, "trained_now": len(outcome.trained), "reused": len(outcome.reused),
+              "backend": outcome.backend},
+    "comparison": {"tasks": tasks, "scores": {label: m.tolist() for label, m in scores.items()},
+                   "aggregates": estimates, "probability_of_improvement": improvements,
+                   "performance_profiles": profiles, "sample_efficiency": efficiency,
+                   "three_seed_means": three_seed,
+                   "runs": {label: {e: [trial_record(r) for r in rs] for e, rs in per_task.items()}
+                            for label, per_task in comparison.items()}},
+    "sensitivity": sens,
+    "determinism": determinism,
+}, run)
+glue("ch06_wall_s", f"{run.snapshot()['wall_time_s']:.0f}", display=False)
+verified_table(results, profile, "ch06")
+
+# %% [markdown]
+# Under the {glue:text}`ch06_profile` profile the chapter took
+# {glue:text}`ch06_wall_s` s. `stability_results.json` holds every run's score
+# and learning curve, so that a reader can recompute any aggregate of this
+# chapter, or one of their own, without retraining; the trials' checkpoints
+# stay under `runs/` in the chapter's results folder, and running
+# `gcrl sweep` on the same file resumes or extends them.
