@@ -131,7 +131,9 @@ display(Markdown(run.banner()))
 # resists up to a quarter of outlying runs on either side while averaging half
 # of them, and Agarwal et al. show that its interval at $N = 5$ is narrower
 # than the median's at $N = 10$ on the Atari benchmark. We also report the
-# mean, the median and the *optimality gap* $\frac1{NM}\sum \max(0, 1 -
+# mean, rliable's median, which is the median over tasks of each task's mean
+# score (with a single task it equals the mean, and it is a robust summary only
+# across many tasks), and the *optimality gap* $\frac1{NM}\sum \max(0, 1 -
 # x_{n,m})$, the average shortfall from a success rate of one.
 #
 # ### 1.4 Stratified bootstrap confidence intervals
@@ -323,8 +325,13 @@ pd.DataFrame({label: matrix[:, 0] for label, matrix in scores.items()},
 #
 # ### 3.2 Aggregates with rliable
 #
-# The aggregates, intervals, profiles and probabilities are rliable's, called
-# with a seeded generator so that every interval printed here is reproducible:
+# The aggregates, intervals, profiles and probabilities are rliable's. Every
+# interval printed here must be reproducible, and that takes more than passing
+# rliable a seeded `random_state`: its stratified bootstraps draw their
+# resampling indices from NumPy's global generator and ignore the one they are
+# given, so the wrapper also seeds the global generator for the duration of the
+# call and restores it afterwards. Section 4 recomputes the intervals and
+# demands the same digits.
 
 # %%
 print(inspect.getsource(stability.interval_estimates))

@@ -7,17 +7,21 @@ the median and the optimality gap, each with a 95% stratified-bootstrap
 interval (runs are resampled within each task); performance profiles (the
 fraction of runs whose score exceeds each threshold); and the probability that
 a run of one algorithm beats a run of another on a task, with its interval.
-Every bootstrap draws from a seeded generator, so the intervals a chapter
-prints are reproducible to the last digit.
+Every bootstrap is seeded, so the intervals a chapter prints are reproducible
+to the last digit. rliable 1.2's bootstraps draw their resampling indices from
+NumPy's *global* generator whatever ``random_state`` they are given, so
+:func:`_bootstrap` seeds that generator for the duration of each call and then
+restores it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,17 @@ def _rliable():
     from rliable import library, metrics
 
     return library, metrics
+
+
+@contextlib.contextmanager
+def _bootstrap(seed: int) -> Iterator[np.random.RandomState]:
+    """A seeded RandomState for rliable, with NumPy's global generator seeded alike and restored afterwards."""
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield np.random.RandomState(seed)
+    finally:
+        np.random.set_state(saved)
 
 
 def check_scores(scores: Scores) -> dict[str, np.ndarray]:
@@ -70,8 +85,8 @@ def interval_estimates(scores: Scores, reps: int = DEFAULT_REPS, seed: int = BOO
     """Each algorithm's aggregates, with 95% stratified-bootstrap intervals: ``{alg: {IQM: {estimate, ci95}}}``."""
     library, _ = _rliable()
     scores = check_scores(scores)
-    points, intervals = library.get_interval_estimates(scores, aggregate, reps=reps,
-                                                       random_state=np.random.RandomState(seed))
+    with _bootstrap(seed) as generator:
+        points, intervals = library.get_interval_estimates(scores, aggregate, reps=reps, random_state=generator)
     return {name: {metric: {"estimate": float(points[name][i]),
                             "ci95": [float(intervals[name][0][i]), float(intervals[name][1][i])]}
                    for i, metric in enumerate(AGGREGATES)}
@@ -84,9 +99,9 @@ def performance_profiles(scores: Scores, taus: Sequence[float], reps: int = DEFA
     library, _ = _rliable()
     scores = check_scores(scores)
     taus = np.asarray(taus, dtype=float)
-    points, intervals = library.get_interval_estimates(
-        scores, lambda m: np.array([np.mean(m > tau) for tau in taus]), reps=reps,
-        random_state=np.random.RandomState(seed))
+    with _bootstrap(seed) as generator:
+        points, intervals = library.get_interval_estimates(
+            scores, lambda m: np.array([np.mean(m > tau) for tau in taus]), reps=reps, random_state=generator)
     return {name: {"tau": taus.tolist(), "fraction": points[name].tolist(),
                    "ci95_low": intervals[name][0].tolist(), "ci95_high": intervals[name][1].tolist()}
             for name in scores}
@@ -102,8 +117,9 @@ def probability_of_improvement(scores: Scores, pairs: Sequence[tuple[str, str]],
         raise CourseError(f"probability of improvement: no scores for {sorted(unknown)}")
     keys = {pair_key(x, y): (x, y) for x, y in pairs}
     paired = {key: (scores[x], scores[y]) for key, (x, y) in keys.items()}
-    points, intervals = library.get_interval_estimates(paired, metrics.probability_of_improvement, reps=reps,
-                                                       random_state=np.random.RandomState(seed))
+    with _bootstrap(seed) as generator:
+        points, intervals = library.get_interval_estimates(paired, metrics.probability_of_improvement, reps=reps,
+                                                           random_state=generator)
     return {key: {"x": x, "y": y, "estimate": float(np.ravel(points[key])[0]),
                   "ci95": [float(np.ravel(intervals[key][0])[0]), float(np.ravel(intervals[key][1])[0])]}
             for key, (x, y) in keys.items()}
@@ -129,9 +145,10 @@ def sample_efficiency(curves: Mapping[str, Sequence[Sequence[dict[str, Any]]]], 
             raise CourseError(f"the runs of {name!r} share no evaluated env step")
         matrix = np.array([[next(r["success_rate"] for r in run if r["env_steps"] == step) for step in steps]
                            for run in runs])[:, None, :]  # runs x 1 task x steps: runs resampled jointly
-        points, intervals = library.get_interval_estimates(
-            {name: matrix}, lambda m: np.array([metrics.aggregate_iqm(m[..., j]) for j in range(m.shape[-1])]),
-            reps=reps, random_state=np.random.RandomState(seed))
+        with _bootstrap(seed) as generator:
+            points, intervals = library.get_interval_estimates(
+                {name: matrix}, lambda m: np.array([metrics.aggregate_iqm(m[..., j]) for j in range(m.shape[-1])]),
+                reps=reps, random_state=generator)
         result[name] = {"env_steps": steps, "iqm": points[name].tolist(),
                         "ci95_low": intervals[name][0].tolist(), "ci95_high": intervals[name][1].tolist()}
     return result

@@ -1,0 +1,147 @@
+"""Sweeps: the file format and its errors, trial expansion, and a tiny sweep on a local Ray instance."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from gcrl import sac_her
+from gcrl.errors import CourseError
+from gcrl.provenance import RunRecord
+from gcrl.sweep import SweepSpec, run_sweep
+
+SAC_HER = {"name": "comparison", "label": "SAC+HER", "algo": "sac+her", "env_id": "FetchReach-v4",
+           "config": {"total_steps": 100, "learning_starts": 50, "eval_every": 50, "eval_episodes": 2,
+                      "checkpoint_every": 50}}
+PPO = {"name": "comparison", "label": "PPO", "algo": "ppo", "env_id": "FetchReach-v4",
+       "config": {"total_steps": 128, "n_steps": 16, "batch_size": 32, "eval_every": 64, "eval_episodes": 2,
+                  "checkpoint_every": 64}}
+
+
+def spec(**changes) -> SweepSpec:
+    return SweepSpec.from_dict({"name": "tiny", "seeds": 2, "groups": [SAC_HER, PPO], **changes})
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"name": "x", "seeds": 2}, "a sweep is a mapping with name, seeds and groups"),
+    ({"name": "x", "seeds": 0, "groups": [SAC_HER]}, "seeds must be a positive count"),
+    ({"name": "x", "seeds": [1, 1], "groups": [SAC_HER]}, "distinct seeds"),
+    ({"name": "x", "seeds": 2, "groups": []}, "groups must be a non-empty list"),
+    ({"name": "x", "seeds": 2, "groups": [{**SAC_HER, "algo": "dqn"}]}, "unknown algo 'dqn'"),
+    ({"name": "x", "seeds": 2, "groups": [{**SAC_HER, "colour": "red"}]}, "unknown ['colour']"),
+    ({"name": "x", "seeds": 2, "groups": [{k: v for k, v in SAC_HER.items() if k != "env_id"}]}, "missing ['env_id']"),
+    ({"name": "x", "seeds": 2, "groups": [{**SAC_HER, "config": {"seed": 3}}]}, "config may not set seed"),
+    ({"name": "x", "seeds": 2, "groups": [{**SAC_HER, "vary": {"batch_size": []}}]}, "non-empty list of values"),
+    ({"name": "x", "seeds": 2, "groups": [{**SAC_HER, "vary": {"batch_size": [0]}}]}, "batch_size must be a positive"),
+    ({"name": "x", "seeds": 2, "groups": [{**PPO, "config": {"total_steps": 64, "n_sampled_goal": 2}}]},
+     "n_sampled_goal"),
+])
+def test_bad_sweeps_are_named(data, message):
+    with pytest.raises(CourseError) as error:
+        SweepSpec.from_dict(data)
+    assert message in str(error.value)
+
+
+def test_a_missing_or_malformed_file_is_a_clear_error(tmp_path):
+    with pytest.raises(CourseError, match="no sweep file"):
+        SweepSpec.from_file(tmp_path / "nothing.yml")
+    (tmp_path / "bad.yml").write_text("groups: [unclosed\n")
+    with pytest.raises(CourseError, match="not valid YAML"):
+        SweepSpec.from_file(tmp_path / "bad.yml")
+
+
+def test_the_chapters_sweep_files_parse():
+    for profile, seeds in (("smoke", 2), ("standard", 5), ("full", 10)):
+        assert len(SweepSpec.from_file(f"ch06-{profile}.yml").seeds) == seeds
+
+
+def test_vary_expands_one_parameter_at_a_time_and_identical_trials_share_a_folder():
+    sensitivity = {**SAC_HER, "name": "sensitivity",
+                   "vary": {"learning_rate": [0.001, 0.003], "n_sampled_goal": [1, 8]}}
+    trials = spec(groups=[SAC_HER, sensitivity]).trials(seed_offset=10)
+    labels = [t.label for t in trials if t.group == "sensitivity"]
+    # 0.001 is the recipe's learning rate, but the group's config does not set it: it gets its own label
+    assert labels == [l for l in ("SAC+HER", "learning_rate=0.001", "learning_rate=0.003", "n_sampled_goal=1",
+                                  "n_sampled_goal=8") for _ in range(2)]
+    assert sorted({t.seed for t in trials}) == [10, 11]
+    by_label = {(t.group, t.label, t.seed): t for t in trials}
+    recipe = by_label[("comparison", "SAC+HER", 10)]
+    assert recipe.folder_name == by_label[("sensitivity", "SAC+HER", 10)].folder_name
+    assert recipe.folder_name == by_label[("sensitivity", "learning_rate=0.001", 10)].folder_name
+    assert recipe.folder_name != by_label[("sensitivity", "learning_rate=0.003", 10)].folder_name
+    assert recipe.folder_name != by_label[("comparison", "SAC+HER", 11)].folder_name
+    assert by_label[("sensitivity", "n_sampled_goal=8", 11)].build().n_sampled_goal == 8
+
+
+def test_a_tiny_sweep_runs_on_local_ray_and_resumes(tmp_path, monkeypatch):
+    """The CI test of the Ray path: train, read back, then resume one interrupted trial from its checkpoint."""
+    monkeypatch.delenv("GCRL_RAY_ADDRESS", raising=False)
+    tiny = spec()
+    run = RunRecord(profile="smoke", seeds=[0, 1])
+    first = run_sweep(tiny, tmp_path, run)
+    assert first.backend.startswith("Ray ") and "embedded" in first.backend
+    assert len(first.trained) == 4 and not first.reused
+    results = first.group("comparison")
+    assert set(results) == {"SAC+HER", "PPO"}
+    for label, steps in (("SAC+HER", 100), ("PPO", 128)):
+        runs = results[label]["FetchReach-v4"]
+        assert [r.config.seed for r in runs] == [0, 1]
+        for r in runs:
+            metrics = json.loads((r.run_dir / "metrics.json").read_text())
+            assert metrics["env_steps"] == steps and metrics["provenance"]["profile"] == "smoke"
+            assert r.curve[-1]["episodes"] == 2 and 0 <= r.curve[-1]["success_rate"] <= 1
+
+    again = run_sweep(tiny, tmp_path, run)
+    assert not again.trained and len(again.reused) == 4 and again.backend.startswith("none")
+    assert {n: r.curve for n, r in again.results.items()} == {n: r.curve for n, r in first.results.items()}
+
+    # Interrupt one trial between its checkpoints at 50 and 100 env steps, in this process.
+    trial = next(t for t in tiny.trials() if t.algo == "sac+her" and t.seed == 1)
+    straight = first.result(trial).curve
+    shutil.rmtree(tmp_path / trial.folder_name)
+    original = sac_her.TrainingState.gradient_step
+
+    def interrupted(self):
+        if self.steps == 75:
+            raise KeyboardInterrupt
+        original(self)
+
+    monkeypatch.setattr(sac_her.TrainingState, "gradient_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        trial.build().train(tmp_path / trial.folder_name, run)
+    monkeypatch.setattr(sac_her.TrainingState, "gradient_step", original)
+    assert not (tmp_path / trial.folder_name / "metrics.json").exists()
+
+    resumed = run_sweep(tiny, tmp_path, run)
+    assert resumed.trained == [trial.folder_name] and len(resumed.reused) == 3
+    assert resumed.result(trial).metrics["resumed_from"] == 50
+    keys = ("env_steps", "successes", "mean_final_distance", "entropy")
+    assert [[row[k] for k in keys] for row in resumed.result(trial).curve] == [[row[k] for k in keys] for row in straight]
+
+
+def test_a_trial_folder_of_another_configuration_is_retrained_not_reused(tmp_path):
+    """A completed folder counts only for the exact configuration it recorded."""
+    from gcrl.sweep import completed
+
+    trial = spec().trials()[0]
+    folder = tmp_path / trial.folder_name
+    folder.mkdir()
+    config = trial.build()
+    (folder / "curve.json").write_text("[]")
+    (folder / "metrics.json").write_text(json.dumps({"config": {**config.as_dict(), "batch_size": 7}}))
+    assert completed(config, folder) is None
+    (folder / "metrics.json").write_text(json.dumps({"config": config.as_dict()}))
+    assert completed(config, folder) == ({"config": config.as_dict()}, [])
+
+
+def test_the_sweep_cli_prints_each_configurations_iqm(tmp_path, cli):
+    sweep_file = tmp_path / "one.yml"
+    sweep_file.write_text(yaml.safe_dump({"name": "one", "seeds": [3], "groups": [SAC_HER]}))
+    done = cli("sweep", str(sweep_file), "--runs", str(tmp_path / "runs"), "--profile", "smoke")
+    assert done.returncode == 0, done.stderr
+    assert "1 trials trained, 0 read back" in done.stdout and "IQM final success" in done.stdout
+    bad = cli("sweep", str(tmp_path / "missing.yml"), "--runs", str(tmp_path / "runs"))
+    assert bad.returncode != 0 and "no sweep file" in bad.stderr
