@@ -129,8 +129,9 @@ display(Markdown(run.banner()))
 # zero: one outlying run moves it arbitrarily. The median resists outliers but
 # uses one or two scores and so has a large variance at small $N$. The IQM
 # resists up to a quarter of outlying runs on either side while averaging half
-# of them, and Agarwal et al. show that its interval at $N = 5$ is narrower
-# than the median's at $N = 10$ on the Atari benchmark. We also report the
+# of them; on the Atari 100k benchmark Agarwal et al. find its bootstrap
+# intervals much narrower than the median's for the same number of runs, and
+# often narrower than the median's with twice as many. We also report the
 # mean, rliable's median, which is the median over tasks of each task's mean
 # score (with a single task it equals the mean, and it is a robust summary only
 # across many tasks), and the *optimality gap* $\frac1{NM}\sum \max(0, 1 -
@@ -275,7 +276,7 @@ plan.groupby(["group", "configuration", "algorithm", "task", "env steps"], sort=
 # The standard profile runs Reach only. Chapter 4 measured every method on Push
 # at the random-action floor within a two-core budget; scores that are all at the
 # floor have nothing for an aggregate to separate, and five seeds of each would
-# cost most of an hour. The full profile adds Push with ten seeds and moves the
+# about double the chapter's running time. The full profile adds Push with ten seeds and moves the
 # sensitivity study to Push, where a CPU budget cannot reach.
 # ```
 
