@@ -53,9 +53,24 @@ def test_a_missing_or_malformed_file_is_a_clear_error(tmp_path):
         SweepSpec.from_file(tmp_path / "bad.yml")
 
 
-def test_the_chapters_sweep_files_parse():
-    for profile, seeds in (("smoke", 2), ("standard", 5), ("full", 10)):
-        assert len(SweepSpec.from_file(f"ch06-{profile}.yml").seeds) == seeds
+def test_chapter_six_sweeps_meet_the_issue():
+    """At least 5 seeds in standard and 10 in full; the three methods compared; lr, batch and k varied
+    on Reach (standard) and Push (full)."""
+    from gcrl.profiles import budget
+
+    for profile, seeds, sensitivity_task in (("smoke", 2, "FetchReach-v4"), ("standard", 5, "FetchReach-v4"),
+                                             ("full", 10, "FetchPush-v4")):
+        spec = SweepSpec.from_file(budget("ch06", profile).sweep)
+        assert len(spec.seeds) >= seeds and budget("ch06", profile).seeds == len(spec.seeds)
+        trials = spec.trials()
+        assert {t.label for t in trials if t.group == "comparison"} == {"SAC+HER", "SAC, no HER", "PPO"}
+        varied = {t.label.split("=")[0] for t in trials if t.group == "sensitivity" and "=" in t.label}
+        assert varied == {"learning_rate", "batch_size", "n_sampled_goal"}
+        assert {t.env_id for t in trials if t.group == "sensitivity"} == {sensitivity_task}
+        no_her = [t.build() for t in trials if t.label == "SAC, no HER"]
+        assert no_her and all(c.n_sampled_goal == 0 for c in no_her)
+    full = SweepSpec.from_file("ch06-full.yml").trials()
+    assert {t.env_id for t in full if t.group == "comparison"} == {"FetchReach-v4", "FetchPush-v4"}
 
 
 def test_vary_expands_one_parameter_at_a_time_and_identical_trials_share_a_folder():
