@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from gcrl.io import atomic_path
 
@@ -203,6 +203,8 @@ def sensitivity(configurations: dict[str, dict], recipe: dict[str, object], scor
         ax.axvline(float(recipe[parameter]), color="k", ls=":", lw=1)
         if max(x) / max(min(x), 1e-12) >= 8:
             ax.set_xscale("log")
+        ax.set_xticks(x, [f"{value:g}" for value in x])  # the tried values, and no others
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(parameter)
         ax.set_ylim(-0.02, 1.02)
     axes[0][0].set_ylabel(ylabel, fontsize=9)
