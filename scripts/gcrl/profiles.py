@@ -5,7 +5,8 @@ profile; notebooks never hold budget literals of their own.
 
 - ``smoke``: proves the mechanics in at most two minutes per chapter on two CPU
   cores (CI, nbval, a quick look). Nothing is expected to learn.
-- ``standard``: the default; the whole book in at most an hour on two CPU cores.
+- ``standard``: the default; the whole book in about 90 minutes on two CPU cores (Chapter 6,
+  which trains 45 runs for its statistics, takes a third of it).
 - ``full``: paper-scale runs for a GPU machine.
 """
 
