@@ -313,7 +313,7 @@ glue("ch06_trained", f"{len(outcome.trained)}", display=False)
 glue("ch06_reused", f"{len(outcome.reused)}", display=False)
 glue("ch06_backend", outcome.backend, display=False)
 comparison = outcome.group(ch06.COMPARISON)
-tasks, scores = ch06.score_matrices(comparison)
+tasks, scores = stability.score_matrices(comparison)
 pd.DataFrame({label: matrix[:, 0] for label, matrix in scores.items()},
              index=pd.Index(np.array(spec.seeds) + seed, name="seed")).style.format("{:.2f}").set_caption(
     f"Final success rate of every run on {task_name(tasks[0])}")

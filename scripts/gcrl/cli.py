@@ -133,7 +133,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep file on Ray (embedded, or the cluster at --address) and print each configuration's IQM."""
     from gcrl.envs import configure_rendering
     from gcrl.provenance import RunRecord
-    from gcrl.stability import final_scores, interval_estimates
+    from gcrl.stability import interval_estimates, score_matrices
     from gcrl.sweep import SweepSpec, run_sweep
 
     check_profile(args.profile)
@@ -146,7 +146,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for group in dict.fromkeys(t.group for t in outcome.trials):
         for label, per_task in outcome.group(group).items():
             for env_id, results in per_task.items():
-                iqm = interval_estimates(final_scores({label: results}))[label]["IQM"]
+                iqm = interval_estimates(score_matrices({label: {env_id: results}})[1])[label]["IQM"]
                 print(f"  {group:<14} {label:<24} {env_id:<22} IQM final success {iqm['estimate']:.2f} "
                       f"[{iqm['ci95'][0]:.2f}, {iqm['ci95'][1]:.2f}] over {len(results)} seeds")
     return 0

@@ -154,10 +154,17 @@ def sample_efficiency(curves: Mapping[str, Sequence[Sequence[dict[str, Any]]]], 
     return result
 
 
-def final_scores(results_by_label: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
-    """One task's score matrix per label (runs x 1) from training results: each run's final success rate."""
-    return {label: np.array([[r.metrics["final"]["success_rate"]] for r in results]) for label, results in
-            results_by_label.items()}
+def score_matrices(by_label: Mapping[str, Mapping[str, Sequence[Any]]],
+                   score=None) -> tuple[list[str], dict[str, np.ndarray]]:
+    """``{label: (runs x tasks)}`` from ``{label: {env_id: [training results]}}``, tasks in a fixed order.
+
+    A run's score is its final success rate, or ``score(result)``.
+    """
+    score = score or (lambda result: result.metrics["final"]["success_rate"])
+    tasks = list(dict.fromkeys(env_id for per_task in by_label.values() for env_id in per_task))
+    matrices = {label: np.array([[score(r) for r in per_task[env_id]] for env_id in tasks]).T
+                for label, per_task in by_label.items()}
+    return tasks, matrices
 
 
 # --- determinism ---------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ import yaml
 
 from gcrl.errors import CourseError
 from gcrl.provenance import RunRecord
-from gcrl.train import ALGORITHMS, TrainConfig, default_workers
+from gcrl.train import ALGORITHMS, TrainConfig, default_workers, train_in_worker
 
 SWEEPS_DIR = Path(__file__).with_name("sweeps")
 RAY_ADDRESS_ENV = "GCRL_RAY_ADDRESS"
@@ -76,7 +77,7 @@ class Trial:
             return SacHerConfig.from_recipe(self.env_id, seed=self.seed, **self.overrides)
         return TrainConfig.from_file(self.algo, self.env_id, seed=self.seed, **self.overrides)
 
-    @property
+    @functools.cached_property
     def folder_name(self) -> str:
         """Names the trial by what decides it, so that identical trials of two groups share one folder."""
         config = json.dumps(self.build().as_dict(), sort_keys=True)
@@ -205,25 +206,16 @@ def run_sweep(spec: SweepSpec, runs_folder: str | os.PathLike[str], run: RunReco
     """
     runs_folder = Path(runs_folder)
     trials = spec.trials(seed_offset)
-    unique = {t.folder_name: t for t in trials}
-    finished = {name: completed(t.build(), runs_folder / name) for name, t in unique.items()}
+    configs = {t.folder_name: t.build() for t in trials}
+    finished = {name: completed(config, runs_folder / name) for name, config in configs.items()}
     pending = [name for name, done in finished.items() if done is None]
     backend = "none: every trial was complete"
     if pending:
-        backend, outcomes = _train_on_ray(
-            [(unique[name].build(), runs_folder / name) for name in pending], run,
-            address or os.environ.get(RAY_ADDRESS_ENV) or None)
+        backend, outcomes = _train_on_ray([(configs[name], runs_folder / name) for name in pending], run,
+                                          address or os.environ.get(RAY_ADDRESS_ENV) or None)
         finished.update(zip(pending, outcomes))
-    results = {name: unique[name].build().result(runs_folder / name, *finished[name]) for name in unique}
-    return SweepOutcome(trials, results, pending, [n for n in unique if n not in pending], backend)
-
-
-def _train_trial(config, run_dir: str, run: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    import torch
-
-    torch.set_num_threads(1)
-    result = config.train(Path(run_dir), run)
-    return result.metrics, result.curve
+    results = {name: config.result(runs_folder / name, *finished[name]) for name, config in configs.items()}
+    return SweepOutcome(trials, results, pending, [n for n in configs if n not in pending], backend)
 
 
 def _train_on_ray(jobs: list[tuple[Any, Path]], run: RunRecord, address: str | None):
@@ -246,9 +238,9 @@ def _train_on_ray(jobs: list[tuple[Any, Path]], run: RunRecord, address: str | N
         resources = ray.cluster_resources()
         cpus, gpus = resources.get("CPU", 1.0), resources.get("GPU", 0.0)
         gpu_share = min(1.0, gpus / cpus) if gpus else 0.0
-        task = ray.remote(num_cpus=1, num_gpus=gpu_share, max_retries=0)(_train_trial)
+        task = ray.remote(num_cpus=1, num_gpus=gpu_share, max_retries=0)(train_in_worker)
         order = sorted(range(len(jobs)), key=lambda i: -expected_cost(jobs[i][0]))
-        refs = {i: task.remote(jobs[i][0], str(jobs[i][1]), run) for i in order}
+        refs = {i: task.remote(jobs[i][0], jobs[i][1], run) for i in order}
         outcomes = [ray.get(refs[i]) for i in range(len(jobs))]
         backend = (f"Ray {ray.__version__}, {'cluster at ' + address if address else 'embedded'}: "
                    f"{cpus:g} CPUs, {gpus:g} GPUs, {gpu_share:g} GPU per trial")

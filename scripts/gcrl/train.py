@@ -530,7 +530,7 @@ def run_metrics(config: dict[str, Any], env_steps: int, clock: dict[str, float],
     }
 
 
-def _train_in_worker(config, run_dir: Path, run: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def train_in_worker(config, run_dir: Path, run: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     import torch
 
     torch.set_num_threads(1)
@@ -574,6 +574,6 @@ def train_many(jobs: list[tuple[Any, Path]], run: RunRecord, workers: int | None
     # Longest runs first, so that no core idles while one long run finishes alone at the end.
     order = sorted(range(len(jobs)), key=lambda i: -expected_cost(jobs[i][0]))
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {i: pool.submit(_train_in_worker, jobs[i][0], Path(jobs[i][1]), run) for i in order}
+        futures = {i: pool.submit(train_in_worker, jobs[i][0], Path(jobs[i][1]), run) for i in order}
         outcomes = [futures[i].result() for i in range(len(jobs))]
     return [config.result(Path(run_dir), metrics, curve) for (config, run_dir), (metrics, curve) in zip(jobs, outcomes)]

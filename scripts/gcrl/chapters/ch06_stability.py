@@ -40,15 +40,6 @@ def curve_area(result: Any) -> float:
     return float(np.mean([row["success_rate"] for row in result.curve]))
 
 
-def score_matrices(by_label: dict[str, dict[str, list[Any]]], score=None) -> tuple[list[str], dict[str, np.ndarray]]:
-    """``{label: (runs x tasks)}`` of final success (or ``score(result)``), tasks in a fixed order."""
-    score = score or (lambda result: result.metrics["final"]["success_rate"])
-    tasks = list(dict.fromkeys(env_id for per_task in by_label.values() for env_id in per_task))
-    matrices = {label: np.array([[score(r) for r in per_task[env_id]] for env_id in tasks]).T
-                for label, per_task in by_label.items()}
-    return tasks, matrices
-
-
 def subset_means(matrix: np.ndarray, size: int = 3) -> list[float]:
     """The mean score of every subset of ``size`` runs: what a three-seed paper could have reported."""
     rows = range(matrix.shape[0])
@@ -90,8 +81,8 @@ def sensitivity(outcome: SweepOutcome, reps: int, seed: int) -> dict[str, Any]:
     """
     by_label = outcome.group(SENSITIVITY)
     (env_id,) = {e for per_task in by_label.values() for e in per_task}
-    _, areas = score_matrices(by_label, curve_area)
-    _, finals = score_matrices(by_label)
+    _, areas = stability.score_matrices(by_label, curve_area)
+    _, finals = stability.score_matrices(by_label)
     area_estimates = stability.interval_estimates(areas, reps, seed)
     final_estimates = stability.interval_estimates(finals, reps, seed)
     variants = [label for label in by_label if label != RECIPE]
@@ -116,8 +107,7 @@ def sensitivity(outcome: SweepOutcome, reps: int, seed: int) -> dict[str, Any]:
         verdicts[parameter] = ("stable" if not worse else
                                "knife-edge" if max(r["iqm_area_drop"] for r in worse) > KNIFE_EDGE_DROP * recipe_iqm
                                else "sensitive")
-    recipe_config = outcome.result(next(t for t in outcome.trials if t.group == SENSITIVITY and t.label == RECIPE))
-    return {"env_id": env_id, "task": task_name(env_id), "recipe": recipe_config.config.as_dict(),
+    return {"env_id": env_id, "task": task_name(env_id), "recipe": by_label[RECIPE][env_id][0].config.as_dict(),
             "configurations": configurations, "verdicts": verdicts,
             "variation": variation_sources(by_label[RECIPE][env_id],
                                            {label: per_task[env_id] for label, per_task in by_label.items()})}
