@@ -109,8 +109,13 @@ verify: install
 bench: install
 	$(GCRL) bench $(BENCH_ARGS)
 
+# JupyterLab refuses to start as root unless given --allow-root; as root (a root shell, or the
+# container started by a root host user) make lab passes it and says so.
 lab: install sysdeps
-	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "note: running as root, so JupyterLab is started with --allow-root; code in the notebooks runs as root"; \
+	  root=--allow-root; fi; \
+	$(VENV)/bin/jupyter lab $$root $(LAB_ARGS) notebooks/
 
 # --- tests -------------------------------------------------------------------
 # nbval executes every chapter (exported to .ipynb) in the smoke profile, into a

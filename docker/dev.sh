@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The one entry point into the course container.
 #
-#   docker/dev.sh [--dry-run] [--profile P] [--port N] COMMAND [ARGS]
+#   docker/dev.sh [--dry-run] [--profile P] [--port N] [--expose] COMMAND [ARGS]
+#
+# --expose publishes JupyterLab on every network interface of the host; by
+# default it listens on 127.0.0.1 only, so nobody else on the network can reach it.
 #
 # COMMAND:
 #   shell          an interactive shell in the container
@@ -16,18 +19,20 @@
 # running them.
 set -euo pipefail
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DRY_RUN=0
 PROFILE="${GCRL_PROFILE:-standard}"
 PORT="${GCRL_LAB_PORT:-8888}"
+BIND=127.0.0.1
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dry-run) DRY_RUN=1; shift ;;
     --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
     --port) PORT="${2:?--port needs a value}"; shift 2 ;;
+    --expose) BIND=0.0.0.0; shift ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "dev.sh: unknown option $1 (see docker/dev.sh --help)" >&2; exit 2 ;;
     *) break ;;
@@ -75,8 +80,16 @@ case "$COMMAND" in
   shell) ensure_image; docker_run -- bash ;;
   lab)
     ensure_image
-    echo "dev.sh: JupyterLab will listen on http://localhost:$PORT (the token is printed below)" >&2
-    docker_run -p "$PORT:$PORT" -- make lab LAB_ARGS="--ip=0.0.0.0 --port=$PORT --no-browser" ;;
+    if [[ $BIND == 0.0.0.0 ]]; then
+      echo "dev.sh: JupyterLab will listen on port $PORT of every interface of this host (--expose); anyone who" \
+           "can reach the host and has the token printed below can run code in the container" >&2
+    else
+      echo "dev.sh: JupyterLab will listen on http://localhost:$PORT, on this host only (--expose to publish it" \
+           "on every interface); the token is printed below" >&2
+    fi
+    # Inside the container JupyterLab listens on all of the container's interfaces; the host side of
+    # the port mapping decides who can reach it.
+    docker_run -p "$BIND:$PORT:$PORT" -- make lab LAB_ARGS="--ip=0.0.0.0 --port=$PORT --no-browser" ;;
   book) ensure_image; docker_run -- make book ;;
   test) ensure_image; docker_run -- make test ;;
   chapter)

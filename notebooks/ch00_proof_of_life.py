@@ -32,6 +32,8 @@ from gcrl.chapters import ch00_proof_of_life as ch00
 from gcrl.deliverables import verified_table, write_deliverable
 from gcrl.evaluate import deterministic_policy
 from gcrl.provenance import package_versions
+from gcrl.paths import Layout
+from gcrl.runner import timing_summary
 from gcrl.session import open_chapter
 
 session = open_chapter("ch00", profile, seed, results_root)
@@ -73,30 +75,35 @@ display(Markdown(run.banner()))
 # **(P2) Rendering.** Headless OpenGL fails in a characteristic way. The context is
 # created and the draw calls return, but the buffer stays uniform. Let
 # $F \in \{0,\dots,255\}^{H\times W\times 3}$ be a rendered frame. We require the
-# requested shape, a pixel standard deviation $\sigma(F) \ge \sigma_{\min}$, and at
-# least $c_{\min}$ distinct colours. A black, white or single-colour frame fails
-# both inequalities.
+# requested shape, a pixel standard deviation $\operatorname{sd}(F) \ge \mathrm{sd}_{\min}$, and at
+# least $c_{\min}$ distinct colours. A black, white or grey frame fails both
+# inequalities; any frame of a single colour fails the second, even a saturated
+# one whose three channels differ enough to pass the first.
 #
 # **(P3) Training.** A training loop that runs to completion performs the
-# interaction–update cycle of an off-policy learner: for $t = 1,\dots,T$, act
-# $a_t \sim \pi_\theta(\cdot \mid o_t)$, store $(o_t, a_t, r_t, o_{t+1})$ in a replay
-# buffer $\mathcal{B}$, and, once $t$ exceeds a warm-up length, take a gradient step
-# on a minibatch drawn from $\mathcal{B}$. We use Soft Actor-Critic
+# interaction–update cycle of an off-policy learner over a budget of $L$
+# environment steps (not to be confused with the episode length $T$): for
+# $t = 0,\dots,L-1$, act $a_t \sim \pi_\theta(\cdot \mid o_t, g)$ (uniformly at
+# random during a warm-up of the first steps), store $(o_t, a_t, r_{t+1}, o_{t+1}, g)$
+# in a replay buffer $\mathcal{B}$, and, once $t$ exceeds the warm-up, take a
+# gradient step on a minibatch drawn from $\mathcal{B}$. We use Soft Actor-Critic
 # {cite:p}`haarnoja2018sac`, in the Stable-Baselines3 implementation
 # {cite:p}`raffin2021sb3`, on `FetchReach-v4` {cite:p}`plappert2018multigoal`, simulated by
 # MuJoCo {cite:p}`todorov2012mujoco`. SAC is derived properly in Chapter 3. The run counts as proof only if it reaches
-# exactly $T$ environment steps and performs at least one update.
+# exactly $L$ environment steps and performs at least one update.
 #
 # **(P4) Serialisation.** For evaluation, a stochastic policy is used through its
-# deterministic map $\mu_\theta : \mathcal{O} \to \mathcal{A}$ (for SAC, the
-# squashed mean $\tanh$ of the Gaussian head). Let $\theta' = \mathrm{load}(\mathrm{save}(\theta))$.
-# The round trip is correct when
+# deterministic map $\mu_\theta : \mathcal{O} \times \mathcal{G} \times \mathcal{G} \to \mathcal{A}$,
+# which reads the observation, the achieved goal and the desired goal (for SAC,
+# the $\tanh$ of the Gaussian head's mean). Let
+# $\theta' = \mathrm{load}(\mathrm{save}(\theta))$. The round trip is correct when
 #
 # $$
-# \forall o \in O_{\text{test}}:\quad \mu_{\theta'}(o) = \mu_\theta(o)
+# \forall x \in X_{\text{test}}:\quad \mu_{\theta'}(x) = \mu_\theta(x)
 # $$
 #
-# holds *exactly*, bit for bit, on a fixed set of test observations $O_{\text{test}}$.
+# holds *exactly*, bit for bit, on a fixed set $X_{\text{test}}$ of test inputs
+# (observation dictionaries).
 # Approximate equality would be the wrong criterion. The same floating-point
 # parameters put through the same operations on the same device give the same bits,
 # so any difference at all signals a real fault: a parameter that was not saved,
@@ -120,6 +127,8 @@ display(Markdown(run.banner()))
 # %%
 accelerator = ch00.probe_accelerator()
 glue("ch00_device", accelerator["device"], display=False)
+glue("ch00_standard_time", ch00.standard_time_text(timing_summary(Layout.default(results_root or None), "standard")),
+     display=False)
 glue("ch00_notice", accelerator["notice"], display=False)
 pd.Series(accelerator, name="value").to_frame()
 
@@ -128,8 +137,8 @@ pd.Series(accelerator, name="value").to_frame()
 #
 # ```{note}
 # On a CPU the later chapters shrink their budgets through the profile: the
-# `standard` profile is sized for two cores and one hour for the whole book. The
-# `full` profile, at paper scale, assumes a GPU.
+# `standard` profile is sized for two CPU cores. {glue:text}`ch00_standard_time`
+# The `full` profile, at paper scale, assumes a GPU.
 # ```
 #
 # ### 2.2 The rendering backend
@@ -180,9 +189,12 @@ glue("ch00_min_colours", f"{ch00.MIN_DISTINCT_COLOURS:,}", display=False)
 # ```{glue:figure} ch00_frame_fig
 # :name: fig-ch00-frame
 #
-# `FetchReach-v4` after a reset, rendered headless. The red sphere is the desired
-# goal $g$; the gripper is the end effector whose position is the achieved goal.
+# `FetchReach-v4` after a reset with the chapter's seed, rendered headless
+# ({glue:text}`ch00_frame_size` pixels). The red sphere is the desired goal $g$;
+# the gripper is the end effector whose position is the achieved goal.
 # ```
+#
+# {numref}`fig-ch00-frame` is the frame that predicate (P2) is tested on.
 #
 # ### 3.2 A short training run (P3)
 #
@@ -217,14 +229,16 @@ glue("ch00_train_s", f"{training['wall_time_s']:.1f}", display=False)
 #
 # ### 3.3 Reloading the checkpoint (P4)
 #
-# The test observations $O_{\text{test}}$ come from resets of the environment with
-# seeds $s, s+1, \dots$, and they are distinct from the training seed's episodes.
+# The test inputs $X_{\text{test}}$ come from resets of the environment with
+# seeds $\omega, \omega+1, \dots$ (here $\omega$ = {glue:text}`ch00_reload_seed`), distinct
+# from the training seed's episodes.
 # The checkpoint is loaded into a fresh SAC object on the same device.
 
 # %%
 observations = ch00.fixed_observations(
     "FetchReach-v4", count=budget.reload_observations, seed=10_000 + seed
 )
+glue("ch00_reload_seed", f"{10_000 + seed:,}", display=False)
 reload = ch00.reload_check(model, checkpoint, observations)
 pd.Series(reload, name="value").to_frame()
 
@@ -285,7 +299,7 @@ glue("ch00_reload_diff", f"{diff:.1g}", display=False)
 # - (P2) The frame is {glue:text}`ch00_frame_size` pixels, with a pixel standard
 #   deviation of {glue:text}`ch00_frame_std` and {glue:text}`ch00_frame_colours`
 #   distinct colours, against blank-frame thresholds of
-#   $\sigma_{\min}$ = {glue:text}`ch00_blank_std` and $c_{\min}$ = {glue:text}`ch00_min_colours`.
+#   $\mathrm{sd}_{\min}$ = {glue:text}`ch00_blank_std` and $c_{\min}$ = {glue:text}`ch00_min_colours`.
 #   The frame was rendered with the {glue:text}`ch00_backend` backend.
 # - (P3) The training loop reached its step budget and performed
 #   {glue:text}`ch00_grad_steps` updates.

@@ -50,8 +50,8 @@ display(Markdown(run.banner()))
 # apart and records the result in forms that can be checked by machine. For each
 # environment we give a JSON Schema of the observation dictionary that labels
 # every dimension, and we validate it against observations from real rollouts.
-# We verify, on tens of thousands of real transitions, the reward identities on
-# which every later chapter relies, including the one that makes hindsight
+# We verify, on every transition of the random-policy rollouts, the reward
+# identities on which every later chapter relies, including the one that makes hindsight
 # relabelling legitimate. Finally we measure two floors, the random and the
 # zero-action policy, which every learned policy must clear. Each rate is
 # reported with a confidence interval.
@@ -137,8 +137,9 @@ display(Markdown(run.banner()))
 #
 # ### 1.5 Floors, and how to state them
 #
-# A success rate $\hat p = k/n$ from $n$ independent episodes estimates a
-# probability $p$. We report it with the 95% Wilson interval
+# A success rate $\hat p = x/n$, from $x$ successes in $n$ independent episodes,
+# estimates a probability $p$. We report it with the 95% Wilson interval
+# {cite:p}`wilson1927probable`
 #
 # $$
 # \frac{\hat p + \frac{z^2}{2n} \pm z\sqrt{\frac{\hat p(1-\hat p)}{n} + \frac{z^2}{4n^2}}}{1 + \frac{z^2}{n}},
@@ -146,9 +147,9 @@ display(Markdown(run.banner()))
 # $$
 #
 # The familiar Wald interval $\hat p \pm z\sqrt{\hat p(1 - \hat p)/n}$ collapses
-# to the single point $\{0\}$ when $k = 0$, and $k = 0$ is exactly what a
-# random policy tends to produce. The Wilson interval stays honest there: with
-# $k = 0$ its upper end is about $z^2/(n + z^2)$, so zero successes in
+# to the single point $\{0\}$ when $x = 0$, and $x = 0$ is what a random policy
+# can produce on the harder tasks. The Wilson interval stays honest there: with
+# $x = 0$ its upper end is exactly $z^2/(n + z^2)$, so zero successes in
 # {glue:text}`ch01_n` episodes, the number this profile runs, still allow a true
 # rate of up to {glue:text}`ch01_wilson_zero`.
 
@@ -210,8 +211,9 @@ glue("ch01_hz", f"{1 / reach['control_period_s']:g}", display=False)
 # {glue:text}`ch01_hz` Hz. Each Dense variant differs from its sparse twin in
 # the reward type only (§4 checks this); the table shows the sparse ones. The
 # tasks differ in whether there is an object, whether the fingers may move, and
-# where goals are drawn. PickAndPlace alone puts goals in the air, and Slide alone
-# draws goals beyond the arm's reach, so that the puck must be struck.
+# where goals are drawn. Reach draws its goals in a box of free space around the
+# gripper; among the object tasks, PickAndPlace alone puts goals in the air, and
+# Slide alone draws goals beyond the arm's reach, so that the puck must be struck.
 #
 # ### 3.2 Every dimension, labelled
 #
@@ -305,6 +307,12 @@ for env_id in ("FetchReach-v4", "FetchPush-v4"):
     c = consistency[env_id]
     glue(f"ch01_{key}_orig_succ", f"{c['original_success_fraction']:.1%}", display=False)
     glue(f"ch01_{key}_relab_succ", f"{c['relabelled_success_fraction']:.1%}", display=False)
+reach_c = consistency["FetchReach-v4"]
+glue("ch01_relabel_verdict", "relabelling manufactures successes"
+     if reach_c["relabelled_success_fraction"] > reach_c["original_success_fraction"]
+     else "here relabelling added no successes", display=False)
+push_moved = ch01.moved_fraction(rollouts[("FetchPush-v4", "random")], reach["distance_threshold"])
+glue("ch01_push_moved", f"{push_moved:.1%}", display=False)
 
 # %% [markdown]
 # Over {glue:text}`ch01_checked` transitions ({glue:text}`ch01_per_env` per
@@ -314,16 +322,17 @@ for env_id in ("FetchReach-v4", "FetchPush-v4"):
 # The last two columns preview Chapter 4. Under the random policy on Reach,
 # {glue:text}`ch01_fetchreach_orig_succ` of steps reach the goal that was asked
 # for, but {glue:text}`ch01_fetchreach_relab_succ` reach a goal that was relabelled
-# from the same episode's future: relabelling manufactures successes. On Push the
-# relabelled fraction is {glue:text}`ch01_fetchpush_relab_succ`, and it is
-# misleading. A random arm almost never touches the block, so the "future"
-# achieved goal is simply where the block already lies. These successes say
+# from the same episode's future: {glue:text}`ch01_relabel_verdict`. On Push the
+# relabelled fraction is {glue:text}`ch01_fetchpush_relab_succ`, but the block
+# moved more than $\varepsilon$ from where it started in only
+# {glue:text}`ch01_push_moved` of the random episodes. In the others the "future"
+# achieved goal is simply where the block already lay, and those successes say
 # nothing about how to move it, which is why Push remains hard even with hindsight.
 #
 # ### 3.5 The floors: random and zero-action policies
 #
 # Success is read at the last step of the episode, as in the evaluations of later
-# chapters. Episode $i$ is reset with seed $s + i$. The same seeds, and so the same
+# chapters. Episode $i$ is reset with seed $\omega + i$, from the chapter's seed $\omega$. The same seeds, and so the same
 # goals, are used for both policies and for the sparse and dense variants.
 
 # %%
@@ -397,18 +406,25 @@ plt.close(fig)
 # :name: fig-ch01-initial
 #
 # Distribution of the initial distance between achieved and desired goal, per
-# task, over the random-policy episodes. The dashed line is the threshold
-# $\varepsilon$; the mass below it is the fraction of episodes solved at reset.
+# task, over the {glue:text}`ch01_n` random-policy episodes of each task (one
+# reset each, seed $\omega + i$). The dashed line is the threshold $\varepsilon$; the
+# mass below it is the fraction of episodes solved at reset. No band: the
+# histograms are the observed episodes.
 # ```
 #
 # ```{glue:figure} ch01_threshold_fig
 # :name: fig-ch01-threshold
 #
 # Final success rate as a function of the threshold $\varepsilon$, for the random
-# (solid) and zero-action (dotted) policies, one colour per task. The dashed line
-# marks the threshold the tasks use. The further a curve stays flat to the right of it, the
-# further the floor lies from the goal.
+# (solid) and zero-action (dotted) policies, one colour per task, each over the
+# same {glue:text}`ch01_n` episodes per task and policy (no band: the curves are
+# empirical fractions). The dashed line marks the threshold the tasks use. The
+# further a curve stays flat to the right of it, the further the floor lies from
+# the goal.
 # ```
+#
+# {numref}`fig-ch01-initial` shows where the episodes start and
+# {numref}`fig-ch01-threshold` how the floors depend on the threshold.
 #
 # ### 3.6 The four tasks
 
@@ -423,10 +439,12 @@ plt.close(fig)
 # ```{glue:figure} ch01_tasks_fig
 # :name: fig-ch01-tasks
 #
-# The four tasks after a reset with the same seed. The red sphere is the desired
-# goal $g$. For Reach the achieved goal is the grip site; for the others it is the
+# The four tasks after a reset with the chapter's seed. The red sphere is the
+# desired goal $g$. For Reach the achieved goal is the grip site; for the others it is the
 # black block (Push, PickAndPlace) or puck (Slide).
 # ```
+#
+# {numref}`fig-ch01-tasks` shows the four scenes side by side.
 #
 # ## 4. Verification and Sanity Checks
 
@@ -440,6 +458,9 @@ for env_id, schema in schemas.items():
     task = schema["x-task"]
     assert task["control_period_s"] == task["n_substeps"] * task["substep_s"]
     assert task["max_episode_steps"] == 50
+shared = {(s["x-task"]["distance_threshold"], s["x-task"]["max_episode_steps"], s["x-task"]["n_substeps"],
+           s["x-task"]["substep_s"]) for s in schemas.values()}
+assert len(shared) == 1, f"the eight environments do not share their constants: {shared}"
 for env_id, c in consistency.items():
     assert c["mismatches"] == 0, c
     assert c["unexplained_disagreements"] == 0, c
@@ -464,8 +485,9 @@ for env_id in ch01.TASKS:
 
 # %% [markdown]
 # Every dimension of every observation is labelled, and every validated
-# observation conforms to its schema. The control period is the product of its
-# factors, and no episode terminated before its horizon; `collect` raises
+# observation conforms to its schema. All eight environments share the
+# threshold, horizon and substeps stated in §3.1. The control period is the
+# product of its factors, and no episode terminated before its horizon; `collect` raises
 # otherwise. Every reward identity held on every transition. Every success rate
 # lies inside its own interval, and every interval inside $[0, 1]$. Each Dense
 # variant reproduced its sparse twin's outcomes exactly, seed for seed, as

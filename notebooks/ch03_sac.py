@@ -31,7 +31,7 @@ from myst_nb import glue
 from gcrl import experiments, video
 from gcrl.chapters import ch03_sac as ch03
 from gcrl.deliverables import verified_table, write_deliverable
-from gcrl.envs import task_name
+from gcrl.envs import episode_length, task_name
 from gcrl.paths import training_runs
 from gcrl.plots import learning_curves, save_figure, temperature_traces
 from gcrl.session import open_chapter
@@ -73,11 +73,13 @@ display(Markdown(run.banner()))
 # temperature $\alpha > 0$:
 #
 # $$
-# J_\alpha(\pi) = \mathbb{E}_{\tau \sim p_\pi}\Big[\sum_{t=0}^{T-1} \gamma^t \big( r_{t+1} + \alpha\, \mathcal{H}(\pi(\cdot \mid s_t)) \big)\Big],
-# \qquad \mathcal{H}(\pi(\cdot \mid s)) = -\mathbb{E}_{a \sim \pi(\cdot \mid s)}\big[\log \pi(a \mid s)\big].
+# J_\alpha(\pi) = \mathbb{E}_{\tau \sim p_\pi}\Big[\sum_{t=0}^{\infty} \gamma^t \big( r_{t+1} + \alpha\, \mathcal{H}(\pi(\cdot \mid s_t)) \big)\Big],
+# \qquad \mathcal{H}(\pi(\cdot \mid s)) = -\mathbb{E}_{a \sim \pi(\cdot \mid s)}\big[\log \pi(a \mid s)\big],
 # $$
 #
-# As $\alpha \to 0$ the standard objective is recovered. For $\alpha > 0$ two
+# over the unbounded horizon of the continuing task, which the episodes of $T$
+# steps sample in truncated pieces (Chapter 2, §1.1). As $\alpha \to 0$ the
+# standard objective is recovered. For $\alpha > 0$ two
 # policies with equal return are no longer equivalent: the one that keeps more
 # actions plausible scores higher. Exploration thereby becomes part of what is
 # optimised rather than noise added from outside, and it is spent where the
@@ -89,7 +91,16 @@ display(Markdown(run.banner()))
 #
 # ### 1.2 Soft policy evaluation
 #
-# Define the soft value functions of a fixed policy $\pi$ by moving the entropy
+# For the standard objective, the action value of a fixed policy $\pi$ is the
+# fixed point of the Bellman expectation operator
+#
+# $$
+# (\mathcal{T}_0^\pi Q)(s, a) = r(s, a) + \gamma\, \mathbb{E}_{s' \sim P(\cdot \mid s, a),\, a' \sim \pi(\cdot \mid s')}\big[Q(s', a')\big],
+# $$
+#
+# with $r(s, a) = \mathbb{E}[r_{t+1} \mid s_t = s, a_t = a]$: one step of reward,
+# then the value of continuing with $\pi$ {cite:p}`sutton2018rl`. Define the soft
+# value functions of a fixed policy $\pi$ by moving the entropy
 # bonus of each visited state into the value of the state where it is earned:
 #
 # $$
@@ -111,9 +122,12 @@ display(Markdown(run.banner()))
 # $\mathcal{T}^\pi$ is therefore a $\gamma$-contraction in the supremum norm,
 # provided the entropy is bounded so that the operator maps bounded functions to
 # bounded functions. Repeated application converges to the unique fixed point
-# $Q^\pi$ from any bounded start. The soft operator is the ordinary one of
-# Chapter 2 applied to the augmented reward
-# $r(s, a) + \gamma\, \mathbb{E}_{s'}\big[\mathcal{H}(\pi(\cdot \mid s'))\big]$.
+# $Q^\pi$ from any bounded start. Writing
+# $-\mathbb{E}_{a' \sim \pi}[\log \pi(a' \mid s')] = \mathcal{H}(\pi(\cdot \mid s'))$ shows that the
+# soft operator is $\mathcal{T}_0^\pi$ applied to the augmented reward
+# $r(s, a) + \gamma\, \alpha\, \mathbb{E}_{s'}\big[\mathcal{H}(\pi(\cdot \mid s'))\big]$:
+# the entropy bonus is earned in the next state, discounted once and weighed by
+# the temperature.
 #
 # ### 1.3 Soft policy improvement
 #
@@ -158,13 +172,14 @@ display(Markdown(run.banner()))
 #
 # With neural networks, neither step can be carried out exactly. Each becomes a
 # stochastic gradient step on a loss estimated from a replay buffer
-# $\mathcal{D}$ of stored transitions $(s, a, r, s', g)$. The critic regresses
+# $\mathcal{B}$ of stored transitions $(s, a, r, s', g)$. The critic $Q_{\psi_j}$ (the
+# parameters of value networks are written $\psi$ throughout the book) regresses
 # onto a sampled soft Bellman target:
 #
 # $$
-# \mathcal{L}_Q(\phi_j) = \mathbb{E}_{(s, a, r, s') \sim \mathcal{D}}\Big[\tfrac{1}{2}\big(Q_{\phi_j}(s, a) - y\big)^2\Big],
+# \mathcal{L}_Q(\psi_j) = \mathbb{E}_{(s, a, r, s') \sim \mathcal{B}}\Big[\tfrac{1}{2}\big(Q_{\psi_j}(s, a) - y\big)^2\Big],
 # \qquad
-# y = r + \gamma (1 - d) \Big(\min_{i = 1, 2} Q_{\bar\phi_i}(s', a') - \alpha \log \pi_\theta(a' \mid s')\Big),
+# y = r + \gamma (1 - \mathbb{1}_{\mathrm{term}}) \Big(\min_{i = 1, 2} Q_{\bar\psi_i}(s', a') - \alpha \log \pi_\theta(a' \mid s')\Big),
 # \quad a' \sim \pi_\theta(\cdot \mid s').
 # $$
 #
@@ -175,11 +190,12 @@ display(Markdown(run.banner()))
 # property that Chapter 4 will exploit. Second, two critics are trained and the
 # target takes the smaller of their target-network values. Maximising over a
 # noisy estimate biases it upwards, and the minimum counteracts that bias
-# {cite:p}`fujimoto2018td3`. The target networks $\bar\phi_i$ trail the critics by
-# Polyak averaging, $\bar\phi \leftarrow \tau \phi + (1 - \tau)\bar\phi$. Third,
-# $d$ marks termination, and Fetch episodes never terminate; they are truncated
-# at 50 steps (Chapter 1). So $d = 0$ on every transition, and the target
-# bootstraps at the time limit as well.
+# {cite:p}`fujimoto2018td3`. The target networks $\bar\psi_i$ trail the critics by
+# Polyak averaging, $\bar\psi \leftarrow \beta \psi + (1 - \beta)\bar\psi$ with a rate
+# $\beta$ (`tau` in Stable-Baselines3). Third, $\mathbb{1}_{\mathrm{term}}$ marks
+# termination, and Fetch episodes never terminate; they are truncated at
+# $T$ = {glue:text}`ch03_horizon` steps (Chapter 1). So $\mathbb{1}_{\mathrm{term}} = 0$
+# on every transition, and the target bootstraps at the time limit as well.
 #
 # ### 1.5 The reparameterised policy gradient
 #
@@ -187,7 +203,7 @@ display(Markdown(run.banner()))
 # of $Q^{\pi_{\text{old}}}$ (and multiplied by $\alpha$):
 #
 # $$
-# \mathcal{L}_\pi(\theta) = \mathbb{E}_{s \sim \mathcal{D}}\Big[\mathbb{E}_{a \sim \pi_\theta(\cdot \mid s)}\big[\alpha \log \pi_\theta(a \mid s) - \min_i Q_{\phi_i}(s, a)\big]\Big].
+# \mathcal{L}_\pi(\theta) = \mathbb{E}_{s \sim \mathcal{B}}\Big[\mathbb{E}_{a \sim \pi_\theta(\cdot \mid s)}\big[\alpha \log \pi_\theta(a \mid s) - \min_i Q_{\psi_i}(s, a)\big]\Big].
 # $$
 #
 # The inner expectation is over a distribution that depends on $\theta$. The
@@ -198,15 +214,17 @@ display(Markdown(run.banner()))
 # whose distribution does not depend on $\theta$ {cite:p}`kingma2014vae`:
 #
 # $$
-# a = f_\theta(\varepsilon; s) = \tanh\big(\mu_\theta(s) + \sigma_\theta(s) \odot \varepsilon\big),
-# \qquad \varepsilon \sim \mathcal{N}(0, I).
+# a = f_\theta(\zeta; s) = \tanh\big(m_\theta(s) + \sigma_\theta(s) \odot \zeta\big),
+# \qquad \zeta \sim \mathcal{N}(0, I),
 # $$
 #
-# The expectation is now over $\varepsilon$, so the gradient passes inside it:
+# where $m_\theta$ and $\sigma_\theta$ are the mean and standard deviation that the
+# network outputs before squashing. The expectation is now over $\zeta$, so the
+# gradient passes inside it:
 #
 # $$
-# \nabla_\theta \mathcal{L}_\pi = \mathbb{E}_{s, \varepsilon}\Big[\alpha\, \nabla_\theta \log \pi_\theta(a \mid s)
-# + \big(\alpha\, \nabla_a \log \pi_\theta(a \mid s) - \nabla_a \min_i Q_{\phi_i}(s, a)\big)\, \nabla_\theta f_\theta(\varepsilon; s)\Big]_{a = f_\theta(\varepsilon; s)} .
+# \nabla_\theta \mathcal{L}_\pi = \mathbb{E}_{s, \zeta}\Big[\alpha\, \nabla_\theta \log \pi_\theta(a \mid s)
+# + \big(\alpha\, \nabla_a \log \pi_\theta(a \mid s) - \nabla_a \min_i Q_{\psi_i}(s, a)\big)\, \nabla_\theta f_\theta(\zeta; s)\Big]_{a = f_\theta(\zeta; s)} .
 # $$
 #
 # The term $\nabla_a Q$ tells the actor in which direction the critic expects
@@ -214,7 +232,7 @@ display(Markdown(run.banner()))
 # Jacobian enters the density by the change of variables $a = \tanh(u)$:
 #
 # $$
-# \log \pi_\theta(a \mid s) = \log \mathcal{N}\big(u;\, \mu_\theta(s), \operatorname{diag}\sigma_\theta^2(s)\big) - \sum_{i=1}^{4} \log\big(1 - \tanh^2(u_i)\big).
+# \log \pi_\theta(a \mid s) = \log \mathcal{N}\big(u;\, m_\theta(s), \operatorname{diag}\sigma_\theta^2(s)\big) - \sum_{i=1}^{4} \log\big(1 - \tanh^2(u_i)\big).
 # $$
 #
 # Omitting the correction would score an action pinned at the boundary as if it
@@ -223,17 +241,21 @@ display(Markdown(run.banner()))
 # ### 1.6 Tuning the temperature automatically
 #
 # The right $\alpha$ depends on the scale of the reward. The dense reward of
-# Reach is a distance of a few centimetres, the sparse one a $-1$ per step. A
-# single fixed temperature would be far too large for one and far too small
-# for the other. SAC instead fixes the *entropy* and learns the temperature
-# {cite:p}`haarnoja2018sacapps`. The problem becomes: maximise the expected
-# return subject to a minimum entropy in every visited state,
-# $\mathbb{E}\big[-\log \pi(a_t \mid s_t)\big] \ge \bar{\mathcal{H}}$. The
-# temperature is the Lagrange multiplier of that constraint. For the current
-# policy, the dual variable minimises
+# Reach is minus a distance, whose mean at reset Chapter 1 measured as
+# {glue:text}`ch03_reach_d0` m, the sparse one a $-1$ per step. What the
+# temperature trades against entropy is how much the value changes from one
+# action to another, and that scales with the reward: a temperature suited to
+# one reward is mis-scaled for the other. SAC instead fixes the *entropy* and
+# learns the temperature {cite:p}`haarnoja2018sacapps`. The problem becomes:
+# maximise the expected return subject to a minimum *expected* entropy at every
+# time step, the expectation taken over the states the policy visits,
+# $\mathbb{E}_{(s_t, a_t) \sim \pi}\big[-\log \pi(a_t \mid s_t)\big] \ge \bar{\mathcal{H}}$.
+# (A constraint in every state separately would need a multiplier per state; one
+# scalar temperature is the multiplier of the averaged constraint.) For the
+# current policy, the dual variable minimises
 #
 # $$
-# \mathcal{L}(\alpha) = \mathbb{E}_{s \sim \mathcal{D},\, a \sim \pi(\cdot \mid s)}\big[-\alpha \log \pi(a \mid s) - \alpha \bar{\mathcal{H}}\big]
+# \mathcal{L}(\alpha) = \mathbb{E}_{s \sim \mathcal{B},\, a \sim \pi(\cdot \mid s)}\big[-\alpha \log \pi(a \mid s) - \alpha \bar{\mathcal{H}}\big]
 # = \alpha\,\big(\mathcal{H}(\pi) - \bar{\mathcal{H}}\big),
 # \qquad \frac{\partial \mathcal{L}}{\partial \alpha} = \mathcal{H}(\pi) - \bar{\mathcal{H}} .
 # $$
@@ -257,9 +279,10 @@ display(Markdown(run.banner()))
 # led to it. It does nothing about the other half: if exploration never
 # reaches the goal, the buffer holds no success to replay. On Reach, random
 # exploration reaches the goal occasionally, and we expect SAC to learn both
-# reward variants with far fewer environment steps than PPO. On Push,
-# exploration must first touch the block and then move it to the goal, and we
-# expect SAC without hindsight to stay near the floor measured in Chapter 1.
+# reward variants in fewer environment steps than PPO. On Push, exploration
+# must first touch the block and then move it to the goal, and we expect SAC
+# without hindsight to stay near the floor measured in Chapter 1. Section 3.1
+# tests both expectations.
 
 # %% [markdown]
 # ## 2. The Experimental Environment
@@ -271,13 +294,19 @@ display(Markdown(run.banner()))
 # replay buffer is sized to hold the whole run, so no transition is ever
 # evicted. The
 # temperature is learned (`ent_coef: auto`) with the target entropy
-# $-\dim\mathcal{A}$. Push uses the larger network and batch of its recipe,
-# which is also what Chapter 4 uses. The seeds and the evaluation episodes are
+# $-\dim\mathcal{A}$. Push uses its recipe's network ({glue:text}`ch03_push_net`)
+# and batch ({glue:text}`ch03_push_batch`); under this profile Chapter 4 trains
+# Push with {glue:text}`ch03_ch4_push`. The seeds and the evaluation episodes are
 # those of Chapter 2: the same number of seeds per environment, the same fixed
 # held-out episode seeds, the same deterministic evaluation.
 
 # %%
 sac_configs = {env_id: ch03.config(env_id, seed, budget) for env_id in ch03.EXPERIMENTS}
+push_recipe = sac_configs["FetchPush-v4"].hyperparams
+glue("ch03_push_net", " × ".join(map(str, push_recipe["policy_kwargs"]["net_arch"])), display=False)
+glue("ch03_push_batch", f"{push_recipe['batch_size']}", display=False)
+glue("ch03_ch4_push", ch03.chapter4_push_setting(profile), display=False)
+glue("ch03_horizon", f"{episode_length('FetchReach-v4')}", display=False)
 settings = pd.DataFrame({
     task_name(env_id): {
         "env steps per run": c.total_steps,
@@ -308,8 +337,8 @@ settings
 #
 # The grid calls the course's training entry point once per environment and
 # seed. The runs are independent, so they train in parallel worker processes,
-# one per CPU core, each restricted to a single thread. A run's numbers
-# therefore do not depend on how many others share the machine. Each run
+# one per CPU core, each restricted to a single thread. A run's results, though
+# not its speed, therefore do not depend on how many others share the machine. Each run
 # records, at every evaluation, the temperature and a Monte Carlo estimate of
 # the policy's entropy on {glue:text}`ch03_entropy_samples` stored observations.
 # That estimate uses its own random stream, so recording it does not perturb
@@ -350,16 +379,21 @@ plt.close(fig)
 # :name: fig-ch03-curves
 #
 # Deterministic success rate on the same held-out episodes against environment
-# steps, SAC without hindsight (this chapter) and PPO (Chapter 2). Thin lines
-# are individual seeds; thick lines pool the seeds, with their 95% Wilson
-# bands.
+# steps, one panel per task: SAC without hindsight (this chapter) and PPO
+# (Chapter 2). Thin lines: one per seed ({glue:text}`ch03_seeds` per method),
+# on {glue:text}`ch03_eval_episodes` fixed episodes per evaluation. Thick lines:
+# the success rate pooled over seeds; bands: its 95% Wilson interval, which
+# treats the pooled episodes as exchangeable.
 # ```
 #
-# Sample efficiency is compared in two ways. The first is the number of
-# environment steps after which the pooled success rate first reaches the
-# threshold. The second is the success rate of each method at SAC's budget;
-# PPO is read at its first evaluation at or after that step, so a difference
-# between the evaluation grids can only favour PPO.
+# {numref}`fig-ch03-curves` compares the two methods. Sample efficiency is
+# compared in two ways. The first is the number of environment steps after which
+# the pooled success rate first reaches the threshold. Each method knows this
+# only to within its own evaluation grid ({glue:text}`ch03_grids`): the first
+# crossing is rounded up to the next evaluation, so the coarser grid is
+# penalised by up to one of its intervals. The second is the success rate of
+# each method at SAC's budget; PPO is read at its first evaluation at or after
+# that step, so there a difference between the grids can only favour PPO.
 
 # %%
 comparison = {
@@ -399,7 +433,7 @@ def efficiency_text(env_id):
     if ppo_steps is None:
         longest = ppo_curves[env_id][0][-1]["env_steps"]
         return text + f"; PPO did not reach it within its {longest:,}"
-    return text + f", PPO after {ppo_steps:,}: {c['steps_ratio']:.1f} times as many"
+    return text + f", PPO after {ppo_steps:,}: {c['steps_ratio']:.1f} times as many, to within the two grids"
 
 
 for env_id in ch03.EXPERIMENTS:
@@ -407,6 +441,15 @@ for env_id in ch03.EXPERIMENTS:
     glue(f"ch03_{task}", experiments.pooled_text(pooled[env_id]), display=False)
     glue(f"ch03_{task}_eff", efficiency_text(env_id), display=False)
 glue("ch03_reach_steps", f"{budget.reach_env_steps:,}", display=False)
+glue("ch03_seeds", f"{budget.seeds}", display=False)
+glue("ch03_eval_episodes", f"{budget.eval_episodes}", display=False)
+ppo_budget = ppo["budget"]
+glue("ch03_grids", f"every {budget.eval_every:,} env steps for SAC, every {ppo_budget['eval_every']:,} for PPO",
+     display=False)
+glue("ch03_updates_per_step", ch03.updates_per_step_text(sac_configs["FetchReach-v4"]), display=False)
+glue("ch03_ppo_epochs", f"{ppo['hyperparameters']['n_epochs']}", display=False)
+glue("ch03_push_verdict", experiments.against_floor(pooled["FetchPush-v4"], ch03.chapter1_floor(
+    results, profile, "FetchPush-v4")["random"]), display=False)
 glue("ch03_push_steps", f"{budget.push_env_steps:,}", display=False)
 for task, env_ids in {"reach": ("FetchReachDense-v4", "FetchReach-v4"), "push": ("FetchPush-v4",)}.items():
     speeds = [r["env_steps_per_s"] for r in rows if r["env_id"] in env_ids]
@@ -430,29 +473,32 @@ glue("ch03_push_floor", "; ".join(
 # - Reach, sparse reward, after {glue:text}`ch03_reach_steps` env steps:
 #   {glue:text}`ch03_reach`. {glue:text}`ch03_reach_eff`.
 # - Push, sparse reward, after {glue:text}`ch03_push_steps` env steps:
-#   {glue:text}`ch03_push`.
+#   {glue:text}`ch03_push`, {glue:text}`ch03_push_verdict` (the rule of
+#   Chapter 2, §3.1).
 #
 # For Push, Chapter 1 measured what a policy that learned nothing scores:
-# {glue:text}`ch03_push_floor`. The zero action scores more than nothing because
-# some episodes start with the block already at its goal.
+# {glue:text}`ch03_push_floor`. Whatever a policy that does not move the block
+# scores comes from episodes that start with the block already within
+# $\varepsilon$ of its goal.
 #
 # Each Reach run trained at {glue:text}`ch03_reach_throughput` environment
 # steps per second on average, and each Push run at
 # {glue:text}`ch03_push_throughput`, with evaluation excluded and
 # {glue:text}`ch03_workers` runs sharing the machine's
 # {glue:text}`ch03_cores` cores. Chapter 2's PPO ran Reach at
-# {glue:text}`ch03_ppo_throughput` steps per second. PPO makes one pass of
-# minibatch updates per rollout, while SAC takes one gradient step per
-# environment step. Sample efficiency and wall-clock efficiency are different
-# questions, and a method can win one while losing the other.
+# {glue:text}`ch03_ppo_throughput` steps per second. The difference is the
+# updates: {glue:text}`ch03_updates_per_step`. Sample efficiency and wall-clock
+# efficiency are different questions, and a method can win one while losing the
+# other.
 #
 # The contrast between the two Reach rewards is the point of §1.7. Under the
-# sparse reward, SAC's buffer holds the few transitions in which exploration
-# ended within $\varepsilon$ of the goal, and every later minibatch may draw them
+# sparse reward, SAC's buffer holds the transitions in which exploration ended
+# within $\varepsilon$ of the goal, and every later minibatch may draw them
 # again. PPO's batches held such transitions too, but each batch served only its
-# few epochs. On Push, success requires touching and then moving the block, and
-# random exploration rarely does either. Replay cannot repeat what was never
-# collected. Chapter 4 manufactures those successes by relabelling goals.
+# {glue:text}`ch03_ppo_epochs` epochs. On Push, success requires touching and
+# then moving the block, and a random arm seldom does either (Chapter 1).
+# Replay cannot repeat what was never collected. Chapter 4 manufactures those
+# successes by relabelling goals.
 #
 # ### 3.2 The temperature
 
@@ -479,10 +525,15 @@ pd.DataFrame([
 # ```{glue:figure} ch03_temperature_fig
 # :name: fig-ch03-temperature
 #
-# Left: the learned temperature $\alpha$ at each evaluation (log scale). Right:
-# the policy's entropy, estimated on {glue:text}`ch03_entropy_samples` stored observations, with the
-# target $\bar{\mathcal{H}} = -\dim\mathcal{A}$ dashed. One line per seed.
+# The temperature and the entropy of every run, one colour per task and one
+# line per seed ({glue:text}`ch03_seeds` per task), at each evaluation. Left:
+# the learned temperature $\alpha$ (log scale). Right: the policy's entropy, a
+# Monte Carlo estimate on {glue:text}`ch03_entropy_samples` stored observations,
+# with the target $\bar{\mathcal{H}} = -\dim\mathcal{A}$ dashed. No band: each
+# line is one run.
 # ```
+#
+# {numref}`fig-ch03-temperature` shows both traces.
 #
 # ### 3.3 The trained Reach policy, sparse reward
 
@@ -530,10 +581,11 @@ for env_id, c in comparison.items():
 # For each run we count the intervals between consecutive evaluations in which
 # $\alpha$ moved in the direction predicted by the entropy measured at the start
 # of the interval. The entropy is measured only at evaluations, on a sample of
-# stored observations, while the gradient acts at every step on minibatches. A
-# disagreement is therefore expected only near a crossing, where the entropy
-# passes its target within an interval or the gap is smaller than the
-# estimate's noise. We require
+# stored observations, while the gradient acts at every step on minibatches, and
+# the optimiser (Adam) steps along a running average of past gradients, which
+# lags a change of sign. A disagreement is therefore expected only near a
+# crossing, where the entropy passes its target within an interval or the gap is
+# smaller than the estimate's noise. We require
 # agreement in at least {glue:text}`ch03_min_agreement` of the intervals, and that $\alpha$ fell
 # before the first evaluation, where the high-entropy initial policy is far
 # above the target.
@@ -571,16 +623,21 @@ glue("ch03_temp_fall", (
 # evaluations. The entropy itself ended closer to its target than at the first
 # evaluation in {glue:text}`ch03_temp_closer` of the
 # {glue:text}`ch03_temp_runs` runs. That is not guaranteed for a short run.
-# While $\alpha$ is still close to 1, the bonus $\alpha\,\mathcal{H}$ of a
-# nearly uniform policy outweighs a reward of $-d$ per step (dense; Chapter 1
-# measured a mean initial distance of {glue:text}`ch03_reach_d0` m on Reach) or
-# $-1$ (sparse), and the policy stays about as random as it started.
-# {glue:text}`ch03_temp_fall`.
+# The level of the reward does not decide it: adding a constant to every reward
+# shifts every $Q(s, \cdot)$ by the same amount and leaves the actor's loss
+# $\mathbb{E}[\alpha \log \pi - Q]$ with the same minimiser. What decides it is
+# how much $Q$ varies from one action to another, against $\alpha$. Under the
+# sparse reward with no success in the buffer, $Q$ is nearly flat in $a$ and the
+# actor maximises entropy at any $\alpha > 0$; under the dense reward one action
+# changes the next reward by at most the displacement it commands (Fetch scales
+# an action to at most 5 cm per axis), so the action-dependent part of $Q$ is small
+# while $\alpha$ is still near 1, and the policy stays random until the
+# temperature has fallen. {glue:text}`ch03_temp_fall`.
 #
 # ```{warning}
 # The pooled intervals treat the evaluation episodes of different seeds as
-# exchangeable. With this few seeds they understate the uncertainty of a
-# *method*, which includes the variation between training runs. Chapter 6
+# exchangeable. With {glue:text}`ch03_seeds` seed(s) per task they understate the
+# uncertainty of a *method*, which includes the variation between training runs. Chapter 6
 # replaces them with stratified bootstrap intervals over many runs
 # {cite:p}`agarwal2021rliable`.
 # ```

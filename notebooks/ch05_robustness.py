@@ -25,6 +25,7 @@ results_root = os.environ.get("GCRL_RESULTS", "")
 # %% tags=["hide-input"]
 import inspect
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
@@ -49,21 +50,24 @@ display(Markdown(run.banner()))
 # %% [markdown]
 # ## Abstract
 #
-# Chapter 4 produced policies that reach and push with high success in the
-# environment they were trained in. A claim of that kind is narrow: it is a
-# statement about one transition kernel, one observation channel and one goal
-# distribution, each exactly as the simulator defines them. This chapter asks
-# how far the claim extends. We define robustness as a curve, the success rate
-# as a function of a perturbation's severity over a stated family of
-# perturbations, and we measure it for Chapter 4's Reach and Push policies,
-# loaded from Chapter 4's results and not retrained, under ten families:
+# Chapter 4 trained policies on Reach and Push and measured their success in the
+# environment they were trained in ({glue:text}`ch05_ch4_success`). A claim of
+# that kind is narrow: it is a statement about one transition kernel, one
+# observation channel and one goal distribution, each exactly as the simulator
+# defines them. This chapter asks how far the claim extends. We define
+# robustness as a curve, the success rate as a function of a perturbation's
+# severity over a stated family of perturbations, and we measure it for Chapter
+# 4's Reach and Push policies, loaded from Chapter 4's results and not retrained,
+# under every family that applies to the task ({glue:text}`ch05_family_counts`):
 # observation noise with and without noise on the achieved goal, action noise,
-# action latency, sensor dropout, changes of joint damping, contact friction and
-# object mass, and two shifts of the goal distribution. Each curve is condensed
-# into two numbers, the normalised area under it and the severity at which
-# success halves. We then train domain-randomised versions of Chapter 4's Reach
-# runs, with the same seeds, recipe and budget, and measure what the added
-# robustness costs in nominal success and in sample efficiency.
+# action latency, sensor dropout, changes of joint damping, and, with an object,
+# of contact friction and object mass, and shifts of the goal distribution. Each
+# curve is condensed into two numbers, the normalised area under it and the
+# severity at which success halves. We then train domain-randomised versions of
+# Chapter 4's runs on {glue:text}`ch05_dr_tasks`, with the same seeds, recipe and
+# budget, measure what the added robustness costs in nominal success and in
+# sample efficiency, and measure how far the hidden physical parameter makes
+# hindsight relabelling optimistic.
 #
 # ## 1. Theoretical Foundations
 #
@@ -97,28 +101,33 @@ display(Markdown(run.banner()))
 # $$
 #
 # is the mean success over the severity axis, computed by the trapezoidal rule
-# on the grid. The axis $u$ is $\sigma$ itself for additive perturbations and
-# $\log(1 + \sigma)$ for multiplicative ones (a mass twenty times the nominal is
-# not "twice as severe" as ten times), so that the area does not depend on the
-# arbitrary end of a geometric grid. $A_\pi = R_\pi(0)$ for a policy the family
-# does not affect, and $A_\pi \le \max_\sigma R_\pi(\sigma)$ always. The
-# *half-success severity* $\sigma_{1/2} = \inf\{\sigma : R_\pi(\sigma) \le
-# R_\pi(0)/2\}$, interpolated linearly between grid points, answers the
-# practical question of how much perturbation the policy tolerates before
-# losing half of what it had; it is undefined when the curve never halves
-# within the grid, which we report as such rather than extrapolate.
+# on the grid. The axis $u$ is $\sigma$ itself, except for the two families whose
+# grids span several orders of magnitude, arm damping and object mass, which are
+# read on $u = \log(1 + \sigma)$ (a mass twenty times the nominal is not "twice
+# as severe" as ten times). $A_\pi = R_\pi(0)$ for a policy the family does not
+# affect, and $A_\pi \le \max_\sigma R_\pi(\sigma)$ always. Whatever the axis,
+# $A_\pi$ depends on where the grid ends: extending it into severities where
+# success is zero lowers the area. Areas therefore compare policies on the same
+# family and grid, never one family with another, whose grids end at
+# arbitrarily chosen severities. The *half-success severity*
+# $\sigma_{1/2} = \inf\{\sigma : R_\pi(\sigma) \le R_\pi(0)/2\}$, interpolated
+# linearly on the family's axis between grid points, answers the practical
+# question of how much perturbation the policy tolerates before losing half of
+# what it had; it is undefined when the curve never halves within the grid,
+# which we report as such rather than extrapolate, and when $R_\pi(0) = 0$,
+# since a policy that never succeeds has nothing to lose.
 #
 # ### 1.2 Where a perturbation enters the loop
 #
 # The four kinds of perturbation act on different parts of the interaction
 # $s_t \to o_t \to a_t \to s_{t+1}$ and break different assumptions.
 #
-# *Observation noise* replaces the policy's input $o_t = (s_t, g)$ by
-# $(s_t + \varepsilon_t, g)$. The dynamics are untouched, but the policy is
+# *Observation noise* replaces the policy's input $(o_t, g)$ by
+# $(o_t + \nu_t, g)$, with Gaussian noise $\nu_t$. The dynamics are untouched, but the policy is
 # evaluated at states it is not in. How much that matters depends on the
 # policy's input scaling: the book's SAC+HER normalises each feature $i$ by a
-# running standard deviation $\hat\sigma_i$, so the policy sees
-# $\varepsilon_i / \hat\sigma_i$, and a feature whose training variance was
+# running standard deviation $\hat s_i$, so the policy sees
+# $\nu_i / \hat s_i$, and a feature whose training variance was
 # tiny amplifies even minute noise. §3.4 measures exactly this.
 #
 # *Actuation noise and latency* act between the policy and the physics. Noise
@@ -126,8 +135,8 @@ display(Markdown(run.banner()))
 # displacement, but the policy acts in closed loop and can correct an error at
 # the next step, so one expects little loss until the noise is comparable to
 # the commands themselves. Latency is qualitatively different: if the action applied at
-# $t$ is the one chosen at $t - n$, the process is no longer Markov in
-# $(s_t, g)$, because the effect of the next $n$ applied actions is already
+# $t$ is the one chosen at $t - \ell$, the process is no longer Markov in
+# $(s_t, g)$, because the effect of the next $\ell$ applied actions is already
 # determined by past choices that $s_t$ does not record. A policy of $(s_t, g)$
 # alone cannot be optimal for it; at best it can be cautious.
 #
@@ -139,34 +148,51 @@ display(Markdown(run.banner()))
 # $Q(s, a, g)$ {cite:p}`schaul2015uvfa` is trained on the goals the buffer
 # contains, the commanded ones and, with hindsight, the achieved ones; a goal
 # outside that support asks the network to extrapolate. Goals in the air on
-# Push are the extreme case: no pushing motion can lift the block, so success
-# there measures nothing but the fraction of goals the perturbation left on the
-# table.
+# Push are the extreme case: no pushing motion can lift the block. A lifted goal
+# rises by a height drawn uniformly up to {glue:text}`ch05_air_height` m, so even a
+# perfect pusher reaches only the lifted goals lower than $\varepsilon$, a fraction
+# {glue:text}`ch05_air_reachable` of them; with a fraction $s$ of goals lifted its
+# success is at most $(1 - s) + s \cdot$ {glue:text}`ch05_air_reachable`.
 #
-# ### 1.3 Noise on goals interacts with hindsight
+# ### 1.3 Noise and hidden parameters interact with hindsight
 #
-# Hindsight relabelling (Chapter 4, §1.3) replaces the goal of a stored
-# transition by an achieved goal $\tilde g = \phi(s_j)$ and recomputes the
-# reward $r(\phi(s_{t+1}), \tilde g)$. Both quantities are read from the
-# `achieved_goal` entries of the buffer. If training added noise to
+# Hindsight relabelling (Chapter 4, §1.4) replaces the goal of a stored
+# transition $t$ by an achieved goal $\tilde g = \phi(s_{j+1})$, $j \ge t$, and
+# recomputes the reward $r(\phi(s_{t+1}), \tilde g)$. Both quantities are read from
+# the `achieved_goal` entries of the buffer. If training added noise to
 # `achieved_goal`, the substituted goal would be a point the gripper never
 # reached, and the recomputed reward would be a function of two noisy
 # quantities: a transition could be rewarded for a goal its true next state
-# missed, or punished for one it hit. The relabelled data would then no longer
-# be valid transitions of the goal-conditioned MDP, which is precisely the
-# property that made relabelling unbiased. Noise in training must therefore be
-# applied deliberately. In this chapter the randomised training adds noise to
-# `observation` only, so that relabelling keeps using the simulator's exact
-# achieved goals; the evaluation family "observation + achieved-goal noise"
-# then asks separately what happens when the *policy* perceives the achieved
-# goal with noise, while success is still judged on the true state.
+# missed, or punished for one it hit. The relabelled data would no longer be
+# transitions of the goal-conditioned MDP at all. In this chapter the randomised
+# training therefore adds noise to `observation` only, so that relabelling keeps
+# using the simulator's exact achieved goals; the evaluation family
+# "observation + achieved-goal noise" then asks separately what happens when
+# the *policy* perceives the achieved goal with noise, while success is still
+# judged on the true state.
+#
+# Exact achieved goals do not make relabelling exact. Chapter 4 (§1.3) showed
+# that `future` relabelling is unbiased only where the next state is determined
+# by what the learner sees: it selects a goal *because* the episode reached it,
+# so where the outcome of an action is random given the observation, the
+# relabelled data over-represent the outcomes that went the lucky way, and the
+# critic overestimates how reliably an action reaches such a goal. Domain
+# randomisation creates exactly that randomness. Each episode draws a physical
+# parameter $\xi$ that the learner never observes, and every step adds
+# observation noise, so given what the learner sees the next achieved goal is
+# a random variable whose spread comes from $p(\xi)$ and from the noise. Its size
+# decides the size of the bias, and it can be measured: §3.6 restores one
+# simulator state many times, draws $\xi$ afresh each time, replays the same
+# actions, and counts how often two draws end more than $\varepsilon$ apart, the
+# chance that a relabelled reward of 0 would have been $-1$ under another draw.
 #
 # ### 1.4 Domain randomisation
 #
-# Domain randomisation {cite:p}`tobin2017domain,peng2018dynamics` trains under a
-# distribution of environments rather than one: with a parameter $\xi$ (here,
-# relative changes of physical constants and the scale of observation noise)
-# drawn from $p(\xi)$ at every episode, it maximises
+# Domain randomisation trains under a distribution of environments rather than
+# one: Tobin et al. {cite:p}`tobin2017domain` randomised what a camera sees, Peng
+# et al. {cite:p}`peng2018dynamics` the dynamics. With a parameter $\xi$ (here,
+# relative changes of physical constants) drawn from $p(\xi)$ at every episode,
+# and observation noise of a fixed scale drawn afresh at every step, it maximises
 #
 # $$
 # J_p(\pi) = \mathbb{E}_{\xi \sim p}\big[J(\pi; \mathcal{M}_\xi)\big].
@@ -175,7 +201,8 @@ display(Markdown(run.banner()))
 # Two consequences follow from the objective alone. First, a policy of
 # $(s_t, g)$ cannot observe $\xi$, so the problem it solves is a partially
 # observed one: the best Markov policy for the mixture is in general not the
-# best policy for any single $\mathcal{M}_\xi$, including the nominal one. Some
+# best policy for any single $\mathcal{M}_\xi$, including the nominal one (Peng et
+# al. gave their policy a memory for this reason). Some
 # nominal performance can be lost, and whether it is, is an empirical question
 # this chapter answers for Reach. Second, $J_p$ is an average, not a worst case:
 # it rewards doing well on typical draws and tolerates failure on rare ones.
@@ -216,6 +243,13 @@ her_record = read_deliverable(results, profile, "ch04", "her_results.json", "ch0
 chapter4_runs = her_record["reach"]["runs"] + her_record["push"]["runs"]["HER"]
 chapter4_final = {env_id: experiments.pooled_by_env(chapter4_runs)[env_id] for env_id in env_ids}
 assert all(len(policies[e]) == budget.seeds for e in env_ids), {e: len(policies[e]) for e in env_ids}
+glue("ch05_ch4_success", "; ".join(f"{task_name(e)} {experiments.pooled_text(chapter4_final[e])}" for e in env_ids),
+     display=False)
+glue("ch05_family_counts", ", ".join(f"{len(robustness.families_for(e))} on {task_name(e)}" for e in env_ids),
+     display=False)
+glue("ch05_dr_tasks", " and ".join(task_name(e) for e in budget.dr_tasks), display=False)
+glue("ch05_air_height", f"{perturb.GoalsInAir.MAX_HEIGHT:g}", display=False)
+glue("ch05_air_reachable", f"{ch04.success_threshold() / perturb.GoalsInAir.MAX_HEIGHT:.2f}", display=False)
 pd.DataFrame([{"task": task_name(e), "seeds": len(policies[e]),
                "env steps": policies[e][0].config["total_steps"],
                "Chapter 4 final success": experiments.pooled_text(chapter4_final[e])} for e in env_ids]).set_index("task")
@@ -301,26 +335,46 @@ glue("ch05_episodes_total", f"{sum(j.episodes for js in jobs.values() for j in j
 # evaluation episodes in all.
 #
 # ### 3.3 Degradation curves
-#
-# Each panel is one family; the line is the success pooled over seeds at each
-# severity and the band its 95% Wilson interval.
 
 # %%
 reach_families = robustness.families_for(ch05.REACH)
 reach_labels = [label for label, (env_id, _) in measured.items() if env_id == ch05.REACH]
 fig = degradation_curves({label: curves[label] for label in reach_labels}, reach_families)
 save_figure(fig, out / "degradation_reach.png")
-
-# %%
+glue("ch05_reach_fig", fig, display=False)
+plt.close(fig)
 push_families = robustness.families_for(ch05.PUSH)
 push_labels = [label for label, (env_id, _) in measured.items() if env_id == ch05.PUSH]
 fig = degradation_curves({label: curves[label] for label in push_labels}, push_families, columns=5)
 save_figure(fig, out / "degradation_push.png")
+glue("ch05_push_fig", fig, display=False)
+plt.close(fig)
+glue("ch05_log_families", " and ".join(f.name for f in robustness.FAMILIES if f.log_axis), display=False)
 
 # %% [markdown]
-# The summaries condense each curve (§1.1): nominal success, the worst success
-# on the grid, the normalised area, and the half-success severity in the
-# family's unit ("—" where the curve never halves within the grid).
+# ```{glue:figure} ch05_reach_fig
+# :name: fig-ch05-reach
+#
+# Degradation curves of Chapter 4's Reach policies (nominal training) and of the
+# randomised ones of §3.5, one panel per family: success against the family's
+# severity, pooled over {glue:text}`ch05_seeds` training seed(s) ×
+# {glue:text}`ch05_episodes` fixed episodes per point; bands: 95% Wilson
+# intervals of the pooled rate. The {glue:text}`ch05_log_families` panels use the
+# axis $\log(1 + \sigma)$.
+# ```
+#
+# ```{glue:figure} ch05_push_fig
+# :name: fig-ch05-push
+#
+# Degradation curves of Chapter 4's Push policies, as in
+# {numref}`fig-ch05-reach`: {glue:text}`ch05_seeds` seed(s) ×
+# {glue:text}`ch05_episodes` episodes per point, 95% Wilson bands.
+# ```
+#
+# {numref}`fig-ch05-reach` and {numref}`fig-ch05-push` show the curves. The
+# summaries condense each curve (§1.1): nominal success, the worst success on
+# the grid, the normalised area, and the half-success severity in the family's
+# unit ("—" where the curve never halves within the grid).
 
 # %%
 def summary_table(labels):
@@ -339,19 +393,11 @@ def summary_table(labels):
 summary_table(list(measured))
 
 # %%
-def most_fragile(label):
-    env_id = measured[label][0]
-    ranked = sorted(robustness.families_for(env_id), key=lambda f: summaries[label][f.key]["normalised_area"])
-    return ranked[0]
-
-
 for label in ("Reach", "Push"):
-    f = most_fragile(label)
-    glue(f"ch05_fragile_{label.lower()}", f"{f.name} (area {summaries[label][f.key]['normalised_area']:.2f})",
-         display=False)
+    glue(f"ch05_halves_{label.lower()}", ch05.halving_text(summaries[label], measured[label][0]), display=False)
 
 push_nominal = curves["Push"][robustness.FAMILIES[0].key][0]
-floor = ch04.chapter1_floor(results, profile, ch05.PUSH)["zero"]
+floor = ch04.chapter1_floor(results, profile, ch05.PUSH, reader="ch05")["zero"]
 above_floor = push_nominal["ci95_low"] > floor["success_ci95"][1]
 glue("ch05_push_nominal", experiments.pooled_text(push_nominal), display=False)
 glue("ch05_push_floor", f"{floor['success_rate']:.1%} (95% CI [{floor['success_ci95'][0]:.1%}, "
@@ -364,9 +410,11 @@ glue("ch05_push_reading",
      "Push becomes informative in the full profile, which trains it to the published budget", display=False)
 
 # %% [markdown]
-# The family with the smallest area is {glue:text}`ch05_fragile_reach` for
-# Reach and {glue:text}`ch05_fragile_push` for Push. The Push numbers need a
-# reference before they can be read. On nominal episodes Chapter 4's Push
+# Within the grids measured, the Reach policies lose half of their nominal success
+# under {glue:text}`ch05_halves_reach`; the Push policies under
+# {glue:text}`ch05_halves_push`. (Areas and half-success severities compare
+# policies within a family, not one family with another, §1.1.) The Push numbers
+# need a reference before they can be read. On nominal episodes Chapter 4's Push
 # policies succeed on {glue:text}`ch05_push_nominal`; Chapter 1 measured that a
 # gripper that does not move at all succeeds on {glue:text}`ch05_push_floor`.
 # The policies' nominal success is {glue:text}`ch05_push_reading`.
@@ -391,6 +439,7 @@ fragile_features = pd.DataFrame([{"feature": labels[i]["name"], "unit": labels[i
                                   "1 mm of noise, in training stds": f"{1e-3 / std[i]:,.1f}"}
                                  for i in np.argsort(std)[:5]]).set_index("feature")
 glue("ch05_min_std_feature", fragile_features.index[0], display=False)
+glue("ch05_eps_cm", f"{ch04.success_threshold() * 100:g}", display=False)
 glue("ch05_amplification", fragile_features.iloc[0]["1 mm of noise, in training stds"], display=False)
 noise_family = robustness.family("observation noise")
 half = summaries["Reach"][noise_family.key]["half_success_severity"]
@@ -404,7 +453,7 @@ fragile_features
 # deviations (the normaliser clips its output at ±10). A network evaluated on
 # inputs many standard deviations away from anything it was trained on computes
 # an arbitrary output, so the observation-noise curve can fall at severities far
-# below the task's 5 cm tolerance; on Reach, success halves at
+# below the task's tolerance of {glue:text}`ch05_eps_cm` cm; on Reach, success halves at
 # {glue:text}`ch05_obsnoise_half`. Such fragility belongs to the input scaling,
 # not to the control problem. Randomised training shows the normaliser noisy
 # features from the first step, which changes these statistics, and the
@@ -425,13 +474,19 @@ for env_id in budget.dr_tasks:
     nominal_final = experiments.pooled_curve(nominal_runs)[-1]
     randomised_final = experiments.pooled_curve(randomised_runs)[-1]
     gap = ch04.difference(randomised_final, nominal_final)
+    label = task_name(env_id)
+    area_gain = {f.key: summaries[f"{label}, randomised"][f.key]["normalised_area"] - summaries[label][f.key]["normalised_area"]
+                 for f in robustness.families_for(env_id)}
     cost_rows.append({"env_id": env_id, "nominal": nominal_final, "randomised": randomised_final, "difference": gap,
+                      "area_gain": area_gain,
                       "nominal_steps_to_threshold": experiments.steps_to_threshold(
                           experiments.pooled_curve(nominal_runs), ch04.THRESHOLD),
                       "randomised_steps_to_threshold": experiments.steps_to_threshold(
                           experiments.pooled_curve(randomised_runs), ch04.THRESHOLD)})
 fig = learning_curves(panels)
 save_figure(fig, out / "randomisation_learning_curves.png")
+glue("ch05_cost_fig", fig, display=False)
+plt.close(fig)
 
 # %%
 pd.DataFrame([{
@@ -444,27 +499,47 @@ pd.DataFrame([{
     f"steps to {ch04.THRESHOLD:.0%}, randomised": r["randomised_steps_to_threshold"] or "not reached",
 } for r in cost_rows]).set_index("task")
 
+# %% [markdown]
+# ```{glue:figure} ch05_cost_fig
+# :name: fig-ch05-cost
+#
+# Nominal success against environment steps during training, Chapter 4's runs
+# against the randomised ones, on the same fixed evaluation episodes
+# ({glue:text}`ch05_ch4_eval_episodes` per evaluation and seed): thin lines, each of
+# {glue:text}`ch05_seeds` seed(s); thick, the rate pooled over seeds with its 95%
+# Wilson band.
+# ```
+
 # %%
-reach_dr = f"{task_name(ch05.REACH)}, randomised"
-gains = {f.key: summaries[reach_dr][f.key]["normalised_area"] - summaries["Reach"][f.key]["normalised_area"]
-         for f in reach_families}
+reach_cost = cost_rows[0]
+gains = reach_cost["area_gain"]
 best_gain = max(reach_families, key=lambda f: gains[f.key])
 worst_gain = min(reach_families, key=lambda f: gains[f.key])
 glue("ch05_best_gain", f"{best_gain.name} ({gains[best_gain.key]:+.2f} in area)", display=False)
 glue("ch05_worst_gain", f"{worst_gain.name} ({gains[worst_gain.key]:+.2f})", display=False)
-glue("ch05_nominal_cost", f"{cost_rows[0]['difference']['difference']:+.2f} "
-                          f"[{cost_rows[0]['difference']['ci95_low']:+.2f}, {cost_rows[0]['difference']['ci95_high']:+.2f}]",
+difference = reach_cost["difference"]
+glue("ch05_nominal_cost", f"{difference['difference']:+.2f} [{difference['ci95_low']:+.2f}, "
+                          f"{difference['ci95_high']:+.2f}]", display=False)
+glue("ch05_nominal_cost_verdict", "the interval lies below zero: randomisation cost nominal success"
+     if difference["ci95_high"] < 0 else "the interval lies above zero: randomisation raised nominal success"
+     if difference["ci95_low"] > 0 else "the interval contains zero: no cost is detectable on these episodes",
      display=False)
+glue("ch05_randomised_over", " and ".join(
+    ["observation noise"] * bool(ch05.RANDOMISATION[ch05.REACH]["observation_noise"])
+    + [field.replace("_", " ") for field, _, _ in ch05.RANDOMISATION[ch05.REACH]["physics_ranges"]]), display=False)
+glue("ch05_ch4_eval_episodes", f"{her_record['budget']['eval_episodes']}", display=False)
 
 # %% [markdown]
-# On Reach, randomisation changed the nominal final success by
-# {glue:text}`ch05_nominal_cost` (randomised minus nominal, 95% Newcombe
-# interval). Across families, its largest change of area is for
-# {glue:text}`ch05_best_gain`, and its smallest (or most negative) for
-# {glue:text}`ch05_worst_gain`. Randomisation covered observation noise and
-# joint damping only; a change of area for another family is either transfer
-# from those two or variation between training seeds, which three seeds cannot
-# separate.
+# {numref}`fig-ch05-cost` shows what randomised training does to learning. On
+# Reach, randomisation changed the nominal final success by
+# {glue:text}`ch05_nominal_cost` (randomised minus nominal, 95% Newcombe interval
+# {cite:p}`newcombe1998interval`, with the caveats of Chapter 4, §3.4):
+# {glue:text}`ch05_nominal_cost_verdict`. Across families, its largest change of
+# area is for {glue:text}`ch05_best_gain`, and its smallest (or most negative) for
+# {glue:text}`ch05_worst_gain`. On Reach, training randomised
+# {glue:text}`ch05_randomised_over` only; a change of area for another family is
+# either transfer from those or variation between training seeds, which
+# {glue:text}`ch05_seeds` seed(s) per arm cannot separate.
 #
 # ```{warning}
 # These comparisons rest on {glue:text}`ch05_seeds` training seed(s) per arm.
@@ -473,21 +548,62 @@ glue("ch05_nominal_cost", f"{cost_rows[0]['difference']['difference']:+.2f} "
 # seeds.
 # ```
 #
-# ### 3.6 A perturbation, seen
+# ### 3.6 What the hidden parameter does to relabelling
 #
-# The recording shows a Reach policy of Chapter 4 under an action delay of two
-# control steps: the commanded motion arrives late, and the gripper overshoots
-# and corrects.
+# §1.3 argued that under domain randomisation `future` relabelling is biased,
+# by an amount that depends on how far the hidden parameter spreads the outcome
+# of the same actions. The measurement restores one simulator state many times,
+# draws the randomised physics afresh for each copy, replays the same random
+# actions, and compares where the achieved goal ends: after one step (the goal
+# that a `future` draw with $j = t$ substitutes) and after several (larger $j$).
+
+# %%
+bias = {env_id: robustness.hidden_parameter_spread(
+    env_id, ch05.RANDOMISATION[env_id]["physics_ranges"], states=budget.bias_states, draws=ch05.BIAS_DRAWS,
+    horizons=ch05.BIAS_HORIZONS, seed=ch05.BIAS_SEED) for env_id in budget.dr_tasks}
+pd.DataFrame([{"task": task_name(env_id), "steps replayed": int(h),
+               "mean distance between two draws (mm)": f"{v['mean_pair_distance_m'] * 1e3:.1f}",
+               "pairs more than ε apart": f"{v['pairs_beyond_threshold']:.1%}"}
+              for env_id, b in bias.items() for h, v in b["horizons"].items()]).set_index(["task", "steps replayed"])
+
+# %% tags=["hide-input"]
+reach_bias = bias[ch05.REACH]
+short, long_ = (reach_bias["horizons"][str(h)] for h in (min(ch05.BIAS_HORIZONS), max(ch05.BIAS_HORIZONS)))
+glue("ch05_bias_design", f"{reach_bias['states']} states, {reach_bias['draws']} draws each", display=False)
+glue("ch05_bias_short", f"{short['mean_pair_distance_m'] * 1e3:.1f} mm apart on average, and "
+                        f"{short['pairs_beyond_threshold']:.1%} of the pairs more than ε apart", display=False)
+glue("ch05_bias_long", f"{long_['mean_pair_distance_m'] * 1e3:.1f} mm and {long_['pairs_beyond_threshold']:.1%} "
+                       f"after {max(ch05.BIAS_HORIZONS)} steps", display=False)
+noise = ch05.RANDOMISATION[ch05.REACH]["observation_noise"]
+glue("ch05_bias_noise", f"{noise * 1e3:g} mm, {noise / ch04.success_threshold():.0%} of ε", display=False)
+
+# %% [markdown]
+# On Reach ({glue:text}`ch05_bias_design`), two draws of the hidden damping that
+# start from the same state and take the same action end
+# {glue:text}`ch05_bias_short`; the spread grows with the number of steps
+# replayed, to {glue:text}`ch05_bias_long`. That last fraction is the chance that
+# a relabelled reward of 0 for a goal that many steps ahead would have been $-1$
+# under another draw: the size of the optimism that `future` relabelling adds on
+# top of the noise of observing the arm, whose standard deviation,
+# {glue:text}`ch05_bias_noise`, hides where the gripper is by far less than the
+# threshold.
+#
+# ### 3.7 A perturbation, seen
+#
+# The recording shows a Reach policy of Chapter 4 under an action delay of
+# {glue:text}`ch05_video_delay` control steps: every commanded motion arrives that
+# many steps late.
 
 # %%
 delay = robustness.family("action delay")
 video_seeds = [50_000 + i for i in range(budget.video_episodes)]
 frames, reached = video.record_episodes(
     ch05.REACH, robustness.load_policy(reach_source), video_seeds, size=320,
-    wrap=lambda env: delay.make(env, 2, ch05.NOISE_SEED))
+    wrap=lambda env: delay.make(env, ch05.VIDEO_DELAY, ch05.NOISE_SEED))
+glue("ch05_video_delay", f"{ch05.VIDEO_DELAY}", display=False)
 display(video.video_html(video.write_mp4(frames, out / "robust_reach_delay.mp4", fps=video.control_fps(ch05.REACH)),
-                         caption=f"Reach, training seed {reach_source.seed}, action delay 2 steps, episodes "
-                                 f"{video_seeds}: {sum(reached)} of {len(reached)} reached the goal."))
+                         caption=f"Reach, training seed {reach_source.seed}, action delay {ch05.VIDEO_DELAY} steps, "
+                                 f"episodes {video_seeds}: {sum(reached)} of {len(reached)} reached the goal."))
 
 # %% [markdown]
 # ## 4. Verification and Sanity Checks
@@ -580,7 +696,8 @@ write_deliverable(out, "robustness_results.json", {
                       "curves": {f"{e}-seed{s}": r.curve for (e, s), r in randomised.items()}},
     "fragile_features": fragile_features.reset_index().to_dict("records"),
     "video": {"file": "robust_reach_delay.mp4", "policy_seed": reach_source.seed, "family": delay.name,
-              "severity": 2, "episodes": video_seeds, "successes": int(sum(reached))},
+              "severity": ch05.VIDEO_DELAY, "episodes": video_seeds, "successes": int(sum(reached))},
+    "relabelling_bias": bias,
 }, run)
 glue("ch05_wall_s", f"{run.snapshot()['wall_time_s']:.0f}", display=False)
 verified_table(results, profile, "ch05")

@@ -25,6 +25,7 @@ results_root = os.environ.get("GCRL_RESULTS", "")
 # %% tags=["hide-input"]
 import inspect
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
@@ -69,8 +70,8 @@ display(Markdown(run.banner()))
 #
 # ### 1.1 A training run is a random variable
 #
-# Fix an algorithm $\mathcal{A}$, a task $m$ and a budget of $T$ environment
-# steps. Training draws a seed $\omega$, and everything random in the run
+# Fix an algorithm $\mathfrak{A}$ (a fraktur letter: $\mathcal{A}$ is the action
+# space), a task $m$ and a budget of $L$ environment steps. Training draws a seed $\omega$, and everything random in the run
 # (initial parameters, exploration, sampled minibatches, the environment's
 # initial states and goals) is a function of it. The trained policy
 # $\pi_\omega$ is therefore random, and so is its score
@@ -79,10 +80,10 @@ display(Markdown(run.banner()))
 # X_m(\omega) = \Pr\big[\text{success} \mid \pi_\omega, \text{task } m\big] \in [0, 1].
 # $$
 #
-# The quantity a claim about $\mathcal{A}$ should describe is the *distribution*
+# The quantity a claim about $\mathfrak{A}$ should describe is the *distribution*
 # of $X_m$ over seeds, not one draw of it. We observe it twice removed: through
 # $N$ training runs, and for each run through an estimate
-# $\hat X_m(\omega_n)$ of its success from $E$ evaluation episodes. A
+# $\hat X_m(\omega_n)$ of its success from $n$ evaluation episodes. A
 # study with $N$ runs on each of $M$ tasks produces an $N \times M$ matrix of
 # scores, and every claim below is a statistic of that matrix.
 #
@@ -117,21 +118,25 @@ display(Markdown(run.banner()))
 #
 # Pool the $NM$ scores of a study and sort them, $x_{(1)} \le \dots \le
 # x_{(NM)}$. The interquartile mean discards the lowest and highest quarter and
-# averages the rest:
+# averages the rest. rliable computes it with `scipy.stats.trim_mean` and a
+# proportion of 0.25, which removes $k = \lfloor NM/4 \rfloor$ whole scores from
+# each end, without fractional weights:
 #
 # $$
-# \operatorname{IQM} = \frac{2}{NM} \sum_{i = NM/4 + 1}^{3NM/4} x_{(i)},
+# \operatorname{IQM} = \frac{1}{NM - 2k} \sum_{i = k + 1}^{NM - k} x_{(i)},
+# \qquad k = \lfloor NM/4 \rfloor ,
 # $$
 #
-# with fractional weights at the boundaries when $NM$ is not a multiple of
-# four (rliable uses `scipy.stats.trim_mean` with a proportion of 0.25). The
-# IQM is a compromise between two failures. The mean has a breakdown point of
-# zero: one outlying run moves it arbitrarily. The median resists outliers but
-# uses one or two scores and so has a large variance at small $N$. The IQM
-# resists up to a quarter of outlying runs on either side while averaging half
-# of them; on the Atari 100k benchmark Agarwal et al. find its bootstrap
-# intervals much narrower than the median's for the same number of runs, and
-# often narrower than the median's with twice as many. We also report the
+# which is the mean of the middle half exactly when $NM$ is a multiple of four;
+# with five runs it is the mean of the middle three. The IQM is a compromise
+# between two failures. The mean uses every run, so a few runs that failed, for
+# reasons that have little to do with the method, pull it far from what a
+# typical run achieves; for scores in $[0, 1]$ one run moves it by at most $1/N$,
+# which is still 0.2 at $N = 5$. The median resists such runs but uses one or two
+# scores and so has a large variance at small $N$. The IQM ignores up to a quarter
+# of the runs on either side while averaging the middle half; on the Atari 100k
+# benchmark Agarwal et al. find its bootstrap intervals narrower than the
+# median's for the same number of runs. We also report the
 # mean, rliable's median, which is the median over tasks of each task's mean
 # score (with a single task it equals the mean, and it is a robust summary only
 # across many tasks), and the *optimality gap* $\frac1{NM}\sum \max(0, 1 -
@@ -139,18 +144,19 @@ display(Markdown(run.banner()))
 #
 # ### 1.4 Stratified bootstrap confidence intervals
 #
-# An interval for an aggregate $\phi$ of the score matrix cannot come from a
-# textbook formula: $\phi$ is a trimmed mean of a bounded, often bimodal
-# variable, at $N = 5$. The bootstrap replaces the formula by simulation:
+# An interval for an aggregate $\varphi$ of the score matrix is not well served by
+# a textbook formula: trimmed-mean $t$ intervals exist, but they rest on
+# approximations that a bounded, often bimodal variable at a handful of runs
+# does not support. The bootstrap replaces the formula by simulation:
 # draw $B$ replicate matrices by resampling runs with replacement, compute
-# $\phi$ on each, and take the 2.5th and 97.5th percentiles of the $B$
+# $\varphi$ on each, and take the 2.5th and 97.5th percentiles of the $B$
 # values. *Stratified* means the resampling happens within each task: a
 # replicate keeps $N$ runs of every task, because the tasks are the fixed
 # design of the study and only the runs are random. With one task, as in the
 # standard profile, this is the ordinary bootstrap over runs. The percentile
 # interval is only as good as the empirical distribution is representative, so
-# at $N = 5$ it is an honest statement of what five runs can tell, not a
-# guarantee of 95% coverage; it tends to be too narrow when all runs agree, a
+# at a handful of runs ({glue:text}`ch06_seeds` here) it is an honest statement of
+# what those runs can tell, not a guarantee of 95% coverage; it tends to be too narrow when all runs agree, a
 # case in which it collapses to a point and should be read as "no run
 # disagreed", not as certainty.
 #
@@ -177,14 +183,14 @@ display(Markdown(run.banner()))
 # improvement compares them by how often one wins:
 #
 # $$
-# P(X > Y) = \frac1M \sum_{m=1}^{M} \Pr\big[X_m > Y_m\big]
-#          + \tfrac12 \Pr\big[X_m = Y_m\big],
+# P(X > Y) = \frac1M \sum_{m=1}^{M} \Big(\Pr\big[X_m > Y_m\big]
+#          + \tfrac12 \Pr\big[X_m = Y_m\big]\Big),
 # $$
 #
 # where $X_m$ and $Y_m$ are independent runs of the two algorithms on task $m$.
 # Its estimate is the Mann-Whitney statistic $U / (N_X N_Y)$, the fraction of
 # the $N_X N_Y$ pairs of runs that $X$ wins, ties counting one half. It is
-# invariant to any monotone transformation of the scores, so it does not care
+# invariant to any strictly increasing transformation of the scores, so it does not care
 # whether success is measured as a rate or a log-odds, and it answers a
 # question a practitioner asks: if I train one run of each, how likely is $X$
 # to come out ahead? A value of $0.5$ means no detectable ordering; an interval
@@ -196,28 +202,47 @@ display(Markdown(run.banner()))
 # A reported success rate varies for three different reasons, and they answer
 # different questions.
 #
-# 1. *Evaluation episodes.* A run's success $\hat X$ is estimated from $E$
-#    episodes; given the policy, the estimate is binomial, with standard
-#    deviation $\sqrt{X(1 - X)/E}$. More episodes shrink it to zero without
-#    changing the policy.
+# 1. *Evaluation episodes.* A run's success $\hat X$ is estimated from $n$
+#    episodes; given the policy, and for episodes drawn afresh, the estimate is
+#    binomial, with standard deviation $\sqrt{X(1 - X)/n}$. More episodes shrink it
+#    to zero without changing the policy.
 # 2. *Training seeds.* Different seeds give different policies. This variation
 #    is a property of the algorithm on the task, and no amount of evaluation
 #    removes it; only more runs estimate it better.
 # 3. *Hyperparameters.* Different settings give different score distributions.
 #    This is a property of the algorithm *and* the tuning effort spent on it.
 #
-# The law of total variance ties the first two together: across runs,
-# $\operatorname{Var}\hat X = \mathbb{E}[X(1-X)/E] + \operatorname{Var}X$, so
-# the spread of estimated run scores overstates the seed-to-seed spread by
-# the average binomial variance. Section 3.5 measures all three for SAC+HER on
-# Reach; the third is the subject of Section 3.4.
+# The law of total variance ties the first two together. Were every run scored on
+# its own fresh episodes, across runs
+# $\operatorname{Var}\hat X = \mathbb{E}[X(1-X)/n] + \operatorname{Var}X$, and the
+# spread of estimated run scores would overstate the seed-to-seed spread by the
+# average binomial variance. The course scores every run on the *same* fixed
+# episodes, so part of the evaluation error is shared: a set of hard goals lowers
+# every run alike and does not spread them apart. Write the score of run $i$ on
+# episode $e$ as $S_{ie} = \mu + a_i + b_e + \epsilon_{ie}$, with a run effect $a_i$
+# (the seed), an episode effect $b_e$ common to all runs, and an interaction
+# $\epsilon_{ie}$. A run's estimate is its mean over the $n$ episodes, and across
+# runs
+#
+# $$
+# \operatorname{Var}\hat X = \operatorname{Var} a + \operatorname{Var}\epsilon / n :
+# $$
+#
+# the shared effect $b$ cancels, and only the interaction inflates the spread.
+# The residual mean square of the runs-by-episodes table estimates
+# $\operatorname{Var}\epsilon$, so the seed-to-seed variance is estimated by
+# subtracting its $n$-th part from the observed spread (floored at zero). The
+# same argument corrects the spread across hyperparameter settings, each of whose
+# means carries the seed and episode variance of its runs divided by their
+# number. Section 3.5 measures all three sources for SAC+HER on
+# {glue:text}`ch06_sens_task`; the third is the subject of Section 3.4.
 #
 # ### 1.8 Stability, continuity and determinism
 #
 # We call a result *stable* when it depends continuously on the training
 # process: a small change of a hyperparameter, or a different seed, moves the
 # score distribution by a small amount. A hyperparameter is *knife-edge* when a
-# modest change of it, here a factor of three or four, destroys much of the
+# modest change of it (here {glue:text}`ch06_factors`) destroys much of the
 # performance; a result obtained at a knife-edge setting is a fact about that
 # setting, not about the method. We test this one parameter at a time around
 # the recipe, which detects sensitivity along each axis but not interactions
@@ -230,8 +255,8 @@ display(Markdown(run.banner()))
 # from a checkpoint is the run it would have been. Floating-point addition is
 # not associative, so anything that changes the order of a reduction (the
 # number of threads a matrix product is split across, a different BLAS kernel,
-# a GPU's atomic additions) may change the last bits of a result, and through
-# the training dynamics those bits can grow.
+# the atomic additions of some GPU kernels) may change the last bits of a
+# result, and through the training dynamics those bits can grow.
 
 # %% [markdown]
 # ## 2. The Experimental Environment
@@ -251,11 +276,11 @@ print((sweep.SWEEPS_DIR / budget.sweep).read_text())
 # A *group* is one algorithm on one task. The `comparison` groups run the
 # book's SAC+HER with the recipe of Chapter 4, the same code with relabelling
 # switched off ($k = 0$, so the two differ in nothing else), and Stable-Baselines3's
-# PPO with Chapter 2's recipe, at the same budget of environment steps and with
-# the same evaluation grid. The `sensitivity` group varies one parameter of
-# SAC+HER's recipe at a time; its unvaried configuration is the comparison's
-# SAC+HER, trained once and shared. Every configuration runs on every seed of
-# the file, offset by the chapter's master seed; the table lists the trials.
+# PPO with Chapter 2's recipe. The two SAC variants share a budget and an
+# evaluation grid; PPO gets {glue:text}`ch06_ppo_budget`. The `sensitivity` group varies one
+# parameter of SAC+HER's recipe at a time; {glue:text}`ch06_shared`. Every
+# configuration runs on every seed of the file, offset by the chapter's master
+# seed; the table lists the trials.
 
 # %%
 trials = spec.trials(seed_offset=seed)
@@ -264,6 +289,8 @@ plan = pd.DataFrame([{"group": t.group, "configuration": t.label, "algorithm": t
 unique_trials = plan.trial.nunique()
 glue("ch06_seeds", f"{len(spec.seeds)}", display=False)
 glue("ch06_trials", f"{unique_trials}", display=False)
+for key, text in ch06.plan_text(spec, trials).items():
+    glue(f"ch06_{key}", text, display=False)
 plan.groupby(["group", "configuration", "algorithm", "task", "env steps"], sort=False).size().rename("seeds").to_frame()
 
 # %% [markdown]
@@ -273,11 +300,7 @@ plan.groupby(["group", "configuration", "algorithm", "task", "env steps"], sort=
 # run, so that two runs' scores differ only through their policies.
 #
 # ```{note}
-# The standard profile runs Reach only. Chapter 4 measured every method on Push
-# at the random-action floor within a two-core budget; scores that are all at the
-# floor have nothing for an aggregate to separate, and five seeds of each would
-# about double the chapter's running time. The full profile adds Push with ten seeds and moves the
-# sensitivity study to Push, where a CPU budget cannot reach.
+# {glue:text}`ch06_scope`
 # ```
 
 # %% [markdown]
@@ -356,6 +379,7 @@ def interval_text(e):
 aggregate_table = pd.DataFrame({label: {metric: interval_text(e[metric]) for metric in stability.AGGREGATES}
                                 for label, e in estimates.items()}).T
 glue("ch06_reps", f"{reps:,}", display=False)
+glue("ch06_episodes", f"{comparison[ch06.RECIPE][tasks[0]][0].metrics['final']['episodes']}", display=False)
 glue("ch06_tasks", ", ".join(task_name(e) for e in tasks), display=False)
 for label, key in ((ch06.RECIPE, "recipe"), (ch06.NO_HER, "noher"), (ch06.PPO, "ppo")):
     glue(f"ch06_iqm_{key}", interval_text(estimates[label]["IQM"]), display=False)
@@ -364,42 +388,83 @@ aggregate_table
 # %% [markdown]
 # Each entry is a point estimate with its 95% stratified-bootstrap interval
 # ({glue:text}`ch06_reps` replicates) over {glue:text}`ch06_seeds` runs per
-# algorithm on {glue:text}`ch06_tasks`. The IQM of final success is
-# {glue:text}`ch06_iqm_recipe` for SAC+HER, {glue:text}`ch06_iqm_noher` for
-# the same learner without relabelling, and {glue:text}`ch06_iqm_ppo` for PPO.
+# algorithm on {glue:text}`ch06_tasks`, each run scored by its final success at
+# its own budget. The IQM of final success is {glue:text}`ch06_iqm_recipe` for
+# SAC+HER, {glue:text}`ch06_iqm_noher` for the same learner without relabelling,
+# and {glue:text}`ch06_iqm_ppo` for PPO ({numref}`fig-ch06-aggregates`).
 
 # %%
 fig = plots.interval_estimates(estimates, stability.AGGREGATES)
-plots.save_figure(fig, out / "aggregate_intervals.png");
-
-# %% [markdown]
-# The probability of improvement orders the algorithms pair by pair:
-
-# %%
+plots.save_figure(fig, out / "aggregate_intervals.png")
+glue("ch06_aggregates_fig", fig, display=False)
+plt.close(fig)
 fig = plots.probability_of_improvement(improvements)
-plots.save_figure(fig, out / "probability_of_improvement.png");
+plots.save_figure(fig, out / "probability_of_improvement.png")
+glue("ch06_poi_fig", fig, display=False)
+plt.close(fig)
 for key, p in improvements.items():
-    glue(f"ch06_poi_{ch06.PAIRS.index((p['x'], p['y']))}", interval_text(p), display=False)
+    index = ch06.PAIRS.index((p["x"], p["y"]))
+    glue(f"ch06_poi_{index}", interval_text(p), display=False)
+    glue(f"ch06_poi_{index}_verdict", ch06.order_text(p), display=False)
 pd.DataFrame({key: {"P(X > Y)": interval_text(p)} for key, p in improvements.items()}).T
 
 # %% [markdown]
-# $P(\text{SAC+HER} > \text{SAC, no HER})$ is {glue:text}`ch06_poi_0` and
-# $P(\text{SAC+HER} > \text{PPO})$ is {glue:text}`ch06_poi_1`; an interval that
-# excludes 0.5 orders the pair, whatever the size of the gap. The performance
-# profiles show the whole score distribution of each algorithm:
+# ```{glue:figure} ch06_aggregates_fig
+# :name: fig-ch06-aggregates
+#
+# The four aggregates of the final success of {glue:text}`ch06_seeds` runs per
+# algorithm on {glue:text}`ch06_tasks` ({glue:text}`ch06_episodes` fixed episodes
+# per run): point estimates with their 95% stratified-bootstrap intervals
+# ({glue:text}`ch06_reps` replicates).
+# ```
+#
+# ```{glue:figure} ch06_poi_fig
+# :name: fig-ch06-poi
+#
+# The probability that a run of the first algorithm of a pair scores higher than
+# a run of the second (ties count one half), from the {glue:text}`ch06_seeds` ×
+# {glue:text}`ch06_seeds` pairs of runs, with its 95% stratified-bootstrap
+# interval; the dashed line marks 0.5.
+# ```
+#
+# The probability of improvement orders the algorithms pair by pair
+# ({numref}`fig-ch06-poi`): $P(\text{SAC+HER} > \text{SAC, no HER})$ is
+# {glue:text}`ch06_poi_0`, {glue:text}`ch06_poi_0_verdict`, and
+# $P(\text{SAC+HER} > \text{PPO})$ is {glue:text}`ch06_poi_1`,
+# {glue:text}`ch06_poi_1_verdict`. An interval that excludes 0.5 orders the pair,
+# whatever the size of the gap.
 
 # %%
 fig = plots.performance_profiles(profiles)
-plots.save_figure(fig, out / "performance_profiles.png");
+plots.save_figure(fig, out / "performance_profiles.png")
+glue("ch06_profiles_fig", fig, display=False)
+plt.close(fig)
+fig = plots.sample_efficiency(efficiency)
+plots.save_figure(fig, out / "sample_efficiency.png")
+glue("ch06_efficiency_fig", fig, display=False)
+plt.close(fig)
 
 # %% [markdown]
-# and the sample-efficiency curves show the IQM across runs at every
-# evaluation, with its interval, which is where the algorithms differ most
-# before the final evaluation hides it:
-
-# %%
-fig = plots.sample_efficiency(efficiency)
-plots.save_figure(fig, out / "sample_efficiency.png");
+# ```{glue:figure} ch06_profiles_fig
+# :name: fig-ch06-profiles
+#
+# Performance profiles: the fraction of the {glue:text}`ch06_seeds` runs of each
+# algorithm whose final success exceeds the threshold $\tau$, with 95%
+# stratified-bootstrap bands.
+# ```
+#
+# ```{glue:figure} ch06_efficiency_fig
+# :name: fig-ch06-efficiency
+#
+# Sample efficiency: the IQM of success across the {glue:text}`ch06_seeds` runs of
+# each algorithm at every evaluation, against environment steps, with pointwise
+# 95% bootstrap bands (the runs are resampled afresh at each evaluation).
+# ```
+#
+# The performance profiles ({numref}`fig-ch06-profiles`) show the whole score
+# distribution of each algorithm, and the sample-efficiency curves
+# ({numref}`fig-ch06-efficiency`) show how each got there: two algorithms with the
+# same final score may differ in how early they reached it.
 
 # %% [markdown]
 # **What three seeds would have said.** The table lists, for each algorithm,
@@ -413,16 +478,11 @@ three_seed = {label: ch06.subset_means(matrix) for label, matrix in scores.items
 three_seed_table = pd.DataFrame({label: {"subsets": len(m), "lowest 3-seed mean": min(m),
                                          "highest 3-seed mean": max(m), "mean of all runs": float(scores[label].mean())}
                                  for label, m in three_seed.items()}).T
-spread = max(max(m) - min(m) for m in three_seed.values())
-glue("ch06_three_seed_spread", f"{spread:.2f}", display=False)
+glue("ch06_three_seed_reading", ch06.three_seed_text(three_seed), display=False)
 three_seed_table.astype({"subsets": int}).round(3)
 
 # %% [markdown]
-# The widest gap between two three-seed means of the same algorithm is
-# {glue:text}`ch06_three_seed_spread` in success rate. A gap of zero means that
-# every run of that algorithm scored the same, which at this budget happens at
-# the ceiling or at the floor, and is exactly the case in which the intervals
-# above collapse.
+# {glue:text}`ch06_three_seed_reading`
 #
 # ### 3.4 Sensitivity of SAC+HER
 
@@ -439,57 +499,73 @@ pd.DataFrame(rows).T
 # %% [markdown]
 # The score of the sensitivity study is the area under each run's learning
 # curve, its mean success over the evaluations, because at the end of the
-# {glue:text}`ch06_sens_task` budget most configurations may already succeed
-# everywhere, and a final score at the ceiling cannot tell a configuration that
-# learned in 2,000 steps from one that needed 5,000. "P(recipe > variant)" is
-# the probability that a run of the recipe has the larger area; a variant is
-# *worse* when that interval lies above 0.5 and *better* when it lies below.
-# A parameter is *stable* when no tried value is worse, *knife-edge* when one is
-# worse by more than half of the recipe's IQM area, and *sensitive* otherwise.
-# Over the tried values the learning rate is {glue:text}`ch06_verdict_learning_rate`,
-# the batch size {glue:text}`ch06_verdict_batch_size` and the number of relabelled
-# goals $k$ {glue:text}`ch06_verdict_n_sampled_goal`.
+# {glue:text}`ch06_sens_task` budget several configurations may succeed everywhere,
+# and a final score at the ceiling cannot tell a configuration that learned by
+# the first evaluation ({glue:text}`ch06_first_eval` environment steps) from one
+# that needed the whole budget ({glue:text}`ch06_sens_budget`). "P(recipe >
+# variant)" is the probability that a run of the recipe has the larger area; a
+# variant is *worse* when that interval lies above 0.5 and *better* when it lies
+# below. A parameter is *stable* when every tried value is within noise of the
+# recipe (§1.8: a small change moved the score by an undetectable amount),
+# *knife-edge* when one value is worse by more than half of the recipe's IQM
+# area, and *sensitive* otherwise, whether the value that differs is worse or
+# better. Over the tried values the learning rate is
+# {glue:text}`ch06_verdict_learning_rate`, the batch size
+# {glue:text}`ch06_verdict_batch_size` and the number of relabelled goals $k$
+# {glue:text}`ch06_verdict_n_sampled_goal` ({numref}`fig-ch06-sensitivity`). These
+# are {glue:text}`ch06_comparisons` comparisons, each at 95% and none corrected
+# for the others, on {glue:text}`ch06_seeds` runs each: one verdict of *worse*
+# or *better* among them is weaker evidence than its own interval suggests.
 
 # %%
 fig = plots.sensitivity(sens["configurations"], sens["recipe"])
-plots.save_figure(fig, out / "sensitivity.png");
+plots.save_figure(fig, out / "sensitivity.png")
+glue("ch06_sensitivity_fig", fig, display=False)
+plt.close(fig)
+recipe_curve = outcome.group(ch06.SENSITIVITY)[ch06.RECIPE][sens["env_id"]][0].curve
+glue("ch06_first_eval", f"{recipe_curve[0]['env_steps']:,}", display=False)
+glue("ch06_sens_budget", f"{recipe_curve[-1]['env_steps']:,}", display=False)
+glue("ch06_comparisons", f"{len(sens['configurations']) - 1}", display=False)
+
+# %% [markdown]
+# ```{glue:figure} ch06_sensitivity_fig
+# :name: fig-ch06-sensitivity
+#
+# Sensitivity of SAC+HER on {glue:text}`ch06_sens_task`, one panel per varied
+# parameter: the IQM of the area under the learning curve (mean success over the
+# evaluations) of {glue:text}`ch06_seeds` runs per value, with its 95%
+# stratified-bootstrap interval as the error bar; the recipe's value is marked.
+# ```
 
 # %% [markdown]
 # ### 3.5 Where the variation comes from
 #
 # The table separates the three sources of Section 1.7 for SAC+HER on
-# {glue:text}`ch06_sens_task`: the binomial standard deviation of one run's
-# estimate from its evaluation episodes, the standard deviation across the
-# recipe's seeds, and the standard deviation across the sensitivity
-# configurations of their mean score.
+# {glue:text}`ch06_sens_task`, for both scores: the standard error of one run's
+# score from its evaluation episodes (computed from the episodes themselves:
+# the evaluations of a run share their episodes, so they are not independent
+# draws); the standard deviation across the recipe's seeds, as observed and as
+# corrected by the law of total variance of §1.7; and the standard deviation
+# across the sensitivity configurations of their mean score, as observed and
+# corrected for the seed and episode noise each mean carries.
 
 # %%
 variation = pd.DataFrame(sens["variation"]).T.rename(columns={"final": "final success", "area": "mean success over the curve"})
 glue("ch06_sd_seeds_area", f"{sens['variation']['training seeds']['area']:.3f}", display=False)
 glue("ch06_sd_episodes_area", f"{sens['variation']['evaluation episodes']['area']:.3f}", display=False)
 glue("ch06_sd_hyper_area", f"{sens['variation']['hyperparameters']['area']:.3f}", display=False)
-sd = {source: values["area"] for source, values in sens["variation"].items()}
-seeds_over_episodes = sd["training seeds"] / max(sd["evaluation episodes"], 1e-12)
-glue("ch06_variation_reading",
-     f"The spread across seeds is {seeds_over_episodes:.1f} times the evaluation noise, so more evaluation "
-     "episodes per run would barely narrow the intervals above; more seeds would."
-     if seeds_over_episodes >= 2 else
-     f"The evaluation noise is comparable to the spread across seeds (their ratio is {seeds_over_episodes:.1f}), "
-     "so more evaluation episodes per run would narrow the intervals above about as much as more seeds.",
-     display=False)
-glue("ch06_hyper_over_seeds", f"{sd['hyperparameters'] / max(sd['training seeds'], 1e-12):.0f}", display=False)
+glue("ch06_sd_seeds_area_observed", f"{sens['variation']['training seeds (observed)']['area']:.3f}", display=False)
+glue("ch06_variation_reading", ch06.variation_text(sens["variation"]), display=False)
 variation.round(3)
 
 # %% [markdown]
 # For the area under the curve, the spread across seeds is
-# {glue:text}`ch06_sd_seeds_area`, the evaluation noise of one run
-# {glue:text}`ch06_sd_episodes_area`, and the spread across the tried
-# hyperparameters {glue:text}`ch06_sd_hyper_area`.
-# {glue:text}`ch06_variation_reading` Within the tried range, the choice of a
-# hyperparameter moves the score {glue:text}`ch06_hyper_over_seeds` times as
-# much as the choice of a seed; a comparison of two methods is therefore only as
-# good as the care taken to tune each, which is why the comparison above gives
-# both SAC variants the same recipe and changes one thing.
+# {glue:text}`ch06_sd_seeds_area` once corrected ({glue:text}`ch06_sd_seeds_area_observed`
+# as observed), the evaluation noise of one run {glue:text}`ch06_sd_episodes_area`,
+# and the spread across the tried hyperparameters {glue:text}`ch06_sd_hyper_area`.
+# {glue:text}`ch06_variation_reading` A comparison of two methods is only as good
+# as the care taken to tune each, which is why the comparison above gives both
+# SAC variants the same recipe and changes one thing.
 #
 # ### 3.6 Determinism
 #
@@ -526,13 +602,15 @@ det_table
 #
 # ```{warning}
 # The book's SAC+HER computes on the CPU, so this check does not exercise a GPU.
-# On a GPU, bitwise repeatability is lost by default: cuBLAS may pick different
-# kernels or split reductions differently between runs, several CUDA kernels
-# accumulate with atomic additions whose order is unspecified, and cuDNN may
-# autotune its algorithm. PyTorch's `torch.use_deterministic_algorithms(True)`
-# with `CUBLAS_WORKSPACE_CONFIG=:4096:8` restores repeatability on one device
-# and software stack, at some cost in speed; across GPU models or driver
-# versions no such guarantee exists. A run's provenance records the device it
+# On a GPU, bitwise repeatability is not guaranteed by default: some CUDA kernels
+# (scatter and index additions, for instance) accumulate with atomic additions
+# whose order is unspecified; cuBLAS is repeatable run to run on one GPU
+# architecture and toolkit only with a fixed workspace configuration when
+# several streams are in use; and cuDNN picks its algorithm by benchmarking when
+# asked to (`torch.backends.cudnn.benchmark`). PyTorch's
+# `torch.use_deterministic_algorithms(True)` with `CUBLAS_WORKSPACE_CONFIG=:4096:8`
+# restores repeatability on one device and software stack, at some cost in speed;
+# across GPU models or driver versions no such guarantee exists. A run's provenance records the device it
 # ran on for this reason.
 # ```
 

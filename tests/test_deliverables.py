@@ -150,3 +150,63 @@ def test_json_pointer():
 def test_unknown_chapter_is_a_clear_error(tmp_path):
     with pytest.raises(CourseError, match="no deliverables declared for 'ch42'"):
         verify_chapter(tmp_path, "smoke", "ch42")
+
+
+@pytest.mark.parametrize("ranges, message", [
+    ({"all": [0.0, 1.0]}, "declare its domain"),
+    ({"domain": [0, 1], "all": [0.0, 1.0]}, "covers its whole domain"),
+    ({"domain": [-1, 1], "standard": [-1.0, 1.0]}, "covers its whole domain"),
+    ({"domain": [0, None], "all": [0, None]}, "covers its whole domain"),
+    ({"domain": [0, 1], "standard": [0.5, 1.5]}, "reaches outside its domain"),
+])
+def test_a_range_that_cannot_fail_is_refused(ranges, message):
+    with pytest.raises(CourseError, match=message):
+        deliverables.check_ranges("planted", ranges)
+
+
+def test_a_range_that_states_a_claim_is_accepted():
+    deliverables.check_ranges("planted", {"domain": [0, 1], "standard": [0.0, 0.2], "full": [0.9, 1.0]})
+    deliverables.check_ranges("planted", {"domain": [None, None], "all": [-4, -4]})
+
+
+def _outside(low, high, domain, value):
+    """Values just outside [low, high] that the metric could still take (inside its domain)."""
+    d_low, d_high = domain
+    integral = isinstance(value, int) and all(isinstance(b, int) for b in (low, high) if b is not None)
+    planted = []
+    if low is not None and (d_low is None or low > d_low):
+        step = 1 if integral else min(1e-3 * max(1.0, abs(low)), (low - d_low) / 2 if d_low is not None else 1.0)
+        planted.append(low - step)
+    if high is not None and (d_high is None or high < d_high):
+        step = 1 if integral else min(1e-3 * max(1.0, abs(high)), (d_high - high) / 2 if d_high is not None else 1.0)
+        planted.append(high + step)
+    return planted
+
+
+@pytest.mark.slow
+def test_every_declared_range_fails_a_planted_result_outside_it(smoke_book, tmp_path):
+    """For every metric of every chapter and every profile it constrains, a real deliverable of the smoke
+    book with that one value moved just outside the range (but inside the metric's domain) fails verification
+    by name; every range can therefore fail, and each states a claim that a wrong result would break."""
+    planted = 0
+    for chapter, block in deliverables.declarations().items():
+        for name, spec in block["files"].items():
+            for pointer, ranges in (spec.get("metrics") or {}).items():
+                original = json.loads((smoke_book.results / "smoke" / chapter / name).read_text())
+                for key in [k for k in ranges if k != "domain"]:
+                    profile = "smoke" if key == "all" else key
+                    low, high = deliverables.range_for(ranges, profile)
+                    for value in _outside(low, high, ranges["domain"], resolve_pointer(original, pointer)):
+                        document = json.loads(json.dumps(original))
+                        *parents, last = pointer.lstrip("/").split("/")
+                        parent = resolve_pointer(document, "/" + "/".join(parents)) if parents else document
+                        parent[int(last) if isinstance(parent, list) else last.replace("~1", "/")] = value
+                        document["provenance"]["profile"] = profile
+                        folder = tmp_path / profile / chapter
+                        folder.mkdir(parents=True, exist_ok=True)
+                        (folder / name).write_text(json.dumps(document))
+                        finding = deliverables.check_file(folder, chapter, name, spec, profile)
+                        assert not finding.ok and f"metric {pointer} = {value} out of range" in finding.message, (
+                            chapter, name, pointer, profile, value, finding.message)
+                        planted += 1
+    assert planted >= 60, planted

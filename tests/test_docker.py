@@ -47,12 +47,36 @@ def test_subcommands(repo_root, args, tail):
     assert run[-len(tail):] == tail
 
 
-def test_lab_publishes_and_prints_its_port(repo_root):
+def test_lab_publishes_on_localhost_only_and_prints_its_port(repo_root):
     done = dry_run(repo_root, "--port", "8899", "lab")
     run = commands(done)[-1]
-    assert run[run.index("-p") + 1] == "8899:8899"
-    assert "http://localhost:8899" in done.stderr
+    assert run[run.index("-p") + 1] == "127.0.0.1:8899:8899"
+    assert "http://localhost:8899" in done.stderr and "this host only" in done.stderr
     assert "LAB_ARGS=--ip=0.0.0.0 --port=8899 --no-browser" in run
+
+
+def test_lab_on_every_interface_only_when_asked(repo_root):
+    done = dry_run(repo_root, "--expose", "lab")
+    run = commands(done)[-1]
+    assert run[run.index("-p") + 1] == "0.0.0.0:8888:8888"
+    assert "every interface" in done.stderr
+
+
+def test_make_lab_starts_as_root_with_a_note(repo_root, tmp_path):
+    """JupyterLab refuses to run as root unless told; make lab tells it, and says so."""
+    fake = tmp_path / "venv" / "bin"
+    fake.mkdir(parents=True)
+    (fake / "jupyter").write_text("#!/bin/sh\necho jupyter \"$@\"\n")
+    (fake / "jupyter").chmod(0o755)
+    done = subprocess.run(["make", "-s", "-C", str(repo_root), "-o", "install", "-o", "sysdeps", "lab",
+                           f"VENV={tmp_path / 'venv'}", "LAB_ARGS=--no-browser"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    if os.getuid() == 0:
+        assert "jupyter lab --allow-root --no-browser notebooks/" in done.stdout
+        assert "running as root" in done.stdout
+    else:
+        assert "jupyter lab --no-browser notebooks/" in done.stdout
 
 
 @pytest.mark.parametrize("args, message", [

@@ -81,3 +81,16 @@ def test_a_trained_policy_is_evaluated_from_its_checkpoint_under_each_severity(t
         [("action delay", 0.0, 0, 3), ("action delay", 8.0, 0, 3)]
     assert first[0]["mean_final_distance"] != first[1]["mean_final_distance"]  # the delay changed the outcome
     assert all(np.isfinite(e["mean_final_distance"]) for e in first)
+
+
+def test_a_hidden_parameter_spreads_the_achieved_goal_and_nominal_physics_does_not():
+    from gcrl.robustness import hidden_parameter_spread
+
+    fixed = hidden_parameter_spread("FetchReach-v4", (("joint_damping", 0.0, 0.0),), states=3, draws=3,
+                                    horizons=(1, 5), seed=0)
+    assert all(h["mean_pair_distance_m"] == 0.0 and h["pairs_beyond_threshold"] == 0.0 for h in fixed["horizons"].values())
+    hidden = hidden_parameter_spread("FetchReach-v4", (("joint_damping", 0.0, 9_999.0),), states=6, draws=6,
+                                     horizons=(1, 10), seed=0)
+    one, ten = hidden["horizons"]["1"], hidden["horizons"]["10"]
+    assert 0 < one["mean_pair_distance_m"] < ten["mean_pair_distance_m"], hidden
+    assert 0 <= one["pairs_beyond_threshold"] <= ten["pairs_beyond_threshold"] <= 1

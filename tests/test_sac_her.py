@@ -140,6 +140,65 @@ def test_update_fits_the_critic_and_tracks_the_target():
     assert all(g > 0 for g in gap)
 
 
+class _GradientOnly:
+    """Stands in for the critic's optimiser: keeps the gradient ``update`` computed, changes nothing."""
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        pass
+
+    def step(self) -> None:
+        pass
+
+
+def test_critic_regresses_on_the_soft_bellman_backup_of_chapter_3():
+    """y = r + gamma (min_i Qbar_i(s', a') - alpha log pi(a'|s')), a' ~ pi(.|s') fresh, computed by hand.
+
+    The hand computation follows Chapter 3's equations term by term (the squashed
+    Gaussian's density by the change of variables, the smaller target critic, no
+    termination); the critic's gradient after ``update`` must be the gradient of
+    (1/2) sum_i mean_batch (Q_i(s, a) - y)^2 for that y.
+    """
+    config = SacHerConfig(env_id="FetchReach-v4", **TINY)
+    torch.manual_seed(0)
+    agent = sac_her.Agent(16, 4, config)
+    with torch.no_grad():  # targets different from the online critics, and a temperature other than 1
+        for p in agent.critic_target.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        agent.log_alpha.fill_(-1.3)
+    obs, action, reward, next_obs = _batch(agent)
+    gamma, alpha = 0.9, float(np.exp(-1.3))
+
+    # the noise update() draws: first for a ~ pi(.|s) (the actor's loss), then for a' ~ pi(.|s')
+    torch.manual_seed(123)
+    _ = torch.randn(len(obs), 4)
+    noise = torch.randn(len(obs), 4)
+    with torch.no_grad():
+        latent = agent.actor.trunk(next_obs)
+        mean, log_std = agent.actor.mu(latent), agent.actor.log_std(latent).clamp(-20, 2)
+        u = mean + log_std.exp() * noise
+        next_action = torch.tanh(u)
+        gaussian = torch.distributions.Normal(mean, log_std.exp()).log_prob(u).sum(-1)
+        log_pi = gaussian - torch.log(1 - torch.tanh(u) ** 2).sum(-1)
+
+        def q_target(i: int) -> torch.Tensor:
+            x = torch.cat([next_obs, next_action], -1)
+            layers = list(zip(agent.critic_target.weights, agent.critic_target.biases))
+            for depth, (w, b) in enumerate(layers):
+                x = x @ w[i] + b[i][0]
+                x = torch.relu(x) if depth < len(layers) - 1 else x
+            return x[:, 0]
+
+        y = reward + gamma * (torch.minimum(q_target(0), q_target(1)) - alpha * log_pi)
+
+    expected_loss = 0.5 * sum(((agent.critic(obs, action)[i] - y) ** 2).mean() for i in range(2))
+    expected = torch.autograd.grad(expected_loss, list(agent.critic.parameters()))
+    agent.critic_optimizer = _GradientOnly()
+    torch.manual_seed(123)
+    sac_her.update(agent, obs, action, reward, next_obs, gamma=gamma, tau=0.005)
+    for got, want in zip(agent.critic.parameters(), expected):
+        torch.testing.assert_close(got.grad, want, rtol=1e-3, atol=1e-4)  # SB3 adds 1e-6 inside the log
+
+
 def test_replay_samples_complete_episodes_and_relabels_k_over_k_plus_1():
     from gcrl.envs import make_fetch_env
 

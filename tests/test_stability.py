@@ -111,7 +111,9 @@ def planted_outcome(areas: dict[str, list[float]]) -> SweepOutcome:
     results = {}
     for trial in spec.trials():
         level = areas[trial.label][trial.seed]
-        curve = [{"env_steps": s, "success_rate": level, "episodes": 50} for s in (50, 100)]
+        successes = round(level * 50)
+        outcomes = "1" * successes + "0" * (50 - successes)  # the first episodes are the easy ones, for every run
+        curve = [{"env_steps": s, "success_rate": level, "episodes": 50, "outcomes": outcomes} for s in (50, 100)]
         results[trial.folder_name] = SimpleNamespace(curve=curve, metrics={"final": {"success_rate": level}},
                                                      config=trial.build())
     return SweepOutcome(spec.trials(), results, [], list(results), "planted")
@@ -127,6 +129,31 @@ def test_sensitivity_verdicts_follow_the_stated_rule():
     assert rows["learning_rate=0.01"]["p_recipe_better"]["estimate"] == 1.0
     assert rows["SAC+HER"]["parameter"] is None and rows["batch_size=64"]["value"] == "64"
     variation = result["variation"]
-    assert variation["training seeds"]["area"] == pytest.approx(np.std([0.9, 0.92, 0.88, 0.9, 0.94], ddof=1))
-    assert variation["evaluation episodes"]["final"] == pytest.approx(np.mean(
-        [np.sqrt(p * (1 - p) / 50) for p in (0.9, 0.92, 0.88, 0.9, 0.94)]))
+    recipe = [0.9, 0.92, 0.88, 0.9, 0.94]
+    assert variation["training seeds (observed)"]["area"] == pytest.approx(np.std(recipe, ddof=1))
+    # runs differ only in how many of the shared episodes they solve: the spread is all run effect plus interaction
+    assert 0 < variation["training seeds"]["area"] < variation["training seeds (observed)"]["area"]
+    assert variation["evaluation episodes"]["final"] == pytest.approx(np.sqrt(np.mean(
+        [p * (1 - p) * 50 / 49 / 50 for p in recipe])))
+    assert variation["hyperparameters"]["area"] <= variation["hyperparameters (observed)"]["area"]
+
+
+def test_a_better_value_is_not_stable():
+    outcome = planted_outcome({"SAC+HER": [0.5, 0.52, 0.48, 0.5, 0.54], "learning_rate=0.01": [0.9, 0.92, 0.88, 0.9, 0.94],
+                               "batch_size=64": [0.5, 0.52, 0.48, 0.5, 0.54], "n_sampled_goal=8": [0.5, 0.52, 0.48, 0.5, 0.54]})
+    result = ch06.sensitivity(outcome, reps=500, seed=0)
+    assert result["configurations"]["learning_rate=0.01"]["effect"] == "better"
+    assert result["verdicts"] == {"learning_rate": "sensitive", "batch_size": "stable", "n_sampled_goal": "stable"}
+
+
+def test_crossed_variance_separates_seeds_from_shared_episodes():
+    rng = np.random.default_rng(0)
+    runs, episodes = rng.normal(size=(8, 1)), rng.normal(size=(1, 400))
+    additive = ch06.crossed_variance(runs + episodes)  # no interaction: the run variance is recovered exactly
+    assert additive["interaction_variance"] == pytest.approx(0, abs=1e-12)
+    assert additive["seed_variance"] == pytest.approx(float(np.var(runs, ddof=1)))
+    shared = ch06.crossed_variance(np.repeat(episodes, 8, axis=0))  # identical runs on shared episodes
+    assert shared["raw_run_variance"] == pytest.approx(0, abs=1e-12) and shared["seed_variance"] == 0
+    assert shared["episode_se"] == pytest.approx(float(np.std(episodes, ddof=1) / np.sqrt(400)))
+    noise = ch06.crossed_variance(rng.normal(size=(8, 400)))  # no run effect at all: the correction removes the noise
+    assert noise["seed_variance"] < 0.2 * noise["raw_run_variance"]

@@ -164,6 +164,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_timings(args: argparse.Namespace) -> int:
+    """The last measured run of the book under a profile, per chapter; optionally recorded as the reference."""
+    from gcrl.runner import timing_summary, write_reference_timings
+
+    profile = check_profile(args.profile)
+    layout = _layout(args)
+    if args.write_reference:
+        print(f"gcrl: reference written to {write_reference_timings(layout, profile)}")
+    summary = timing_summary(layout, profile)
+    if summary is None:
+        raise CourseError(f"no {profile} run is recorded here or in book/reference/; run `make book` first")
+    print(f"gcrl: {profile} run ({summary['source']}): {summary['total_s'] / 60:.1f} min in all")
+    for chapter, seconds in summary["chapters"].items():
+        print(f"  {chapter}  {seconds / 60:6.1f} min")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gcrl",
@@ -225,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="an existing Ray cluster (default: $GCRL_RAY_ADDRESS, else Ray embedded here)")
     sweeping.add_argument("--profile", default=_profile_default(), help="recorded in the trials' provenance")
     sweeping.set_defaults(func=cmd_sweep, results=None)
+
+    timings = sub.add_parser("timings", help="how long each chapter took in the last recorded run of a profile")
+    _add_common(timings)
+    timings.add_argument("--write-reference", action="store_true",
+                         help="record this machine's complete run as book/reference/<profile>_run.json")
+    timings.set_defaults(func=cmd_timings)
 
     export = sub.add_parser("export-notebooks", help="write the chapters as .ipynb into FOLDER")
     export.add_argument("folder")

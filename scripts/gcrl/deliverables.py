@@ -38,10 +38,34 @@ def declarations() -> dict[str, Any]:
             if spec.get("kind") not in KINDS:
                 raise CourseError(f"{where}: kind must be one of {', '.join(KINDS)}")
             for pointer, ranges in (spec.get("metrics") or {}).items():
-                unknown = set(ranges) - set(PROFILES) - {"all"}
+                unknown = set(ranges) - set(PROFILES) - {"all", "domain"}
                 if unknown or not pointer.startswith("/"):
                     raise CourseError(f"{where}: metric {pointer!r} needs a /json/pointer and profiles from {PROFILES}")
+                check_ranges(f"{where}: metric {pointer}", ranges)
     return decl
+
+
+def check_ranges(where: str, ranges: dict[str, Any]) -> None:
+    """Every range lies inside the metric's declared ``domain`` and leaves part of it out.
+
+    The domain is the set of values the metric can take at all (a rate lies in
+    [0, 1], a difference of rates in [-1, 1], a count in [0, null]); a range
+    that covers the whole domain states no claim, because no result can fail it.
+    """
+    if "domain" not in ranges:
+        raise CourseError(f"{where}: declare its domain, the values it can take at all (e.g. domain: [0, 1])")
+    domain_low, domain_high = ranges["domain"]
+    for profile, (low, high) in ((p, r) for p, r in ranges.items() if p != "domain"):
+        outside = ((low is not None and domain_low is not None and low < domain_low)
+                   or (high is not None and domain_high is not None and high > domain_high))
+        if outside:
+            raise CourseError(f"{where}: the {profile} range [{low}, {high}] reaches outside its domain "
+                              f"[{domain_low}, {domain_high}]")
+        can_fail = ((low is not None and (domain_low is None or low > domain_low))
+                    or (high is not None and (domain_high is None or high < domain_high)))
+        if not can_fail:
+            raise CourseError(f"{where}: the {profile} range [{low}, {high}] covers its whole domain "
+                              f"[{domain_low}, {domain_high}], so no result can fail it; state the chapter's claim")
 
 
 def write_deliverable(folder: Path, name: str, payload: dict[str, Any], run: RunRecord) -> Path:
@@ -83,8 +107,29 @@ def resolve_pointer(document: Any, pointer: str) -> Any:
 
 
 def range_for(ranges: dict[str, Any], profile: str) -> tuple[float | None, float | None] | None:
+    """The range a metric must meet under ``profile`` (its own, else ``all``); ``None`` if it has none."""
     bounds = ranges.get(profile, ranges.get("all"))
     return None if bounds is None else (bounds[0], bounds[1])
+
+
+def metric_problems(document: Any, spec: dict[str, Any], profile: str) -> list[str]:
+    """The declared metrics of one JSON deliverable that are missing, not numbers, or out of their range."""
+    problems = []
+    for pointer, ranges in (spec.get("metrics") or {}).items():
+        bounds = range_for(ranges, profile)
+        if bounds is None:
+            continue
+        try:
+            value = resolve_pointer(document, pointer)
+        except (KeyError, IndexError, ValueError) as exc:
+            problems.append(f"metric missing: {exc}")
+            continue
+        low, high = bounds
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            problems.append(f"metric {pointer} = {value!r} is not a number")
+        elif (low is not None and value < low) or (high is not None and value > high):
+            problems.append(f"metric {pointer} = {value} out of range [{low}, {high}]")
+    return problems
 
 
 def _check_json(path: Path, spec: dict[str, Any], profile: str) -> list[str]:
@@ -108,21 +153,7 @@ def _check_json(path: Path, spec: dict[str, Any], profile: str) -> list[str]:
     provenance_profile = document.get("provenance", {}).get("profile") if isinstance(document, dict) else None
     if provenance_profile not in (None, profile):
         problems.append(f"produced by profile {provenance_profile!r}, checked as {profile!r}")
-    for pointer, ranges in (spec.get("metrics") or {}).items():
-        bounds = range_for(ranges, profile)
-        if bounds is None:
-            continue
-        try:
-            value = resolve_pointer(document, pointer)
-        except (KeyError, IndexError, ValueError) as exc:
-            problems.append(f"metric missing: {exc}")
-            continue
-        low, high = bounds
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            problems.append(f"metric {pointer} = {value!r} is not a number")
-        elif (low is not None and value < low) or (high is not None and value > high):
-            problems.append(f"metric {pointer} = {value} out of range [{low}, {high}]")
-    return problems
+    return problems + metric_problems(document, spec, profile)
 
 
 def _check_image(path: Path, spec: dict[str, Any]) -> list[str]:
@@ -165,25 +196,26 @@ def verify_chapter(results: Path, profile: str, chapter: str) -> list[Finding]:
     if spec is None:
         raise CourseError(f"no deliverables declared for {chapter!r} in {DECLARATIONS_FILE.name}")
     folder = Path(results) / profile / chapter
-    findings = []
-    for name, file_spec in spec.get("files", {}).items():
-        path = folder / name
-        if not path.is_file():
-            findings.append(Finding(chapter, name, False, f"missing (expected at {path})"))
-            continue
-        kind = file_spec["kind"]
-        if kind == "json":
-            problems = _check_json(path, file_spec, profile)
-        elif kind == "image":
-            problems = _check_image(path, file_spec)
-        elif kind == "video":
-            problems = _check_video(path, file_spec)
-        else:
-            size = path.stat().st_size
-            minimum = file_spec.get("min_bytes", 1)
-            problems = [] if size >= minimum else [f"{size} bytes, expected at least {minimum}"]
-        findings.append(Finding(chapter, name, not problems, "; ".join(problems) or f"{kind} valid"))
-    return findings
+    return [check_file(folder, chapter, name, file_spec, profile) for name, file_spec in spec.get("files", {}).items()]
+
+
+def check_file(folder: Path, chapter: str, name: str, spec: dict[str, Any], profile: str) -> Finding:
+    """Check one declared file of ``chapter`` in ``folder`` against its declaration ``spec``."""
+    path = Path(folder) / name
+    if not path.is_file():
+        return Finding(chapter, name, False, f"missing (expected at {path})")
+    kind = spec["kind"]
+    if kind == "json":
+        problems = _check_json(path, spec, profile)
+    elif kind == "image":
+        problems = _check_image(path, spec)
+    elif kind == "video":
+        problems = _check_video(path, spec)
+    else:
+        size = path.stat().st_size
+        minimum = spec.get("min_bytes", 1)
+        problems = [] if size >= minimum else [f"{size} bytes, expected at least {minimum}"]
+    return Finding(chapter, name, not problems, "; ".join(problems) or f"{kind} valid")
 
 
 def verify(results: Path, profile: str, chapters: list[str] | None = None) -> list[Finding]:

@@ -109,3 +109,12 @@ def make_fetch_env(env_id: str, **kwargs: Any):
 def episode_length(env_id: str) -> int:
     """The number of control steps after which an episode of ``env_id`` is truncated (50 on Fetch)."""
     return int(_registered(env_id).spec(env_id).max_episode_steps)
+
+
+def observation_dims(env_id: str) -> dict[str, int]:
+    """The length of each entry of ``env_id``'s observation dictionary."""
+    env = make_fetch_env(env_id)
+    try:
+        return {key: int(space.shape[0]) for key, space in env.observation_space.spaces.items()}
+    finally:
+        env.close()

@@ -50,12 +50,22 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
 
 @dataclass(frozen=True)
 class Evaluation:
+    """One evaluation: the success rate with its Wilson interval, and each episode's outcome.
+
+    ``outcomes`` holds one character per episode, in the order of the seeds,
+    ``1`` for a success and ``0`` otherwise. Every evaluation of a run, and of
+    every run of a chapter, uses the same episode seeds, so outcomes line up
+    episode by episode; Chapter 6 needs that to separate the variation due to
+    the episodes from the variation due to the training seeds.
+    """
+
     episodes: int
     successes: int
     success_rate: float
     ci95_low: float
     ci95_high: float
     mean_final_distance: float
+    outcomes: str
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,7 +81,7 @@ def evaluate(env_id: str, policy: Policy, seeds: list[int], wrap: Callable[[Any]
     env = make_fetch_env(env_id)
     if wrap is not None:
         env = wrap(env)
-    successes, distances = 0, []
+    outcomes, distances = [], []
     try:
         for seed in seeds:
             observation, _ = env.reset(seed=seed)
@@ -79,13 +89,15 @@ def evaluate(env_id: str, policy: Policy, seeds: list[int], wrap: Callable[[Any]
             while not done:
                 observation, _, terminated, truncated, info = env.step(policy(observation))
                 done = terminated or truncated
-            successes += int(bool(info["is_success"]))
+            outcomes.append(int(bool(info["is_success"])))
             true = env.unwrapped._get_obs()
             distances.append(float(np.linalg.norm(true["achieved_goal"] - true["desired_goal"])))
     finally:
         env.close()
+    successes = sum(outcomes)
     low, high = wilson_interval(successes, len(seeds))
-    return Evaluation(len(seeds), successes, successes / len(seeds), low, high, float(np.mean(distances)))
+    return Evaluation(len(seeds), successes, successes / len(seeds), low, high, float(np.mean(distances)),
+                      "".join(map(str, outcomes)))
 
 
 def evaluation_seeds(count: int, base: int = EVAL_SEED_BASE) -> list[int]:

@@ -66,6 +66,20 @@ def pooled_text(p: dict[str, Any]) -> str:
             f"{p['successes']}/{p['episodes']} episodes over {p['runs']} seed(s))")
 
 
+def against_floor(p: dict[str, Any], floor: dict[str, Any]) -> str:
+    """Where a pooled success rate stands against a floor (a Chapter 1 baseline row), by their Wilson intervals.
+
+    *Above* (*below*) when the rate's 95% interval lies entirely above (below) the
+    floor's; otherwise the two are not distinguishable at this sample size.
+    """
+    floor_low, floor_high = floor["success_ci95"]
+    if p["ci95_low"] > floor_high:
+        return "above the random-policy floor"
+    if p["ci95_high"] < floor_low:
+        return "below the random-policy floor"
+    return "not distinguishable from the random-policy floor"
+
+
 def pooled_curve(curves: list[Curve]) -> list[dict[str, Any]]:
     """The success rate pooled over seeds at every env step that all seeds evaluated."""
     steps = sorted(set.intersection(*(set(row["env_steps"] for row in curve) for curve in curves)))

@@ -13,9 +13,11 @@ never the yardstick.
 
 The families:
 
-- :class:`ObservationNoise`: Gaussian noise (metres, on positions and
-  velocities alike) on ``observation``, and with ``achieved_goal=True`` on the
-  achieved goal too; the desired goal stays clean.
+- :class:`ObservationNoise`: Gaussian noise of one standard deviation on every
+  entry of ``observation``, in that entry's own unit (metres for positions,
+  metres per control step for Fetch's velocities, which are scaled by the
+  control period, radians for the object's rotation), and with
+  ``achieved_goal=True`` on the achieved goal too; the desired goal stays clean.
 - :class:`ActionNoise`: Gaussian noise on the action, clipped to the action box.
 - :class:`ActionDelay`: the action applied at step t is the one chosen at t - n.
 - :class:`SensorDropout`: each entry of ``observation`` independently holds its

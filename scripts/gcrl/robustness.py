@@ -29,7 +29,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from gcrl import perturb
+from gcrl import perturb, progress
 from gcrl.errors import CourseError
 from gcrl.evaluate import evaluate, evaluation_seeds, pooled
 
@@ -65,9 +65,9 @@ class Family:
 
 
 FAMILIES: tuple[Family, ...] = (
-    Family("observation noise", "std (m, m/s)", (0, 0.0003, 0.001, 0.003, 0.01), ALL_TASKS,
+    Family("observation noise", "std (m; m/step; rad)", (0, 0.0003, 0.001, 0.003, 0.01), ALL_TASKS,
            lambda env, s, seed: perturb.ObservationNoise(env, s, seed)),
-    Family("observation + achieved-goal noise", "std (m, m/s)", (0, 0.0003, 0.001, 0.003, 0.01), ALL_TASKS,
+    Family("observation + achieved-goal noise", "std (m; m/step; rad)", (0, 0.0003, 0.001, 0.003, 0.01), ALL_TASKS,
            lambda env, s, seed: perturb.ObservationNoise(env, s, seed, achieved_goal=True)),
     Family("action noise", "std (action units)", (0, 0.25, 0.5, 1.0, 2.0), ALL_TASKS,
            lambda env, s, seed: perturb.ActionNoise(env, s, seed)),
@@ -170,10 +170,18 @@ def run_jobs(jobs: list[Job], workers: int | None = None) -> list[dict[str, Any]
     from gcrl.train import default_workers
 
     workers = max(1, min(workers or default_workers(), len(jobs)))
+    results: list[dict[str, Any]] = []
+    progress.report("evaluation jobs", 0, len(jobs))
     if workers == 1:
-        return [job.run() for job in jobs]
+        for job in jobs:
+            results.append(job.run())
+            progress.report("evaluation jobs", len(results), len(jobs))
+        return results
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(Job.run, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+        for result in pool.map(Job.run, jobs, chunksize=max(1, len(jobs) // (4 * workers))):
+            results.append(result)
+            progress.report("evaluation jobs", len(results), len(jobs))
+    return results
 
 
 def run_grouped(jobs: dict[str, list[Job]], workers: int | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -235,3 +243,72 @@ def summary(curve: list[dict[str, Any]], chosen: Family) -> dict[str, Any]:
     return {"nominal_success": rates[0], "worst_success": min(rates),
             "normalised_area": normalised_area(chosen.axis(severities), rates),
             "half_success_severity": half}
+
+
+# --- what domain randomisation does to hindsight relabelling ---------------------------------
+
+
+def hidden_parameter_spread(env_id: str, physics_ranges: tuple[tuple[str, float, float], ...], states: int,
+                            draws: int, horizons: tuple[int, ...], seed: int) -> dict[str, Any]:
+    """How far the achieved goal after the same state and actions spreads over draws of a hidden parameter.
+
+    Hindsight relabelling with ``future`` rewards a transition for reaching the
+    goal it happened to reach. If the next state is not a function of what the
+    learner sees, that reward is one lucky draw: under another draw of the
+    hidden parameter the same actions would have ended elsewhere. For each of
+    ``states`` states (a random-action episode reset with seed ``seed + i``, cut at a
+    random step), the simulator's state is saved, ``draws`` values of each
+    ``(field, low, high)`` relative change are drawn as domain randomisation draws
+    them, and for every draw the same random actions are replayed for ``h`` steps
+    from the saved state, for each ``h`` in ``horizons``. Returned per horizon: the
+    mean distance between the achieved goals of two draws, and the fraction of
+    pairs of draws whose achieved goals lie more than the success
+    threshold apart, the chance that a relabelled reward of 0 computed under one
+    draw is -1 under another.
+    """
+    import mujoco
+
+    from gcrl.envs import episode_length, make_fetch_env
+
+    env = make_fetch_env(env_id)
+    fetch = env.unwrapped
+    shifts = [perturb.PhysicsShift(env, field, (low, high), seed=seed) for field, low, high in physics_ranges]
+    threshold = float(fetch.distance_threshold)
+    rng = np.random.default_rng(seed)
+    spec = mujoco.mjtState.mjSTATE_INTEGRATION
+    saved = np.empty(mujoco.mj_stateSize(fetch.model, spec))
+    spread = {h: [] for h in horizons}
+    disagree = {h: [] for h in horizons}
+    try:
+        for i in range(states):
+            for shift in shifts:
+                shift.restore()
+            env.reset(seed=seed + i)
+            for _ in range(int(rng.integers(0, episode_length(env_id) - max(horizons)))):
+                fetch.step(env.action_space.sample())
+            actions = rng.uniform(-1, 1, size=(max(horizons), *env.action_space.shape)).astype(np.float32)
+            mujoco.mj_getState(fetch.model, fetch.data, saved, spec)
+            reached = {h: [] for h in horizons}
+            for _ in range(draws):
+                for shift in shifts:
+                    shift.before_reset()  # one domain-randomisation draw of this field
+                mujoco.mj_setState(fetch.model, fetch.data, saved, spec)
+                mujoco.mj_forward(fetch.model, fetch.data)
+                for step, action in enumerate(actions, start=1):
+                    observation, *_ = fetch.step(action)
+                    if step in reached:
+                        reached[step].append(observation["achieved_goal"])
+            pairs = np.triu_indices(draws, k=1)
+            for h in horizons:
+                goals = np.array(reached[h])
+                distances = np.linalg.norm(goals[:, None] - goals[None], axis=-1)[pairs]
+                spread[h].append(float(distances.mean()))
+                disagree[h].append(float(np.mean(distances > threshold)))
+    finally:
+        for shift in shifts:
+            shift.restore()
+        env.close()
+    return {"env_id": env_id, "physics_ranges": [list(r) for r in physics_ranges], "states": states, "draws": draws,
+            "threshold": threshold,
+            "horizons": {str(h): {"mean_pair_distance_m": float(np.mean(spread[h])),
+                                  "pairs_beyond_threshold": float(np.mean(disagree[h]))} for h in horizons}}

@@ -27,13 +27,16 @@ from pathlib import Path
 
 from gcrl.errors import ChapterFailed, CourseError
 from gcrl.io import write_json_atomic
-from gcrl.paths import DIGEST_ENV, Layout
+from gcrl.paths import DIGEST_ENV, REPO_ROOT, Layout
 from gcrl.profiles import PROFILE_ENV, check_profile
+from gcrl.progress import PROGRESS_ENV, Monitor
 from gcrl.provenance import utc_now
 
 CHAPTER_PATTERN = re.compile(r"^(ch\d\d)_[a-z0-9_]+\.py$")
 DEFAULT_SEED = 0
 RUN_RECORD = "run.json"
+#: Committed records of whole-book runs, one per profile: what Chapter 0 and the progress estimate fall back on.
+REFERENCE_DIR = REPO_ROOT / "book" / "reference"
 _IGNORED_PARTS = {"__pycache__", ".ipynb_checkpoints"}
 
 
@@ -117,6 +120,61 @@ def dependencies(chapter: Chapter) -> list[str]:
     return list(declarations().get(chapter.chapter_id, {}).get("depends_on", []))
 
 
+def previous_wall_time(layout: Layout, profile: str, chapter: Chapter) -> float | None:
+    """How long ``chapter`` took in its last recorded run under ``profile``: this machine's, else the reference's."""
+    record = layout.results / profile / chapter.chapter_id / RUN_RECORD
+    try:
+        return float(json.loads(record.read_text())["wall_time_s"])
+    except (OSError, ValueError, KeyError):
+        reference = reference_timings(profile)
+        return None if reference is None else reference["chapters"].get(chapter.chapter_id)
+
+
+def recorded_timings(layout: Layout, profile: str) -> dict[str, float]:
+    """Each chapter's wall time in the last run recorded on this machine under ``profile`` (``run.json``)."""
+    times = {}
+    for chapter in discover(layout):
+        record = layout.results / profile / chapter.chapter_id / RUN_RECORD
+        try:
+            times[chapter.chapter_id] = float(json.loads(record.read_text())["wall_time_s"])
+        except (OSError, ValueError, KeyError):
+            continue
+    return times
+
+
+def reference_timings(profile: str) -> dict | None:
+    """The committed record of a whole-book run under ``profile`` (``book/reference/<profile>_run.json``), if any."""
+    path = REFERENCE_DIR / f"{profile}_run.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def timing_summary(layout: Layout, profile: str) -> dict | None:
+    """The book's last measured run under ``profile``: this machine's records if every chapter has one, else
+    the committed reference; ``None`` when neither exists. Chapter 0 states it; nobody types it."""
+    local = recorded_timings(layout, profile)
+    if local and set(local) == {c.chapter_id for c in discover(layout)}:
+        return {"source": "this machine", "chapters": local, "total_s": sum(local.values())}
+    reference = reference_timings(profile)
+    if reference is None:
+        return None
+    return {"source": "reference", **reference, "total_s": sum(reference["chapters"].values())}
+
+
+def write_reference_timings(layout: Layout, profile: str) -> Path:
+    """Record this machine's complete run of the book under ``profile`` as the committed reference."""
+    from gcrl.provenance import RunRecord
+
+    local = recorded_timings(layout, profile)
+    missing = sorted({c.chapter_id for c in discover(layout)} - set(local))
+    if missing:
+        raise CourseError(f"no recorded {profile} run of {', '.join(missing)}; run the whole book first")
+    snapshot = RunRecord(profile=profile, seeds=[DEFAULT_SEED]).snapshot()
+    path = REFERENCE_DIR / f"{profile}_run.json"
+    write_json_atomic(path, {"profile": profile, "chapters": local, "commit": snapshot["commit"],
+                             "dirty": snapshot["dirty"], "device": snapshot["device"], "recorded_at": utc_now()})
+    return path
+
+
 def ensure_writable(folder: Path) -> Path:
     """Create ``folder`` and prove a file can be written there, or raise a clear error."""
     try:
@@ -168,14 +226,18 @@ def run_chapter(chapter: Chapter, layout: Layout, profile: str, seed: int = DEFA
     if not force and _cached(folder, notebook, digest):
         return ChapterRun(chapter, False, notebook, digest, 0.0)
 
+    previous_s = previous_wall_time(layout, profile, chapter)
     (folder / RUN_RECORD).unlink(missing_ok=True)
     partial = folder / f".partial-{chapter.stem}.ipynb"
     started_at, t0 = utc_now(), time.perf_counter()
     parameters = {"profile": profile, "seed": seed, "results_root": str(layout.results)}
+    progress_file = folder / ".progress.json"
     try:
         # GCRL_INPUTS_DIGEST lets a chapter keep resumable training runs per input version
         # (gcrl.paths.training_runs): a killed run resumes, a changed input starts afresh.
-        with _environment(**{PROFILE_ENV: profile, "GCRL_RESULTS": str(layout.results), DIGEST_ENV: digest}):
+        with _environment(**{PROFILE_ENV: profile, "GCRL_RESULTS": str(layout.results), DIGEST_ENV: digest,
+                             PROGRESS_ENV: str(progress_file)}), \
+                Monitor(chapter.stem, progress_file, previous_s):
             papermill.execute_notebook(
                 jupytext.read(chapter.source),
                 str(partial),

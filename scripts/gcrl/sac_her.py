@@ -10,9 +10,12 @@ written for speed on a CPU and for reading:
 - the replay buffer stores whole episodes, samples transitions of complete
   episodes uniformly, and relabels a fraction k/(k+1) of each minibatch with
   :mod:`gcrl.her` (``HerReplayBuffer``'s semantics);
-- one gradient step per env step after ``learning_starts`` random steps; in
-  :func:`update`, the temperature, the twin critic and the actor are updated in
-  SB3's order, and the target critic follows by Polyak averaging.
+- one gradient step per env step after ``learning_starts`` random steps. SB3
+  steps the temperature, then the twin critic, then the actor; :func:`update`
+  reads the temperature before any step, steps the critic, then the actor and
+  the temperature together. The result is the same, because every loss uses
+  the temperature from before the step and the temperature's loss reads no
+  critic. The target critic follows by Polyak averaging.
 
 What makes it faster than the library is not the algorithm: the two critics are
 one batched network (one matrix product per layer for both), the optimisers are

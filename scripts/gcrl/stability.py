@@ -144,7 +144,8 @@ def sample_efficiency(curves: Mapping[str, Sequence[Sequence[dict[str, Any]]]], 
         if not steps:
             raise CourseError(f"the runs of {name!r} share no evaluated env step")
         matrix = np.array([[next(r["success_rate"] for r in run if r["env_steps"] == step) for step in steps]
-                           for run in runs])[:, None, :]  # runs x 1 task x steps: runs resampled jointly
+                           for run in runs])[:, None, :]  # runs x 1 task x steps; rliable resamples
+        # the runs independently at each step, so the bands are pointwise
         with _bootstrap(seed) as generator:
             points, intervals = library.get_interval_estimates(
                 {name: matrix}, lambda m: np.array([metrics.aggregate_iqm(m[..., j]) for j in range(m.shape[-1])]),

@@ -47,6 +47,7 @@ from typing import Any
 
 import yaml
 
+from gcrl import progress
 from gcrl.errors import CourseError
 from gcrl.provenance import RunRecord
 from gcrl.train import ALGORITHMS, TrainConfig, default_workers, train_in_worker
@@ -241,6 +242,11 @@ def _train_on_ray(jobs: list[tuple[Any, Path]], run: RunRecord, address: str | N
         task = ray.remote(num_cpus=1, num_gpus=gpu_share, max_retries=0)(train_in_worker)
         order = sorted(range(len(jobs)), key=lambda i: -expected_cost(jobs[i][0]))
         refs = {i: task.remote(jobs[i][0], jobs[i][1], run) for i in order}
+        waiting = list(refs.values())
+        progress.report("trials to train", 0, len(jobs))
+        while waiting:
+            _, waiting = ray.wait(waiting, num_returns=1)
+            progress.report("trials to train", len(jobs) - len(waiting), len(jobs))
         outcomes = [ray.get(refs[i]) for i in range(len(jobs))]
         backend = (f"Ray {ray.__version__}, {'cluster at ' + address if address else 'embedded'}: "
                    f"{cpus:g} CPUs, {gpus:g} GPUs, {gpu_share:g} GPU per trial")

@@ -567,7 +567,9 @@ def train_many(jobs: list[tuple[Any, Path]], run: RunRecord, workers: int | None
     (:attr:`TrainResult.model`).
     """
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from gcrl import progress
 
     workers = max(1, min(workers or default_workers(), len(jobs)))
     context = multiprocessing.get_context("spawn")
@@ -575,5 +577,8 @@ def train_many(jobs: list[tuple[Any, Path]], run: RunRecord, workers: int | None
     order = sorted(range(len(jobs)), key=lambda i: -expected_cost(jobs[i][0]))
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {i: pool.submit(train_in_worker, jobs[i][0], Path(jobs[i][1]), run) for i in order}
+        progress.report("training runs", 0, len(jobs))
+        for done, _ in enumerate(as_completed(futures.values()), start=1):
+            progress.report("training runs", done, len(jobs))
         outcomes = [futures[i].result() for i in range(len(jobs))]
     return [config.result(Path(run_dir), metrics, curve) for (config, run_dir), (metrics, curve) in zip(jobs, outcomes)]

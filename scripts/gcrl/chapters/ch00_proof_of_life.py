@@ -171,3 +171,15 @@ def reload_check(model, checkpoint: Path, observations: dict[str, np.ndarray]) -
         "max_abs_action_difference": difference,
         "identical": bool(np.array_equal(original, restored)),
     }
+
+
+def standard_time_text(summary: dict | None) -> str:
+    """What the book says about the standard profile's running time: the last measured run, never a typed number."""
+    if summary is None:
+        return "No standard run of the whole book has been recorded yet."
+    where = ("on this machine" if summary["source"] == "this machine" else
+             f"for the reference (commit {str(summary.get('commit'))[:7]}, {summary['device']['name']}, "
+             f"{summary['recorded_at'][:10]})")
+    slowest = max(summary["chapters"], key=summary["chapters"].get)
+    return (f"The last standard run of the whole book recorded {where} took {summary['total_s'] / 60:.0f} minutes, "
+            f"{summary['chapters'][slowest] / 60:.0f} of them in {slowest}.")

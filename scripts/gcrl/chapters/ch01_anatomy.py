@@ -334,6 +334,16 @@ def zero_action_changes(rollouts: Rollouts, threshold: float) -> int:
     return int(np.sum(at_reset != rollouts.success[:, -1]))
 
 
+def moved_fraction(rollouts: Rollouts, threshold: float) -> float:
+    """The fraction of episodes in which the achieved goal ever came more than ``threshold`` from where it started.
+
+    For the object tasks the achieved goal is the object, so under a random
+    policy this measures how often the arm displaces the block at all.
+    """
+    displacement = np.linalg.norm(rollouts.achieved - rollouts.achieved[:, :1], axis=-1).max(axis=1)
+    return float(np.mean(displacement > threshold))
+
+
 def render_tasks(size: int, seed: int) -> dict[str, np.ndarray]:
     """One frame of each task after a reset; the red sphere is the desired goal."""
     frames = {}

@@ -32,6 +32,12 @@ def run_grid(runs_folder: Path, budget: TrainingBudget, seeds: range, run: RunRe
                                 seeds, runs_folder, run)
 
 
+def random_floors(results_root: Path, profile: str) -> dict[str, dict]:
+    """Chapter 1's random-policy success (rate and Wilson interval) on each of the chapter's tasks."""
+    rows = read_deliverable(results_root, profile, "ch01", "baselines.json", "ch02")["rows"]
+    return {row["env_id"]: row for row in rows if row["policy"] == "random" and row["env_id"] in EXPERIMENTS}
+
+
 def random_policy_step_success(results_root: Path, profile: str) -> dict[str, float]:
     """Chapter 1's measured fraction of random-policy steps at the goal, read from its deliverable."""
     report = read_deliverable(results_root, profile, "ch01", "reward_consistency.json", "ch02")["environments"]

@@ -18,7 +18,7 @@ from gcrl.errors import CourseError
 from gcrl.experiments import Curve, Grid
 from gcrl.profiles import SacBudget
 from gcrl.provenance import RunRecord
-from gcrl.train import TrainConfig
+from gcrl.train import TrainConfig, library_default, load_hyperparams
 
 EXPERIMENTS: tuple[str, ...] = ("FetchReachDense-v4", "FetchReach-v4", "FetchPush-v4")
 #: The success rate at which sample efficiency is compared.
@@ -90,3 +90,29 @@ def temperature_check(curve: Curve, target_entropy: float) -> dict[str, Any]:
         "log_alpha_change": math.log(last["ent_coef"]) - math.log(first["ent_coef"]),
         "alpha_when_entropy_fell": None if fell is None else fell["ent_coef"],
     }
+
+
+def chapter4_push_setting(profile: str) -> str:
+    """The network and batch Chapter 4 trains Push with under ``profile`` (its budget may narrow the recipe's)."""
+    from gcrl import profiles
+
+    her_budget = profiles.budget("ch04", profile)
+    recipe = load_hyperparams("sac", "FetchPush-v4")
+    net = her_budget.push_net_arch or tuple(recipe["policy_kwargs"]["net_arch"])
+    batch = her_budget.push_batch_size or recipe["batch_size"]
+    narrowed = her_budget.push_net_arch is not None or her_budget.push_batch_size is not None
+    return (f"a network of {' × '.join(map(str, net))} and a batch of {batch}"
+            + (", narrower than the recipe to fit a CPU budget" if narrowed else ", the recipe's"))
+
+
+def updates_per_step_text(sac: TrainConfig) -> str:
+    """Gradient steps per environment step of Chapter 2's PPO recipe and of ``sac``, as the prose states them."""
+    ppo = load_hyperparams("ppo", sac.env_id)
+    rollout = ppo["n_steps"] * ppo["n_envs"]
+    ppo_updates = ppo["n_epochs"] * math.ceil(rollout / ppo["batch_size"])
+    train_freq = sac.hyperparams.get("train_freq", library_default("sac", "train_freq"))
+    gradient_steps = sac.hyperparams.get("gradient_steps", library_default("sac", "gradient_steps"))
+    sac_rate = gradient_steps / train_freq
+    return (f"PPO takes {ppo['n_epochs']} passes of minibatch updates over each rollout of {rollout:,} transitions, "
+            f"{ppo_updates} gradient steps, or {ppo_updates / rollout:.3f} per environment step; SAC takes "
+            f"{sac_rate:g} per environment step, {sac_rate * rollout / ppo_updates:.0f} times as many")

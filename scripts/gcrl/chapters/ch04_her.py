@@ -28,6 +28,8 @@ from gcrl.sac_her import SacHerConfig
 from gcrl.train import TrainConfig, train_many
 
 REACH, PUSH = "FetchReach-v4", "FetchPush-v4"
+#: The tasks whose goal sets §1.1 measures.
+GOAL_TASKS: tuple[str, ...] = (REACH, PUSH, "FetchPickAndPlace-v4", "FetchSlide-v4")
 #: The deterministic success rate the Reach experiment must reach (issue: >= 95% on 50 episodes).
 THRESHOLD = 0.95
 ABLATION_K: tuple[int, ...] = (0, 1, 4, 8)
@@ -173,6 +175,53 @@ def ball_fraction(dimension: int, radius: float, side: float) -> float:
     return ball / side**dimension
 
 
+def success_threshold() -> float:
+    """The success threshold epsilon, read off the environment (the same on every Fetch task, Chapter 1)."""
+    env = make_fetch_env(REACH)
+    try:
+        return float(env.unwrapped.distance_threshold)
+    finally:
+        env.close()
+
+
+def goal_chance(env_id: str, pairs: int, seed: int, threshold: float) -> dict[str, Any]:
+    """How often undirected behaviour would land within ``threshold`` of a goal, from the task's own goal sampler.
+
+    Goals are drawn by resetting the environment (seeds ``seed, seed + 1, ...``).
+    Their support is read off the draws: the axes along which goals vary and
+    their extent, separately for goals on the table and in the air (PickAndPlace
+    draws both). ``volume_ratio`` is the ball-to-support ratio of the chapter's
+    formula for each component, weighted by the chance that two goals fall in
+    the same one; ``monte_carlo`` is the fraction of independent pairs of goals
+    within ``threshold`` of each other, which also counts the edges of the support
+    (where part of a ball falls outside) and pairs across components.
+    """
+    env = make_fetch_env(env_id)
+    try:
+        goals = np.array([env.reset(seed=seed + i)[0]["desired_goal"] for i in range(2 * pairs)])
+    finally:
+        env.close()
+    on_table = np.isclose(goals[:, 2], goals[:, 2].min())  # a share of goals at one height: the table's
+    if on_table.mean() < 0.05:
+        on_table[:] = False
+    components = []
+    for name, members in (("table", goals[on_table]), ("air", goals[~on_table])):
+        if len(members) < 2:
+            continue
+        extent = members.max(axis=0) - members.min(axis=0)
+        varying = extent > 1e-6
+        dimension = int(varying.sum())
+        components.append({"component": name if on_table.any() and (~on_table).any() else "all",
+                           "weight": len(members) / len(goals), "dimension": dimension,
+                           "extent_m": [round(float(x), 3) for x in extent[varying]],
+                           "volume_ratio": ball_fraction(dimension, threshold, 1.0) / float(np.prod(extent[varying]))})
+    hits = int(np.sum(np.linalg.norm(goals[:pairs] - goals[pairs:], axis=1) < threshold))
+    low, high = wilson_interval(hits, pairs)
+    return {"env_id": env_id, "components": components,
+            "volume_ratio": float(sum(c["weight"] ** 2 * c["volume_ratio"] for c in components)),
+            "monte_carlo": hits / pairs, "monte_carlo_ci95": [low, high], "pairs": pairs}
+
+
 def relabelling_yield(env_id: str, episodes: int, seed: int, n_sampled_goal: int = RECIPE_K) -> dict[str, Any]:
     """Random-action episodes of ``env_id``: the fraction of rewarded transitions before and after relabelling."""
     env = make_fetch_env(env_id)
@@ -204,9 +253,9 @@ def relabelling_yield(env_id: str, episodes: int, seed: int, n_sampled_goal: int
             "relabelled_ci95": list(wilson_interval(hindsight_hits, len(relabelled)))}
 
 
-def chapter1_floor(results_root: Path, profile: str, env_id: str) -> dict[str, dict[str, Any]]:
-    """Chapter 1's random- and zero-action success rates on ``env_id``."""
-    rows_ = read_deliverable(results_root, profile, "ch01", "baselines.json", "ch04")["rows"]
+def chapter1_floor(results_root: Path, profile: str, env_id: str, reader: str = "ch04") -> dict[str, dict[str, Any]]:
+    """Chapter 1's random- and zero-action success rates on ``env_id``, for chapter ``reader``."""
+    rows_ = read_deliverable(results_root, profile, "ch01", "baselines.json", reader)["rows"]
     return {row["policy"]: row for row in rows_ if row["env_id"] == env_id}
 
 
@@ -214,3 +263,50 @@ def chapter3_push(results_root: Path, profile: str) -> dict[str, Any]:
     """Chapter 3's SAC without hindsight on Push (SB3's implementation): pooled final success and its budget."""
     sac = read_deliverable(results_root, profile, "ch03", "sac_results.json", "ch04")
     return {**sac["pooled"][PUSH], "env_steps": sac["budget"]["push_env_steps"]}
+
+
+def update_multiply_adds(config: SacHerConfig) -> int:
+    """Multiply-adds of one forward pass of the actor and both critics over a minibatch: a gradient step's cost."""
+    from gcrl.envs import observation_dims
+
+    dims = observation_dims(config.env_id)
+    obs, action = sum(dims.values()), 4
+
+    def mlp(sizes: list[int]) -> int:
+        return sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+    actor = mlp([obs, *config.net_arch, 2 * action])
+    critics = 2 * mlp([obs + action, *config.net_arch, 1])
+    return config.batch_size * (actor + critics)
+
+
+def push_setting_text(budget: HerBudget) -> str:
+    """What the profile does to Push's recipe, and what it saves per gradient step, as the prose states it."""
+    recipe = SacHerConfig.from_recipe(PUSH, total_steps=budget.push_env_steps)
+    used = config(push_variants(budget)["HER"], 0, budget)
+    if (used.net_arch, used.batch_size) == (recipe.net_arch, recipe.batch_size):
+        return "Push trains its recipe's network and batch."
+    ratio = update_multiply_adds(recipe) / update_multiply_adds(used)
+    return (f"Under this profile Push trains a narrower network than its recipe ({' × '.join(map(str, used.net_arch))} "
+            f"and a batch of {used.batch_size} instead of {' × '.join(map(str, recipe.net_arch))} and "
+            f"{recipe.batch_size}): the recipe's gradient step takes {ratio:.0f} times as many multiply-adds, and the "
+            "profile spends that budget on environment steps instead.")
+
+
+def ablation_reading(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """The ablation's sentences, computed from its rows (mean success over the curve, ``area``, per variant)."""
+    area = {(r["n_sampled_goal"], r["strategy"]): r["mean_success_over_curve"] for r in rows}
+    k0, k1, k4, k8 = (area[(k, RECIPE_STRATEGY)] for k in ABLATION_K)
+    gain = k4 - k0
+    reading = {"k0": f"its mean success over the curve is {k0:.2f}, against {k4:.2f} with k = {RECIPE_K}"}
+    if gain > 0:
+        reading["k1"] = (f"A single substitute goal (k = 1, {k1:.2f}) recovers {(k1 - k0) / gain:.0%} of the gain "
+                         f"that k = {RECIPE_K} makes over k = 0.")
+    else:
+        reading["k1"] = f"Here k = {RECIPE_K} gains nothing over k = 0, and k = 1 scores {k1:.2f}."
+    relation = (f"{abs(k8 - k4):.2f} {'above' if k8 > k4 else 'below'} that of" if k8 != k4 else "equal to that of")
+    reading["k8"] = (f"With k = 8, which keeps only one ninth of each minibatch on the task's own goals, the mean "
+                     f"success over the curve is {k8:.2f}, {relation} k = {RECIPE_K}.")
+    others = [(s, area[(RECIPE_K, s)]) for s in ABLATION_STRATEGIES]
+    reading["strategies"] = ", ".join(f"`{s}` {a:.2f}" for s, a in others)
+    return reading

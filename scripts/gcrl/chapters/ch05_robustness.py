@@ -27,6 +27,12 @@ from gcrl.train import train_many
 REACH, PUSH = "FetchReach-v4", "FetchPush-v4"
 #: Seed of every perturbation's own noise stream (episodes are seeded separately).
 NOISE_SEED = 0
+#: The action delay (control steps) of the chapter's video.
+VIDEO_DELAY = 2
+#: The relabelling-bias measurement (§3.6): draws of the hidden parameter per state, steps replayed, seed.
+BIAS_DRAWS = 8
+BIAS_HORIZONS: tuple[int, ...] = (1, 5, 10)
+BIAS_SEED = 70_000
 #: Domain randomisation per task: observation noise (goals clean) and uniform relative physics changes.
 #: Sized so that Reach still learns within Chapter 4's standard budget: with damping drawn up to
 #: 10,000 times the nominal (alone, or with 3 mm of observation noise), a 5,000-step run of seed 0
@@ -102,3 +108,10 @@ def family_table(env_ids: tuple[str, ...], budget: RobustnessBudget) -> list[dic
     return [{"family": f.name, "unit": f.unit, "axis": "log(1 + s)" if f.log_axis else "s",
              "severities": list(robustness.grid(f, budget.severities)),
              "tasks": [e for e in env_ids if e in f.tasks]} for f in robustness.FAMILIES]
+
+
+def halving_text(summary_set: dict[str, dict[str, Any]], env_id: str) -> str:
+    """The families under which a curve halves within its grid, each with its half-success severity."""
+    halves = [(f, summary_set[f.key]["half_success_severity"]) for f in robustness.families_for(env_id)]
+    named = [f"{f.name} (at {h:.3g}, {f.unit})" for f, h in halves if h is not None]
+    return "; ".join(named) if named else "none of the families"
