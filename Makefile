@@ -8,8 +8,10 @@ SHELL := /bin/bash
 
 PYTHON       ?= python3
 VENV         ?= .venv
-GCRL_PROFILE ?= standard
-export GCRL_PROFILE
+# The profile (smoke, standard, full): passed to gcrl as --profile when set; unset, gcrl takes
+# $GCRL_PROFILE or its default (gcrl.course.profiles), and checks the name.
+GCRL_PROFILE ?=
+PROFILE_ARG := $(if $(GCRL_PROFILE),--profile $(GCRL_PROFILE))
 # TORCH=system keeps a torch that is already installed (the container's CUDA
 # build): the venv sees the system site-packages and torch is not reinstalled.
 TORCH        ?= pip
@@ -25,14 +27,13 @@ BROWSER_PKGS := chromium chromium-driver
 .PHONY: help install deps sysdeps browserdeps chapters book verify bench test lab clean
 
 help:
-	@echo "make book     set up, execute every chapter (GCRL_PROFILE=$(GCRL_PROFILE)), build _build/html"
+	@echo "make book     set up, execute every chapter (GCRL_PROFILE=smoke|standard|full, default standard), build _build/html"
 	@echo "make test     set up, run the test suite (unit, contract, nbval smoke, -W book build, browser)"
 	@echo "make chapters execute the chapters whose inputs changed (CHAPTERS=\"ch00 ...\" for some)"
-	@echo "make verify   check results/$(GCRL_PROFILE)/ against the deliverable declarations"
+	@echo "make verify   check results/<profile>/ against the deliverable declarations"
 	@echo "make bench    time to 95% success on FetchReach: the book's SAC+HER vs the peer recipe (SB3), same machine"
 	@echo "make lab      JupyterLab on the chapters (py:percent files open as notebooks)"
 	@echo "make clean    remove generated output (results/, _build/), keep the venv"
-	@echo "Profiles: GCRL_PROFILE=smoke|standard|full (default standard)."
 
 # --- set-up ------------------------------------------------------------------
 
@@ -97,13 +98,13 @@ install: $(PKG_STAMP)
 # --- the main job --------------------------------------------------------------
 
 chapters: install sysdeps
-	$(GCRL) run --profile $(GCRL_PROFILE) $(CHAPTERS)
+	$(GCRL) run $(PROFILE_ARG) $(CHAPTERS)
 
 book: install sysdeps
-	$(GCRL) book --profile $(GCRL_PROFILE)
+	$(GCRL) book $(PROFILE_ARG)
 
 verify: install
-	$(GCRL) verify --profile $(GCRL_PROFILE)
+	$(GCRL) verify $(PROFILE_ARG)
 
 # A benchmark, not a test: it prints the measured ratio and writes _build/bench/bench_FetchReach-v4.json.
 bench: install

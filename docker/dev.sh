@@ -23,7 +23,7 @@ usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DRY_RUN=0
-PROFILE="${GCRL_PROFILE:-standard}"
+PROFILE="${GCRL_PROFILE:-}"  # empty: gcrl's default profile
 PORT="${GCRL_LAB_PORT:-8888}"
 BIND=127.0.0.1
 
@@ -40,7 +40,7 @@ while [[ $# -gt 0 ]]; do
 done
 COMMAND="${1:-}"; shift || true
 
-case "$PROFILE" in smoke|standard|full) ;; *)
+case "$PROFILE" in ""|smoke|standard|full) ;; *)
   echo "dev.sh: unknown profile '$PROFILE'; choose smoke, standard or full" >&2; exit 2 ;;
 esac
 
@@ -71,7 +71,7 @@ docker_run() {  # docker_run [extra docker args] -- command...
   run docker run --rm "${tty[@]}" --gpus all --ipc=host \
     --user "$HOST_UID:$HOST_GID" \
     -v "$REPO:/workspace" -w /workspace \
-    -e "GCRL_PROFILE=$PROFILE" -e MUJOCO_GL=egl -e HOME=/tmp \
+    ${PROFILE:+-e "GCRL_PROFILE=$PROFILE"} -e MUJOCO_GL=egl -e HOME=/tmp \
     "${extra[@]}" "$IMAGE" "$@"
 }
 

@@ -15,28 +15,28 @@
 # # Chapter 0 — A containerized proof of life
 
 # %% tags=["parameters", "hide-input"]
-# Parameters: papermill overrides these; in JupyterLab they come from the environment.
-import os
-
-profile = os.environ.get("GCRL_PROFILE", "standard")
+# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
+# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+profile = ""
 seed = 0
-results_root = os.environ.get("GCRL_RESULTS", "")
+results_root = ""
 
 # %% tags=["hide-input"]
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from gcrl import video
 from gcrl.chapters import ch00_proof_of_life as ch00
-from gcrl.deliverables import verified_table, write_deliverable
-from gcrl.evaluate import deterministic_policy
-from gcrl.provenance import package_versions
-from gcrl.paths import Layout
-from gcrl.runner import timing_summary
-from gcrl.session import open_chapter
+from gcrl.core.paths import Layout
+from gcrl.core.provenance import package_versions
+from gcrl.course.deliverables import verified_table, write_deliverable
+from gcrl.course.runner import timing_summary
+from gcrl.course.session import open_chapter
+from gcrl.rl import video
+from gcrl.rl.evaluate import deterministic_policy
 
 session = open_chapter("ch00", profile, seed, results_root)
+profile = session.profile
 budget, run, results, out = session.budget, session.run, session.results, session.out
 display(Markdown(run.banner()))
 
@@ -120,7 +120,7 @@ display(Markdown(run.banner()))
 # 1.4.2 cannot build the Fetch environments on later MuJoCo) and
 # `jupyter-book==1.0.4.post1`. The profile, chosen by `GCRL_PROFILE`, sets every
 # budget in this chapter; its values come from the single table in
-# `gcrl.profiles`.
+# `gcrl.course.profiles`.
 #
 # ### 2.1 The device (P1)
 
@@ -145,7 +145,7 @@ pd.Series(accelerator, name="value").to_frame()
 #
 # MuJoCo reads the environment variable `MUJOCO_GL` once, when it is first
 # imported. `configure_rendering` therefore runs in the chapter's first cell, through
-# `gcrl.session.open_chapter`, before any simulator is created.
+# `gcrl.course.session.open_chapter`, before any simulator is created.
 # It honours an explicit `MUJOCO_GL`; otherwise it tries EGL, which uses the
 # GPU's driver or Mesa on a CPU, and then OSMesa, a pure software rasteriser. It
 # tries each in a child process so that a missing library cannot crash the kernel,
@@ -318,7 +318,7 @@ glue("ch00_reload_diff", f"{diff:.1g}", display=False)
 #
 # Each JSON file carries a `provenance` object: commit, dirty flag, package
 # versions, profile, seeds, device, start time and wall time. `make verify`
-# checks each deliverable against its declaration in `scripts/gcrl/deliverables.yaml`.
+# checks each deliverable against its declaration in `scripts/gcrl/course/deliverables.yaml`.
 # The same check runs here, so the table below is the verification itself.
 
 # %%

@@ -15,29 +15,28 @@
 # # Chapter 1 — The anatomy of goal-conditioned Fetch environments
 
 # %% tags=["parameters", "hide-input"]
-# Parameters: papermill overrides these; in JupyterLab they come from the environment.
-import os
-
-profile = os.environ.get("GCRL_PROFILE", "standard")
+# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
+# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+profile = ""
 seed = 0
-results_root = os.environ.get("GCRL_RESULTS", "")
+results_root = ""
 
 # %% tags=["hide-input"]
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from jsonschema import Draft202012Validator
 from myst_nb import glue
 
+from gcrl.analysis.plots import publish
 from gcrl.chapters import ch01_anatomy as ch01
-from gcrl.deliverables import verified_table, write_deliverable
-from gcrl.envs import task_name
-from gcrl.plots import save_figure
-from gcrl.session import open_chapter
+from gcrl.course.deliverables import verified_table, write_deliverable
+from gcrl.course.session import open_chapter
+from gcrl.rl.envs import task_name
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch01", profile, seed, results_root)
+profile = session.profile
 budget, run, results, out = session.budget, session.run, session.results, session.out
 backend = session.rendering
 display(Markdown(run.banner()))
@@ -392,14 +391,10 @@ glue("ch01_zero_episodes", f"{len(ch01.TASKS) * budget.episodes_per_policy:,}",
 # %%
 order = [rollouts[(e, "random")] for e in ch01.TASKS]
 fig = ch01.plot_initial_distances(order, threshold=eps)
-save_figure(fig, out / "initial_goal_distance.png")
-glue("ch01_initial_fig", fig, display=False)
-plt.close(fig)
+publish(fig, out / "initial_goal_distance.png", "ch01_initial_fig")
 curves = [rollouts[(e, p)] for e in ch01.TASKS for p in ch01.POLICIES]
 fig = ch01.plot_success_against_threshold(curves, threshold=eps)
-save_figure(fig, out / "success_vs_threshold.png")
-glue("ch01_threshold_fig", fig, display=False)
-plt.close(fig)
+publish(fig, out / "success_vs_threshold.png", "ch01_threshold_fig")
 
 # %% [markdown]
 # ```{glue:figure} ch01_initial_fig
@@ -431,9 +426,7 @@ plt.close(fig)
 # %%
 frames = ch01.render_tasks(size=budget.frame_size, seed=seed)
 fig = ch01.tasks_figure(frames)
-save_figure(fig, out / "tasks.png")
-glue("ch01_tasks_fig", fig, display=False)
-plt.close(fig)
+publish(fig, out / "tasks.png", "ch01_tasks_fig")
 
 # %% [markdown]
 # ```{glue:figure} ch01_tasks_fig

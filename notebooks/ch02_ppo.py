@@ -15,30 +15,30 @@
 # # Chapter 2 — A PPO baseline
 
 # %% tags=["parameters", "hide-input"]
-# Parameters: papermill overrides these; in JupyterLab they come from the environment.
-import os
-
-profile = os.environ.get("GCRL_PROFILE", "standard")
+# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
+# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+profile = ""
 seed = 0
-results_root = os.environ.get("GCRL_RESULTS", "")
+results_root = ""
 
 # %% tags=["hide-input"]
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from gcrl import experiments, policy_gradient, video
+from gcrl.analysis import experiments
+from gcrl.analysis.plots import learning_curves, publish
 from gcrl.chapters import ch02_ppo as ch02
-from gcrl.deliverables import verified_table, write_deliverable
-from gcrl.envs import task_name
-from gcrl.paths import training_runs
-from gcrl.plots import learning_curves, save_figure
-from gcrl.session import open_chapter
-from gcrl.train import library_default
+from gcrl.core.paths import training_runs
+from gcrl.course.deliverables import verified_table, write_deliverable
+from gcrl.course.session import open_chapter
+from gcrl.rl import policy_gradient, video
+from gcrl.rl.envs import task_name
+from gcrl.rl.recipes import library_default
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch02", profile, seed, results_root)
+profile = session.profile
 budget, run, results, out = session.budget, session.run, session.results, session.out
 display(Markdown(run.banner()))
 
@@ -227,14 +227,14 @@ display(Markdown(run.banner()))
 # closer, whether or not the goal is ever reached.
 
 # %% tags=["hide-input"]
-step_success = ch02.random_policy_step_success(results, profile)
+step_success = ch02.random_policy_step_success(session.upstream)
 glue("ch02_ch1_reach", f"{step_success['FetchReach-v4']:.2%}", display=False)
 glue("ch02_ch1_push", f"{step_success['FetchPush-v4']:.2%}", display=False)
 
 # %% [markdown]
 # ## 2. The Experimental Environment
 #
-# Every run uses the hyperparameters in `scripts/gcrl/hyperparams/ppo.yml`:
+# Every run uses the hyperparameters in `scripts/gcrl/rl/hyperparams/ppo.yml`:
 # {glue:text}`ch02_n_envs` environments stepped in parallel processes, rollouts of
 # {glue:text}`ch02_n_steps` steps per environment, {glue:text}`ch02_n_epochs` epochs
 # of minibatch updates per rollout, $\lambda$ = {glue:text}`ch02_lambda`,
@@ -273,8 +273,8 @@ pd.Series({
 # critic's squared error (weight {glue:text}`ch02_vf_coef`) to the surrogate, and
 # the gradient's norm is clipped at {glue:text}`ch02_max_grad_norm`; and the
 # log-probability is that of the Gaussian sample before the environment clips it
-# to the action box. The grid below calls the course's single
-# training entry point, `gcrl.train.train`, once per environment and seed. Each
+# to the action box. The grid below trains one run per environment and seed,
+# through the course's learner interface (`gcrl.rl.learners.make_config`). Each
 # run writes its learning curve, checkpoints and `metrics.json` under this
 # chapter's results folder. A run that is interrupted resumes from its last
 # checkpoint.
@@ -296,9 +296,7 @@ curves = {
     for env_id in ch02.EXPERIMENTS
 }
 fig = learning_curves(curves)
-save_figure(fig, out / "learning_curves.png")
-glue("ch02_curves_fig", fig, display=False)
-plt.close(fig)
+publish(fig, out / "learning_curves.png", "ch02_curves_fig")
 
 # %% [markdown]
 # ```{glue:figure} ch02_curves_fig
@@ -319,7 +317,7 @@ glue("ch02_throughput", f"{throughput:.0f}", display=False)
 glue("ch02_steps", f"{budget.env_steps:,}", display=False)
 glue("ch02_seeds", f"{budget.seeds}", display=False)
 glue("ch02_eval_episodes", f"{budget.eval_episodes}", display=False)
-floors = ch02.random_floors(results, profile)
+floors = ch02.random_floors(session.upstream)
 for env_id in ch02.EXPERIMENTS:
     glue(f"ch02_{task_name(env_id).lower()}_verdict",
          experiments.against_floor(pooled[env_id], floors[env_id]), display=False)
@@ -386,7 +384,7 @@ for env_id, p in pooled.items():
 # The derivation of §1.1 is checked by computation. On a tabular MDP small enough
 # to enumerate every trajectory, the expectation of each estimator is a finite
 # sum, and the gradient of $J$ can be taken by central finite differences of the
-# exact objective. `gcrl.policy_gradient.gradient_check` compares the two.
+# exact objective. `gcrl.rl.policy_gradient.gradient_check` compares the two.
 
 # %%
 pg_check = policy_gradient.gradient_check()

@@ -15,30 +15,32 @@
 # # Chapter 3 — Soft Actor-Critic
 
 # %% tags=["parameters", "hide-input"]
-# Parameters: papermill overrides these; in JupyterLab they come from the environment.
-import os
-
-profile = os.environ.get("GCRL_PROFILE", "standard")
+# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
+# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+profile = ""
 seed = 0
-results_root = os.environ.get("GCRL_RESULTS", "")
+results_root = ""
 
 # %% tags=["hide-input"]
-import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from gcrl import experiments, video
+from gcrl.analysis import experiments
+from gcrl.analysis.plots import learning_curves, publish, temperature_traces
+from gcrl.analysis.scheduler import default_workers
+from gcrl.chapters import ch01_anatomy as ch01
 from gcrl.chapters import ch03_sac as ch03
-from gcrl.deliverables import verified_table, write_deliverable
-from gcrl.envs import episode_length, task_name
-from gcrl.paths import training_runs
-from gcrl.plots import learning_curves, save_figure, temperature_traces
-from gcrl.session import open_chapter
-from gcrl.train import ENTROPY_SAMPLES, default_workers
+from gcrl.core.paths import training_runs
+from gcrl.course.deliverables import verified_table, write_deliverable
+from gcrl.course.session import open_chapter
+from gcrl.rl import video
+from gcrl.rl.envs import episode_length, task_name
+from gcrl.rl.evaluate import ENTROPY_SAMPLES
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch03", profile, seed, results_root)
+profile = session.profile
 budget, run, results, out = session.budget, session.run, session.results, session.out
 display(Markdown(run.banner()))
 
@@ -287,7 +289,7 @@ display(Markdown(run.banner()))
 # %% [markdown]
 # ## 2. The Experimental Environment
 #
-# Every run uses the SAC recipe in `scripts/gcrl/hyperparams/sac.yml`, with
+# Every run uses the SAC recipe in `scripts/gcrl/rl/hyperparams/sac.yml`, with
 # hindsight relabelling switched off for this chapter. There is one environment
 # per run, one gradient step per environment step after `learning_starts`
 # random steps, and observations are normalised by running statistics. The
@@ -363,16 +365,14 @@ experiments.runs_table(rows)
 
 # %%
 seeds = session.seeds
-ppo = ch03.ppo_results(results, profile)
+ppo = ch03.ppo_results(session.upstream)
 sac_curves = {env_id: [grid[(env_id, s)].curve for s in seeds] for env_id in ch03.EXPERIMENTS}
 ppo_curves = {env_id: ch03.ppo_curves(ppo, env_id, seeds) for env_id in ch03.EXPERIMENTS}
 fig = learning_curves({
     task_name(env_id): {"SAC": sac_curves[env_id], "PPO": ppo_curves[env_id]}
     for env_id in ch03.EXPERIMENTS
 })
-save_figure(fig, out / "learning_curves.png")
-glue("ch03_curves_fig", fig, display=False)
-plt.close(fig)
+publish(fig, out / "learning_curves.png", "ch03_curves_fig")
 
 # %% [markdown]
 # ```{glue:figure} ch03_curves_fig
@@ -448,8 +448,8 @@ glue("ch03_grids", f"every {budget.eval_every:,} env steps for SAC, every {ppo_b
      display=False)
 glue("ch03_updates_per_step", ch03.updates_per_step_text(sac_configs["FetchReach-v4"]), display=False)
 glue("ch03_ppo_epochs", f"{ppo['hyperparameters']['n_epochs']}", display=False)
-glue("ch03_push_verdict", experiments.against_floor(pooled["FetchPush-v4"], ch03.chapter1_floor(
-    results, profile, "FetchPush-v4")["random"]), display=False)
+glue("ch03_push_verdict", experiments.against_floor(pooled["FetchPush-v4"], ch01.floors(
+    session.upstream, "FetchPush-v4")["random"]), display=False)
 glue("ch03_push_steps", f"{budget.push_env_steps:,}", display=False)
 for task, env_ids in {"reach": ("FetchReachDense-v4", "FetchReach-v4"), "push": ("FetchPush-v4",)}.items():
     speeds = [r["env_steps_per_s"] for r in rows if r["env_id"] in env_ids]
@@ -458,7 +458,7 @@ ppo_speeds = [r["env_steps_per_s"] for r in ppo["runs"] if r["env_id"].startswit
 glue("ch03_ppo_throughput", f"{sum(ppo_speeds) / len(ppo_speeds):.0f}", display=False)
 glue("ch03_workers", f"{min(default_workers(), len(grid))}", display=False)
 glue("ch03_cores", f"{default_workers()}", display=False)
-floor = ch03.chapter1_floor(results, profile, "FetchPush-v4")
+floor = ch01.floors(session.upstream, "FetchPush-v4")
 glue("ch03_push_floor", "; ".join(
     f"{name} actions {row['success_rate']:.1%} (95% CI [{row['success_ci95'][0]:.1%}, "
     f"{row['success_ci95'][1]:.1%}], {row['episodes']} episodes)"
@@ -506,9 +506,7 @@ glue("ch03_push_floor", "; ".join(
 target_entropy = grid[(ch03.EXPERIMENTS[0], seed)].metrics["target_entropy"]
 fig = temperature_traces({task_name(env_id): sac_curves[env_id] for env_id in ch03.EXPERIMENTS},
                          target_entropy)
-save_figure(fig, out / "temperature.png")
-glue("ch03_temperature_fig", fig, display=False)
-plt.close(fig)
+publish(fig, out / "temperature.png", "ch03_temperature_fig")
 temperature = {f"{env_id}-seed{s}": ch03.temperature_check(grid[(env_id, s)].curve, target_entropy)
                for env_id, s in grid}
 
@@ -605,7 +603,7 @@ glue("ch03_temp_agree", f"{agreeing} of {intervals}", display=False)
 glue("ch03_temp_runs", f"{len(temperature)}", display=False)
 glue("ch03_temp_closer", f"{closer}", display=False)
 glue("ch03_min_agreement", f"{ch03.MIN_AGREEMENT:.0%}", display=False)
-initial_distance = ch03.chapter1_floor(results, profile, "FetchReachDense-v4")["random"]["mean_initial_distance"]
+initial_distance = ch01.floors(session.upstream, "FetchReachDense-v4")["random"]["mean_initial_distance"]
 glue("ch03_reach_d0", f"{initial_distance:.2f}", display=False)
 alphas_at_fall = [t["alpha_when_entropy_fell"] for t in temperature.values()
                   if t["alpha_when_entropy_fell"] is not None]

@@ -15,12 +15,11 @@
 # # Chapter 4 — Hindsight Experience Replay
 
 # %% tags=["parameters", "hide-input"]
-# Parameters: papermill overrides these; in JupyterLab they come from the environment.
-import os
-
-profile = os.environ.get("GCRL_PROFILE", "standard")
+# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
+# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+profile = ""
 seed = 0
-results_root = os.environ.get("GCRL_RESULTS", "")
+results_root = ""
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
@@ -29,18 +28,22 @@ import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from gcrl import experiments, her, profiles, sac_her, video
+from gcrl.analysis import experiments
+from gcrl.analysis.bench import BenchConfig
+from gcrl.analysis.plots import learning_curves, publish, steps_axis
+from gcrl.chapters import ch01_anatomy as ch01
 from gcrl.chapters import ch04_her as ch04
-from gcrl.deliverables import verified_table, write_deliverable
-from gcrl.envs import task_name
-from gcrl.paths import training_runs
-from gcrl.plots import learning_curves, save_figure, steps_axis
-from gcrl.bench import BenchConfig
-from gcrl.sac_her import SacHerConfig
-from gcrl.session import open_chapter
+from gcrl.core.paths import training_runs
+from gcrl.course import profiles
+from gcrl.course.deliverables import verified_table, write_deliverable
+from gcrl.course.session import open_chapter
+from gcrl.rl import her, video
+from gcrl.rl.envs import task_name
+from gcrl.rl.sac_her.learner import SacHerConfig, TrainingState
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch04", profile, seed, results_root)
+profile = session.profile
 budget, run, results, out = session.budget, session.run, session.results, session.out
 display(Markdown(run.banner()))
 
@@ -233,11 +236,11 @@ for key, c in by_task.items():
 # easy; it makes every push, however small, a success for some goal.
 
 # %% tags=["hide-input"]
-floor = ch04.chapter1_floor(results, profile, ch04.PUSH)
+floor = ch01.floors(session.upstream, ch04.PUSH)
 glue("ch04_push_floor", "; ".join(
     f"{name} actions {row['success_rate']:.1%} (95% CI [{row['success_ci95'][0]:.1%}, "
     f"{row['success_ci95'][1]:.1%}], {row['episodes']} episodes)" for name, row in floor.items()), display=False)
-chapter3 = ch04.chapter3_push(results, profile)
+chapter3 = ch04.chapter3_push(session.upstream)
 glue("ch04_ch3_steps", f"{chapter3['env_steps']:,}", display=False)
 glue("ch04_ch3_push", experiments.pooled_text(chapter3), display=False)
 glue("ch04_ch3_verdict", experiments.against_floor(chapter3, floor["random"]), display=False)
@@ -247,7 +250,7 @@ glue("ch04_push_reset", f"{floor['random']['success_at_reset_fraction']:.1%}", d
 # ## 2. The Experimental Environment
 #
 # Every SAC run uses the book's implementation (§3.2) with the rl-baselines3-zoo
-# recipe of `scripts/gcrl/hyperparams/sac.yml`: observations normalised by
+# recipe of `scripts/gcrl/rl/hyperparams/sac.yml`: observations normalised by
 # running statistics, one gradient step per environment step after
 # `learning_starts` random steps, the temperature learned with target entropy
 # $-\dim\mathcal{A}$, and hindsight with `future` and $k$ = {glue:text}`ch04_recipe_k`
@@ -320,7 +323,7 @@ trained = ch04.train_plan(runs_plan, training_runs(out), run)
 #
 # ### 3.1 Relabelling as pure functions
 #
-# `scripts/gcrl/her.py` holds relabelling without state: `goal_indices(t, T,
+# `scripts/gcrl/rl/her.py` holds relabelling without state: `goal_indices(t, T,
 # strategy, rng)` returns the index $j$ of §1.4 for each transition time,
 # `relabel_episode(next_achieved_goals, strategy, k, rng, compute_reward)`
 # returns $k$ substitute goals per transition and their recomputed rewards, and
@@ -362,19 +365,22 @@ for r in yield_rows:
 #
 # ### 3.2 The book's SAC+HER
 #
-# `scripts/gcrl/sac_her.py` is Stable-Baselines3's SAC with `HerReplayBuffer`
-# and `VecNormalize`, written in one file so that the update reads top to
-# bottom and runs faster on a CPU. One gradient step, `update()`, is Chapter 3's
+# The book's SAC+HER is Stable-Baselines3's SAC with `HerReplayBuffer` and
+# `VecNormalize`, written to be read and to run fast on a CPU. Its algorithm is one
+# module, `scripts/gcrl/rl/sac_her/algorithm.py`: the networks, the losses and one
+# gradient step, `update()`, with Chapter 3's equations beside the lines that
+# compute them; the replay buffer and the normaliser are `replay.py`, and the run
+# loop, evaluation and checkpoints `learner.py`. One gradient step is Chapter 3's
 # derivation with the relabelled goal inside every term:
 #
-# | step | equation | in `update()` |
+# | step | equation | where |
 # |---|---|---|
 # | draw $B$ transitions of complete episodes, relabel $\lfloor\frac{k}{k+1}B\rfloor$ of them, recompute $r$ | §1.2–1.4 | `EpisodeReplay.sample` |
-# | $a \sim \pi_\theta(\cdot \mid s, g)$ by reparameterisation, with the tanh-corrected log-density | Ch. 3 §1.5 | `agent.actor(obs)` |
-# | $y = r + \gamma(\min_i Q_{\bar\phi_i}(s', a', g) - \alpha \log \pi(a' \mid s', g))$, $a'$ fresh | §1.3 | step 1 |
-# | regress both critics on $y$ | Ch. 3 §1.4 | step 1 |
-# | actor loss $\alpha \log \pi - \min_i Q_{\phi_i}$ and temperature loss $-\log\alpha\,(\log\pi + \bar{\mathcal{H}})$ | Ch. 3 §1.5–1.6 | step 2 |
-# | Polyak update of the target critics | Ch. 3 §1.4 | step 3 |
+# | $a \sim \pi_\theta(\cdot \mid s, g)$ by reparameterisation, with the tanh-corrected log-density | Ch. 3 §1.5 | `update()`: `agent.actor(obs)` |
+# | $y = r + \gamma(\min_i Q_{\bar\psi_i}(s', a', g) - \alpha \log \pi(a' \mid s', g))$, $a'$ fresh | §1.3 | `update()`, step 1 |
+# | regress both critics on $y$ | Ch. 3 §1.4 | `update()`, step 1 |
+# | actor loss $\alpha \log \pi - \min_i Q_{\psi_i}$ and temperature loss $-\log\alpha\,(\log\pi + \bar{\mathcal{H}})$ | Ch. 3 §1.5–1.6 | `update()`, step 2 |
+# | Polyak update of the target critics | Ch. 3 §1.4 | `update()`, step 3 |
 #
 # It differs from the library in how it computes, not in what: the two
 # critics are one batched network, the optimisers use fused kernels, the
@@ -470,9 +476,7 @@ for ax in fig.axes[:1]:
 for ax in fig.axes[1:]:
     ax.axhline(floor["random"]["success_rate"], color="grey", ls="--", lw=1, label="random actions (Ch. 1)")
     ax.legend(fontsize=8, loc="upper left")
-save_figure(fig, out / "learning_curves.png")
-glue("ch04_curves_fig", fig, display=False)
-plt.close(fig)
+publish(fig, out / "learning_curves.png", "ch04_curves_fig")
 
 # %% [markdown]
 # ```{glue:figure} ch04_curves_fig
@@ -523,9 +527,7 @@ for ax, group in zip(axes, ("k", "strategy")):
     ax.legend(fontsize=8, loc="lower right")
 axes[0].set_ylabel("success rate (pooled)")
 fig.tight_layout()
-save_figure(fig, out / "ablation.png")
-glue("ch04_ablation_fig", fig, display=False)
-plt.close(fig)
+publish(fig, out / "ablation.png", "ch04_ablation_fig")
 
 # %% [markdown]
 # ```{glue:figure} ch04_ablation_fig
@@ -619,7 +621,7 @@ assert her.relabelled_count(plain_config.batch_size, plain_config.n_sampled_goal
 # achieved goal and the new goal.
 
 # %%
-probe = sac_her.TrainingState(runs_plan[(reach, session.seeds[0])])
+probe = TrainingState(runs_plan[(reach, session.seeds[0])])
 probe.begin_episode()
 for _ in range(3 * 50):
     probe.env_step()

@@ -15,35 +15,36 @@
 # # Chapter 5 — Robustness of Learned Manipulation Policies
 
 # %% tags=["parameters", "hide-input"]
-# Parameters: papermill overrides these; in JupyterLab they come from the environment.
-import os
-
-profile = os.environ.get("GCRL_PROFILE", "standard")
+# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
+# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+profile = ""
 seed = 0
-results_root = os.environ.get("GCRL_RESULTS", "")
+results_root = ""
 
 # %% tags=["hide-input"]
 import inspect
+import os
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from gcrl import experiments, perturb, robustness, video
+from gcrl.analysis import experiments, robustness
+from gcrl.analysis.plots import degradation_curves, learning_curves, publish
+from gcrl.chapters import ch01_anatomy as ch01
 from gcrl.chapters import ch04_her as ch04
 from gcrl.chapters import ch05_robustness as ch05
-from gcrl.chapters.ch01_anatomy import observation_labels
-from gcrl.deliverables import read_deliverable, verified_table, write_deliverable
-from gcrl.envs import make_fetch_env, task_name
-from gcrl.paths import training_runs
-from gcrl.plots import degradation_curves, learning_curves, save_figure
-from gcrl.sac_her import load_agent, SacHerConfig
-from gcrl.session import open_chapter
+from gcrl.core.paths import training_runs
+from gcrl.course.deliverables import verified_table, write_deliverable
+from gcrl.course.session import open_chapter
+from gcrl.rl import perturb, video
+from gcrl.rl.envs import make_fetch_env, task_name
+from gcrl.rl.sac_her.learner import SacHerConfig, load_agent
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch05", profile, seed, results_root)
+profile = session.profile
 budget, run, results, out = session.budget, session.run, session.results, session.out
 display(Markdown(run.banner()))
 
@@ -238,8 +239,8 @@ pd.DataFrame(ch05.family_table(env_ids, budget)).assign(
 # reference against which this chapter's nominal point is checked (§4).
 
 # %%
-policies = ch05.chapter4_policies(results, profile)
-her_record = read_deliverable(results, profile, "ch04", "her_results.json", "ch05")
+policies = ch05.chapter4_policies(session.upstream)
+her_record = session.upstream.read("ch04", "her_results.json")
 chapter4_runs = her_record["reach"]["runs"] + her_record["push"]["runs"]["HER"]
 chapter4_final = {env_id: experiments.pooled_by_env(chapter4_runs)[env_id] for env_id in env_ids}
 assert all(len(policies[e]) == budget.seeds for e in env_ids), {e: len(policies[e]) for e in env_ids}
@@ -289,7 +290,7 @@ randomised = ch05.train_randomised(randomised_plan, training_runs(out), run)
 #
 # ### 3.1 Perturbations as wrappers
 #
-# `scripts/gcrl/perturb.py` implements each family as a Gymnasium wrapper with a
+# `scripts/gcrl/rl/perturb.py` implements each family as a Gymnasium wrapper with a
 # severity and a seed. All derive from one base class whose `reset` re-seeds the
 # wrapper's stream and whose `step` passes the action through `action()` and the
 # observation through `observation()`; a family overrides only what it perturbs.
@@ -340,15 +341,11 @@ glue("ch05_episodes_total", f"{sum(j.episodes for js in jobs.values() for j in j
 reach_families = robustness.families_for(ch05.REACH)
 reach_labels = [label for label, (env_id, _) in measured.items() if env_id == ch05.REACH]
 fig = degradation_curves({label: curves[label] for label in reach_labels}, reach_families)
-save_figure(fig, out / "degradation_reach.png")
-glue("ch05_reach_fig", fig, display=False)
-plt.close(fig)
+publish(fig, out / "degradation_reach.png", "ch05_reach_fig")
 push_families = robustness.families_for(ch05.PUSH)
 push_labels = [label for label, (env_id, _) in measured.items() if env_id == ch05.PUSH]
 fig = degradation_curves({label: curves[label] for label in push_labels}, push_families, columns=5)
-save_figure(fig, out / "degradation_push.png")
-glue("ch05_push_fig", fig, display=False)
-plt.close(fig)
+publish(fig, out / "degradation_push.png", "ch05_push_fig")
 glue("ch05_log_families", " and ".join(f.name for f in robustness.FAMILIES if f.log_axis), display=False)
 
 # %% [markdown]
@@ -397,7 +394,7 @@ for label in ("Reach", "Push"):
     glue(f"ch05_halves_{label.lower()}", ch05.halving_text(summaries[label], measured[label][0]), display=False)
 
 push_nominal = curves["Push"][robustness.FAMILIES[0].key][0]
-floor = ch04.chapter1_floor(results, profile, ch05.PUSH, reader="ch05")["zero"]
+floor = ch01.floors(session.upstream, ch05.PUSH)["zero"]
 above_floor = push_nominal["ci95_low"] > floor["success_ci95"][1]
 glue("ch05_push_nominal", experiments.pooled_text(push_nominal), display=False)
 glue("ch05_push_floor", f"{floor['success_rate']:.1%} (95% CI [{floor['success_ci95'][0]:.1%}, "
@@ -432,7 +429,7 @@ reach_source = policies[ch05.REACH][0]
 _, normalizer = load_agent(reach_source.run_dir, SacHerConfig.from_dict(reach_source.config))
 std = np.sqrt(normalizer.var["observation"] + 1e-8)
 reach_env = make_fetch_env(ch05.REACH)
-labels = observation_labels(reach_env)
+labels = ch01.observation_labels(reach_env)
 reach_env.close()
 fragile_features = pd.DataFrame([{"feature": labels[i]["name"], "unit": labels[i]["unit"],
                                   "training std": f"{std[i]:.2e}",
@@ -484,9 +481,7 @@ for env_id in budget.dr_tasks:
                       "randomised_steps_to_threshold": experiments.steps_to_threshold(
                           experiments.pooled_curve(randomised_runs), ch04.THRESHOLD)})
 fig = learning_curves(panels)
-save_figure(fig, out / "randomisation_learning_curves.png")
-glue("ch05_cost_fig", fig, display=False)
-plt.close(fig)
+publish(fig, out / "randomisation_learning_curves.png", "ch05_cost_fig")
 
 # %%
 pd.DataFrame([{
@@ -705,5 +700,4 @@ verified_table(results, profile, "ch05")
 # %% [markdown]
 # Under the {glue:text}`ch05_profile` profile the chapter took
 # {glue:text}`ch05_wall_s` s. The randomised runs keep their checkpoints and
-# curves under `runs/` in the chapter's results folder, where Chapter 6 can
-# load them like Chapter 4's.
+# curves under `runs/` in the chapter's results folder.

@@ -15,32 +15,33 @@
 # # Chapter 6 — The Stability Question
 
 # %% tags=["parameters", "hide-input"]
-# Parameters: papermill overrides these; in JupyterLab they come from the environment.
-import os
-
-profile = os.environ.get("GCRL_PROFILE", "standard")
+# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
+# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+profile = ""
 seed = 0
-results_root = os.environ.get("GCRL_RESULTS", "")
+results_root = ""
 
 # %% tags=["hide-input"]
+import os
 import inspect
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import yaml
 from IPython.display import Markdown, display
 from myst_nb import glue
 from scipy import stats
 
-from gcrl import plots, stability, sweep
+from gcrl.analysis import plots, stability, sweep
 from gcrl.chapters import ch06_stability as ch06
-from gcrl.deliverables import verified_table, write_deliverable
-from gcrl.envs import task_name
-from gcrl.paths import training_runs
-from gcrl.session import open_chapter
+from gcrl.core.paths import training_runs
+from gcrl.course.deliverables import verified_table, write_deliverable
+from gcrl.course.session import open_chapter
+from gcrl.rl.envs import task_name
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch06", profile, seed, results_root)
+profile = session.profile
 budget, run, results, out = session.budget, session.run, session.results, session.out
 display(Markdown(run.banner()))
 
@@ -261,16 +262,18 @@ display(Markdown(run.banner()))
 # %% [markdown]
 # ## 2. The Experimental Environment
 #
-# ### 2.1 One sweep file
+# ### 2.1 One sweep
 #
-# All of the chapter's runs are defined in one sweep file per profile. Under
-# the {glue:text}`ch06_profile` profile it is `gcrl/sweeps/`{glue:text}`ch06_sweep_file`:
+# All of the chapter's runs are defined in one sweep per profile, kept with every
+# other budget in `gcrl.course.profiles`. Under the {glue:text}`ch06_profile`
+# profile it is the sweep below; `gcrl sweep --chapter ch06 --print` writes it out
+# as a sweep file that a reader can edit and run with `gcrl sweep FILE`:
 
 # %%
 glue("ch06_profile", profile, display=False)
-glue("ch06_sweep_file", budget.sweep, display=False)
 spec = ch06.sweep_spec(budget)
-print((sweep.SWEEPS_DIR / budget.sweep).read_text())
+sweep_text = yaml.safe_dump(spec.as_dict(), sort_keys=False)
+print(sweep_text)
 
 # %% [markdown]
 # A *group* is one algorithm on one task. The `comparison` groups run the
@@ -308,9 +311,9 @@ plan.groupby(["group", "configuration", "algorithm", "task", "env steps"], sort=
 #
 # ### 3.1 Trials on Ray, resumable
 #
-# A trial is trained by the same entry point as every run of the course
-# (`SacHerConfig.train` or `TrainConfig.train`), into its own folder, with the
-# same checkpoints, curve and provenance. Its folder is named by a hash of its
+# A trial is built and trained like every run of the course, through the one
+# learner interface (`gcrl.rl.learners.make_config`, then the config's `train`),
+# into its own folder, with the same checkpoints, curve and provenance. Its folder is named by a hash of its
 # full configuration, so a trial that two groups share is trained once, and a
 # trial is complete only when its folder holds metrics recorded for exactly
 # that configuration:
@@ -395,13 +398,9 @@ aggregate_table
 
 # %%
 fig = plots.interval_estimates(estimates, stability.AGGREGATES)
-plots.save_figure(fig, out / "aggregate_intervals.png")
-glue("ch06_aggregates_fig", fig, display=False)
-plt.close(fig)
+plots.publish(fig, out / "aggregate_intervals.png", "ch06_aggregates_fig")
 fig = plots.probability_of_improvement(improvements)
-plots.save_figure(fig, out / "probability_of_improvement.png")
-glue("ch06_poi_fig", fig, display=False)
-plt.close(fig)
+plots.publish(fig, out / "probability_of_improvement.png", "ch06_poi_fig")
 for key, p in improvements.items():
     index = ch06.PAIRS.index((p["x"], p["y"]))
     glue(f"ch06_poi_{index}", interval_text(p), display=False)
@@ -436,13 +435,9 @@ pd.DataFrame({key: {"P(X > Y)": interval_text(p)} for key, p in improvements.ite
 
 # %%
 fig = plots.performance_profiles(profiles)
-plots.save_figure(fig, out / "performance_profiles.png")
-glue("ch06_profiles_fig", fig, display=False)
-plt.close(fig)
+plots.publish(fig, out / "performance_profiles.png", "ch06_profiles_fig")
 fig = plots.sample_efficiency(efficiency)
-plots.save_figure(fig, out / "sample_efficiency.png")
-glue("ch06_efficiency_fig", fig, display=False)
-plt.close(fig)
+plots.publish(fig, out / "sample_efficiency.png", "ch06_efficiency_fig")
 
 # %% [markdown]
 # ```{glue:figure} ch06_profiles_fig
@@ -519,9 +514,7 @@ pd.DataFrame(rows).T
 
 # %%
 fig = plots.sensitivity(sens["configurations"], sens["recipe"])
-plots.save_figure(fig, out / "sensitivity.png")
-glue("ch06_sensitivity_fig", fig, display=False)
-plt.close(fig)
+plots.publish(fig, out / "sensitivity.png", "ch06_sensitivity_fig")
 recipe_curve = outcome.group(ch06.SENSITIVITY)[ch06.RECIPE][sens["env_id"]][0].curve
 glue("ch06_first_eval", f"{recipe_curve[0]['env_steps']:,}", display=False)
 glue("ch06_sens_budget", f"{recipe_curve[-1]['env_steps']:,}", display=False)
@@ -655,9 +648,9 @@ def trial_record(result):
 
 
 write_deliverable(out, "stability_results.json", {
-    "budget": {"sweep": budget.sweep, "bootstrap_reps": reps, "determinism_env_steps": budget.determinism_env_steps,
+    "budget": {"sweep": spec.name, "bootstrap_reps": reps, "determinism_env_steps": budget.determinism_env_steps,
                "seeds": len(spec.seeds)},
-    "sweep": {"file": budget.sweep, "text": (sweep.SWEEPS_DIR / budget.sweep).read_text(),
+    "sweep": {"name": spec.name, "text": sweep_text,
               "trials": unique_trials, "trained_now": len(outcome.trained), "reused": len(outcome.reused),
               "backend": outcome.backend},
     "comparison": {"tasks": tasks, "scores": {label: m.tolist() for label, m in scores.items()},

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gcrl.paths import REPO_ROOT
+from gcrl.core.paths import REPO_ROOT
 
 HEADER = """\
 # ---
@@ -31,8 +31,8 @@ HEADER = """\
 
 def pytest_configure(config: pytest.Config) -> None:
     """Choose the headless rendering backend before any test imports MuJoCo (it reads MUJOCO_GL once)."""
-    from gcrl.envs import configure_rendering
-    from gcrl.errors import CourseError
+    from gcrl.rl.envs import configure_rendering
+    from gcrl.core.errors import CourseError
 
     try:
         configure_rendering()
@@ -49,7 +49,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600)
     """Run ``gcrl`` as a user would, capturing its output."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "gcrl.cli", *args], capture_output=True, text=True, env=full_env, timeout=timeout
+        [sys.executable, "-m", "gcrl.course.cli", *args], capture_output=True, text=True, env=full_env, timeout=timeout
     )
 
 

@@ -1,4 +1,4 @@
-"""``make bench``'s configuration, statistics and report (gcrl.bench); the benchmark itself is not a test."""
+"""``make bench``'s configuration, statistics and report (gcrl.analysis.bench); the benchmark itself is not a test."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import asdict
 
 import pytest
 
-from gcrl import bench
-from gcrl.errors import CourseError
-from gcrl.provenance import RunRecord
+from gcrl.analysis import bench
+from gcrl.core.errors import CourseError
+from gcrl.core.provenance import RunRecord
 
 
 def test_bad_benchmark_settings_are_refused():

@@ -6,11 +6,11 @@ import re
 
 import pytest
 
-from gcrl.book import build_html, toc_chapters
-from gcrl.deliverables import declarations
-from gcrl.errors import CourseError
-from gcrl.runner import discover
-from gcrl.paths import Layout
+from gcrl.course.book import build_html, toc_chapters
+from gcrl.course.deliverables import declarations
+from gcrl.core.errors import CourseError
+from gcrl.course.runner import discover
+from gcrl.core.paths import Layout
 
 
 def test_toc_lists_every_chapter_in_order(repo_root):

@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
-from gcrl.paths import REPO_ROOT
+from gcrl.core.paths import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 

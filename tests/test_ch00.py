@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from gcrl.chapters import ch00_proof_of_life as ch00
-from gcrl.errors import CourseError
+from gcrl.core.errors import CourseError
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ch00")
-    config = ch00.ProofOfLifeConfig(env_steps=120, learning_starts=60, seed=1, batch_size=32)
+    config = ch00.ProofOfLifeConfig(env_steps=120, learning_starts=60, seed=1)
     model, stats = ch00.train_sac(config, folder / "sac.zip")
     return model, stats, folder / "sac.zip"
 
@@ -49,7 +49,7 @@ def test_reload_gives_identical_actions(trained):
 
 def test_reload_check_detects_a_different_policy(trained, tmp_path):
     model, _, checkpoint = trained
-    other_config = ch00.ProofOfLifeConfig(env_steps=120, learning_starts=60, seed=2, batch_size=32)
+    other_config = ch00.ProofOfLifeConfig(env_steps=120, learning_starts=60, seed=2)
     ch00.train_sac(other_config, tmp_path / "other.zip")
     observations = ch00.fixed_observations("FetchReach-v4", count=8, seed=500)
     report = ch00.reload_check(model, tmp_path / "other.zip", observations)

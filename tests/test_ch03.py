@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from gcrl import profiles
+from gcrl.course import profiles
 from gcrl.chapters import ch03_sac as ch03
-from gcrl.errors import CourseError
+from gcrl.core.errors import CourseError
+from gcrl.rl.recipes import load_hyperparams
 
 
 @pytest.mark.parametrize("profile", profiles.PROFILES)
@@ -20,7 +21,9 @@ def test_configs_train_without_hindsight_on_the_budget(profile):
     assert reach.eval_episodes == budget.eval_episodes == profiles.budget("ch02", profile).eval_episodes, \
         "the same evaluation episodes as Chapter 2's PPO"
     assert budget.seeds == profiles.budget("ch02", profile).seeds
-    assert reach.hyperparams["ent_coef"] == "auto" and reach.hyperparams["learning_starts"] == budget.learning_starts
+    recipe = load_hyperparams("sac", "FetchReach-v4")["learning_starts"]
+    assert reach.hyperparams["ent_coef"] == "auto"
+    assert reach.hyperparams["learning_starts"] == (recipe if budget.learning_starts is None else budget.learning_starts)
     assert push.hyperparams["policy_kwargs"] != reach.hyperparams["policy_kwargs"], "Push keeps its own recipe"
 
 
@@ -43,10 +46,13 @@ def test_temperature_that_moves_against_its_gradient_is_counted():
 
 
 def test_missing_chapter_results_are_clear_errors(tmp_path):
+    from gcrl.chapters import ch01_anatomy as ch01
+    from gcrl.course.deliverables import Upstream
+
     with pytest.raises(CourseError, match="run chapter ch02 first"):
-        ch03.ppo_results(tmp_path, "smoke")
-    with pytest.raises(CourseError, match="run chapter ch01 first"):
-        ch03.chapter1_floor(tmp_path, "smoke", "FetchPush-v4")
+        ch03.ppo_results(Upstream(tmp_path, "smoke", "ch03"))
+    with pytest.raises(CourseError, match="ch03 reads ch01's baselines.json, and .* is missing; run chapter ch01 first"):
+        ch01.floors(Upstream(tmp_path, "smoke", "ch03"), "FetchPush-v4")
     ppo = {"curves": {"FetchReach-v4-seed0": []}}
     with pytest.raises(CourseError, match=r"no PPO run of FetchReach-v4 with seed\(s\) \[1, 2\]"):
         ch03.ppo_curves(ppo, "FetchReach-v4", range(0, 3))
@@ -56,12 +62,23 @@ def test_ppo_results_are_read_from_chapter_two(tmp_path):
     folder = tmp_path / "smoke" / "ch02"
     folder.mkdir(parents=True)
     (folder / "ppo_results.json").write_text(json.dumps({"curves": {"FetchPush-v4-seed0": [{"env_steps": 1}]}}))
-    ppo = ch03.ppo_results(tmp_path, "smoke")
+    from gcrl.course.deliverables import Upstream
+
+    ppo = ch03.ppo_results(Upstream(tmp_path, "smoke", "ch03"))
     assert ch03.ppo_curves(ppo, "FetchPush-v4", range(1)) == [[{"env_steps": 1}]]
 
 
 def test_chapter_two_names_the_chapter_it_reads(tmp_path):
     from gcrl.chapters import ch02_ppo as ch02
 
+    from gcrl.course.deliverables import Upstream
+
     with pytest.raises(CourseError, match="ch02 reads ch01's reward_consistency.json, and .* is missing; run chapter ch01 first"):
-        ch02.random_policy_step_success(tmp_path, "standard")
+        ch02.random_policy_step_success(Upstream(tmp_path, "standard", "ch02"))
+
+
+def test_a_chapter_may_read_only_the_chapters_it_declares(tmp_path):
+    from gcrl.course.deliverables import Upstream
+
+    with pytest.raises(CourseError, match="ch02 reads ch04's her_results.json but does not declare depends_on: ch04"):
+        Upstream(tmp_path, "smoke", "ch02").read("ch04", "her_results.json")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import jupytext
 import pytest
 
-from gcrl.paths import Layout
-from gcrl.runner import discover
+from gcrl.core.paths import Layout
+from gcrl.course.runner import discover
 
 PARTS = (
     "Abstract",

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from gcrl.book import build_html
-from gcrl.errors import CourseError
+from gcrl.course.book import build_html
+from gcrl.core.errors import CourseError
 
 CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
 REQUIRED = {

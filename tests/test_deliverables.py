@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gcrl import deliverables
-from gcrl.deliverables import resolve_pointer, verify, verify_chapter, write_deliverable
-from gcrl.errors import CourseError
-from gcrl.provenance import RunRecord
-from gcrl.video import write_mp4
+from gcrl.course import deliverables
+from gcrl.course.deliverables import resolve_pointer, verify, verify_chapter, write_deliverable
+from gcrl.core.errors import CourseError
+from gcrl.core.provenance import RunRecord
+from gcrl.rl.video import write_mp4
 
 
 def _frame() -> np.ndarray:
@@ -123,8 +123,8 @@ def test_cli_verify_prints_what_fails_and_exits_non_zero(tmp_path, cli):
 
 
 def test_verified_table_passes_or_names_the_failure(tmp_path):
-    from gcrl.deliverables import verified_table
-    from gcrl.errors import VerificationFailed
+    from gcrl.course.deliverables import verified_table
+    from gcrl.core.errors import VerificationFailed
 
     folder = make_ch00(tmp_path)
     table = verified_table(tmp_path, "smoke", "ch00")

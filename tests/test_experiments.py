@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gcrl.experiments import compare_sample_efficiency, pooled_curve, steps_to_threshold, success_at
+from gcrl.analysis.experiments import compare_sample_efficiency, pooled_curve, steps_to_threshold, success_at
 
 
 def curve(*points: tuple[int, int], episodes: int = 10) -> list[dict]:
@@ -49,8 +49,8 @@ def test_a_method_that_never_reaches_the_threshold_has_no_ratio():
 
 
 def test_task_names_and_the_printed_summaries():
-    from gcrl.envs import task_name
-    from gcrl.experiments import pooled_text, runs_table
+    from gcrl.rl.envs import task_name
+    from gcrl.analysis.experiments import pooled_text, runs_table
 
     assert [task_name(e) for e in ("FetchReachDense-v4", "FetchPush-v4", "FetchPickAndPlace-v4")] == \
         ["ReachDense", "Push", "PickAndPlace"]

@@ -7,8 +7,8 @@ import importlib.metadata
 import numpy as np
 import pytest
 
-from gcrl.envs import FETCH_ENV_IDS, make_fetch_env
-from gcrl.errors import CourseError
+from gcrl.rl.envs import FETCH_ENV_IDS, make_fetch_env
+from gcrl.core.errors import CourseError
 
 PIN_HINT = (
     "gymnasium-robotics {gr} with mujoco {mj} cannot build {env_id}: {error!r}. "

@@ -1,13 +1,13 @@
-"""Hindsight relabelling (gcrl.her) against Stable-Baselines3's HerReplayBuffer semantics."""
+"""Hindsight relabelling (gcrl.rl.her) against Stable-Baselines3's HerReplayBuffer semantics."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gcrl import her
-from gcrl.envs import make_fetch_env
-from gcrl.errors import CourseError
+from gcrl.rl import her
+from gcrl.rl.envs import make_fetch_env
+from gcrl.core.errors import CourseError
 
 HORIZON = 50
 
@@ -64,7 +64,7 @@ def test_ratio_and_count_match_sb3(k, sb3_buffer):
 
 @pytest.mark.parametrize("strategy", her.STRATEGIES)
 def test_goal_index_range_matches_sb3(strategy, sb3_buffer):
-    """For every transition time t, SB3 and gcrl.her draw goals from the same set of indices j."""
+    """For every transition time t, SB3 and gcrl.rl.her draw goals from the same set of indices j."""
     buffers, _, _ = sb3_buffer
     buffer = buffers[strategy]
     next_achieved = buffer.next_observations["achieved_goal"][:HORIZON, 0]  # the first episode

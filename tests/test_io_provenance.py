@@ -6,8 +6,8 @@ import time
 import pytest
 from jsonschema import Draft202012Validator
 
-from gcrl.io import atomic_path, write_json_atomic
-from gcrl.provenance import KEY_PACKAGES, PROVENANCE_SCHEMA, RunRecord
+from gcrl.core.io import atomic_path, write_json_atomic
+from gcrl.core.provenance import KEY_PACKAGES, PROVENANCE_SCHEMA, RunRecord
 
 
 def test_atomic_write_replaces_the_target(tmp_path):

@@ -1,4 +1,4 @@
-"""The perturbation suite (gcrl.perturb): identity at zero, the change applied and undone, seeds that reproduce."""
+"""The perturbation suite (gcrl.rl.perturb): identity at zero, the change applied and undone, seeds that reproduce."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from gcrl import perturb
-from gcrl.envs import make_fetch_env
-from gcrl.errors import CourseError
+from gcrl.rl import perturb
+from gcrl.rl.envs import make_fetch_env
+from gcrl.core.errors import CourseError
 
 EPISODE_SEEDS = [11, 12]
 

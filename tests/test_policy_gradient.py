@@ -15,8 +15,8 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
 
-from gcrl import policy_gradient as pg
-from gcrl.errors import CourseError
+from gcrl.rl import policy_gradient as pg
+from gcrl.core.errors import CourseError
 
 
 @pytest.mark.parametrize("gamma, seed", [(0.5, 0), (0.9, 3), (0.99, 7)])

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from gcrl import profiles
-from gcrl.errors import CourseError
+from gcrl.course import profiles
+from gcrl.core.errors import CourseError
 
 
 def test_every_chapter_has_a_budget_for_every_profile():
@@ -27,17 +27,29 @@ def test_chapter_one_meets_the_issue_minimum():
 
 def test_unknown_profile_names_the_choices():
     with pytest.raises(CourseError, match="unknown profile 'fast'; choose one of smoke, standard, full"):
-        profiles.budget("ch00", "fast")
+        profiles.resolve_profile("fast")
 
 
-def test_profile_comes_from_one_variable(monkeypatch):
+def test_profile_comes_from_the_option_else_one_variable_else_the_default(monkeypatch):
     monkeypatch.delenv("GCRL_PROFILE", raising=False)
-    assert profiles.current_profile() == "standard"
+    assert profiles.resolve_profile("") == profiles.DEFAULT_PROFILE
     monkeypatch.setenv("GCRL_PROFILE", "smoke")
-    assert profiles.current_profile() == "smoke"
+    assert profiles.resolve_profile("") == "smoke" and profiles.resolve_profile("full") == "full"
     monkeypatch.setenv("GCRL_PROFILE", "huge")
-    with pytest.raises(CourseError):
-        profiles.current_profile()
+    with pytest.raises(CourseError, match="unknown profile 'huge'"):
+        profiles.resolve_profile("")
+
+
+def test_budgets_name_no_recipe_value_they_do_not_need():
+    """A budget overrides a recipe's warm-up only where its runs are too short for the recipe's."""
+    from gcrl.rl.recipes import load_hyperparams
+
+    recipe = load_hyperparams("sac", "FetchReach-v4")["learning_starts"]
+    for profile in profiles.PROFILES:
+        for chapter in ("ch03", "ch04"):
+            budget = profiles.budget(chapter, profile)
+            if budget.learning_starts is not None:
+                assert budget.learning_starts < recipe and min(budget.reach_env_steps, budget.push_env_steps) <= 2 * recipe
 
 
 def test_unknown_chapter_budget_is_a_clear_error():
@@ -46,13 +58,15 @@ def test_unknown_chapter_budget_is_a_clear_error():
 
 
 def test_open_chapter_sets_up_budget_seeds_folders_and_rendering(tmp_path):
-    from gcrl.session import open_chapter
+    from gcrl.course.session import open_chapter
 
     session = open_chapter("ch03", "standard", 7, str(tmp_path))
     assert session.budget == profiles.budget("ch03", "standard")
     assert list(session.seeds) == session.run.seeds == list(range(7, 7 + session.budget.seeds))
     assert session.out == tmp_path / "standard" / "ch03" and session.out.is_dir()
     assert session.rendering in ("egl", "osmesa")
-    assert open_chapter("ch01", "smoke", 3, str(tmp_path)).run.seeds == [3], "a budget without seeds uses one"
+    assert open_chapter("ch01", "smoke", 3, str(tmp_path)).run.seeds == [3], "a budget with one seed"
+    with pytest.raises(CourseError, match="unknown profile 'fast'"):
+        open_chapter("ch01", "fast", 0, str(tmp_path))
     with pytest.raises(CourseError, match="no budget for chapter 'ch99'"):
         open_chapter("ch99", "smoke", 0, str(tmp_path))

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from gcrl import progress
+from gcrl.core import progress
 from gcrl.chapters.ch00_proof_of_life import standard_time_text
-from gcrl.paths import Layout
-from gcrl.runner import RUN_RECORD, discover, timing_summary
+from gcrl.core.paths import Layout
+from gcrl.course.runner import RUN_RECORD, discover, timing_summary
 
 
 def test_report_writes_only_under_the_runner(tmp_path, monkeypatch):

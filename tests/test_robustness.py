@@ -1,13 +1,13 @@
-"""Degradation curves and their summaries (gcrl.robustness)."""
+"""Degradation curves and their summaries (gcrl.analysis.robustness)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gcrl import robustness
-from gcrl.errors import CourseError
-from gcrl.sac_her import SacHerConfig, train
+from gcrl.analysis import robustness
+from gcrl.core.errors import CourseError
+from gcrl.rl.sac_her.learner import SacHerConfig, train
 
 
 def test_normalised_area_is_mean_success_over_the_rescaled_severity_axis():
@@ -68,8 +68,8 @@ def test_multiplicative_families_are_summarised_on_a_log_axis():
 
 
 def test_a_trained_policy_is_evaluated_from_its_checkpoint_under_each_severity(tmp_path):
-    config = SacHerConfig(env_id="FetchReach-v4", total_steps=100, learning_starts=50, batch_size=16,
-                          net_arch=(8,), eval_every=100, eval_episodes=1, checkpoint_every=50)
+    config = SacHerConfig.from_recipe("FetchReach-v4", total_steps=100, learning_starts=50, batch_size=16,
+                                      net_arch=(8,), eval_every=100, eval_episodes=1, checkpoint_every=50)
     train(config, tmp_path / "run")
     source = robustness.PolicySource(str(tmp_path / "run"), config.as_dict())
     delay = robustness.family("action delay")
@@ -84,7 +84,7 @@ def test_a_trained_policy_is_evaluated_from_its_checkpoint_under_each_severity(t
 
 
 def test_a_hidden_parameter_spreads_the_achieved_goal_and_nominal_physics_does_not():
-    from gcrl.robustness import hidden_parameter_spread
+    from gcrl.analysis.robustness import hidden_parameter_spread
 
     fixed = hidden_parameter_spread("FetchReach-v4", (("joint_damping", 0.0, 0.0),), states=3, draws=3,
                                     horizons=(1, 5), seed=0)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gcrl.errors import ChapterFailed, CourseError
-from gcrl.paths import Layout
-from gcrl.runner import discover, input_digest, run_chapter, select
+from gcrl.core.errors import ChapterFailed, CourseError
+from gcrl.core.paths import Layout
+from gcrl.course.runner import discover, input_digest, run_chapter, select
 
 COUNTER_CELL = """
 from pathlib import Path
@@ -29,7 +29,6 @@ def layout(tmp_path, plant_chapter) -> Layout:
     pins = tmp_path / "requirements.txt"
     pins.write_text("numpy==2.4.6\n")
     return Layout(
-        root=tmp_path,
         notebooks=tmp_path / "notebooks",
         scripts=tmp_path / "scripts",
         results=tmp_path / "results",
@@ -66,7 +65,7 @@ def test_reruns_only_when_an_input_changes(layout):
 
 
 def test_training_runs_are_kept_per_input_version(tmp_path, monkeypatch):
-    from gcrl.paths import DIGEST_ENV, training_runs
+    from gcrl.core.paths import DIGEST_ENV, training_runs
 
     monkeypatch.setenv(DIGEST_ENV, "a" * 64)
     first = training_runs(tmp_path)
@@ -84,7 +83,7 @@ def test_the_runner_exports_the_input_digest(layout, plant_chapter):
 
 
 def test_a_dependency_s_new_inputs_change_the_digest(tmp_path):
-    from gcrl.runner import dependencies
+    from gcrl.course.runner import dependencies
 
     layout = Layout(results=tmp_path / "results")
     chapter = select(layout, ["ch02"])[0]

@@ -1,4 +1,8 @@
-"""The book's SAC+HER: equal to SB3's pieces where it claims to be, resumable, reloadable, clear errors."""
+"""The book's SAC+HER: equal to SB3's pieces where it claims to be, to Chapter 3's equations, resumable exactly.
+
+The behaviour it shares with every learner of the course (damaged and foreign checkpoints refused, a finished
+run read back, metrics.json, a killed run resumed) is tested for both learners at once in ``test_learners.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,17 @@ import numpy as np
 import pytest
 import torch
 
-from gcrl import sac_her
-from gcrl.errors import CourseError
-from gcrl.sac_her import SacHerConfig
+from gcrl.core.errors import CourseError
+from gcrl.rl.run_folder import RunResult
+from gcrl.rl.sac_her import algorithm, replay
+from gcrl.rl.sac_her.learner import SacHerConfig, TrainingState, train
 
 TINY = dict(total_steps=300, learning_starts=100, batch_size=32, net_arch=(16, 16), eval_every=100,
             eval_episodes=2, checkpoint_every=100)
+
+
+def tiny(env_id: str = "FetchReach-v4", **overrides) -> SacHerConfig:
+    return SacHerConfig.from_recipe(env_id, **{**TINY, **overrides})
 
 
 def test_recipe_is_the_zoo_entry():
@@ -30,7 +39,7 @@ def test_recipe_is_the_zoo_entry():
     (dict(checkpoint_every=120), "checkpoint_every must be a multiple of the episode length 50"),
     (dict(goal_selection_strategy="past"), "unknown goal selection strategy"),
     (dict(n_sampled_goal=-2), "n_sampled_goal"),
-    (dict(env_id="FetchReach-v1"), "unknown environment"),
+    (dict(env_id="FetchReach-v1"), "sac.yml has no entry for .FetchReach-v1."),
     (dict(gamma=1.5), "gamma must be in"),
     (dict(net_arch=()), "net_arch"),
     (dict(observation_noise=-0.1), "observation_noise"),
@@ -39,7 +48,7 @@ def test_recipe_is_the_zoo_entry():
 ])
 def test_bad_config_is_a_clear_error(change, message):
     with pytest.raises(CourseError, match=message):
-        SacHerConfig(**{"env_id": "FetchReach-v4", **TINY, **change})
+        SacHerConfig.from_recipe(**{"env_id": "FetchReach-v4", **TINY, **change})
 
 
 def test_normalizer_matches_vecnormalize():
@@ -48,7 +57,7 @@ def test_normalizer_matches_vecnormalize():
 
     rng = np.random.default_rng(0)
     dims = {"achieved_goal": 3, "desired_goal": 3, "observation": 10}
-    ours = sac_her.Normalizer(dims)
+    ours = replay.Normalizer(dims)
     theirs = {k: RunningMeanStd(shape=(d,)) for k, d in dims.items()}
     for _ in range(200):
         obs = {k: rng.normal(2.0, 3.0, d) for k, d in dims.items()}
@@ -57,7 +66,7 @@ def test_normalizer_matches_vecnormalize():
             theirs[k].update(obs[k][None])
     probe = {k: rng.normal(2.0, 30.0, (5, d)) for k, d in dims.items()}
     expected = np.concatenate([np.clip((probe[k] - theirs[k].mean) / np.sqrt(theirs[k].var + 1e-8), -10, 10)
-                               for k in sac_her.OBS_KEYS], axis=-1)
+                               for k in replay.OBS_KEYS], axis=-1)
     np.testing.assert_allclose(ours(probe), expected.astype(np.float32), rtol=1e-6)
     assert np.abs(ours(probe)).max() == pytest.approx(10.0)  # the clip is reached and applied
 
@@ -66,7 +75,7 @@ def test_actor_log_prob_matches_sb3_squashed_gaussian():
     from stable_baselines3.common.distributions import SquashedDiagGaussianDistribution
 
     torch.manual_seed(0)
-    actor = sac_her.Actor(16, 4, (32, 32))
+    actor = algorithm.Actor(16, 4, (32, 32))
     obs = torch.randn(64, 16)
     torch.manual_seed(1)
     action, log_prob = actor(obs)
@@ -81,7 +90,7 @@ def test_actor_log_prob_matches_sb3_squashed_gaussian():
 def test_twin_critic_is_two_q_networks():
     """The batched critic computes exactly what two separate MLPs with its weights compute."""
     torch.manual_seed(0)
-    critic = sac_her.TwinCritic(20, (32, 32))
+    critic = algorithm.TwinCritic(20, (32, 32))
     obs, action = torch.randn(8, 16), torch.randn(8, 4)
     q = critic(obs, action)
     x = torch.cat([obs, action], -1)
@@ -103,24 +112,22 @@ def _batch(agent, size=64, seed=0):
 
 
 def test_update_moves_the_temperature_as_its_gradient_says():
-    config = SacHerConfig(env_id="FetchReach-v4", **TINY)
     torch.manual_seed(0)
-    agent = sac_her.Agent(16, 4, config)
+    agent = algorithm.Agent(16, 4, (16, 16), 1e-3)
     # a fresh Gaussian policy has entropy well above the target -4, so alpha must fall
     before = agent.log_alpha.item()
-    sac_her.update(agent, *_batch(agent), gamma=0.95, tau=0.005)
+    algorithm.update(agent, *_batch(agent), gamma=0.95, tau=0.005)
     assert agent.log_alpha.item() < before
     # with a target entropy above any reachable entropy, alpha must rise
     agent.target_entropy = 50.0
     before = agent.log_alpha.item()
-    sac_her.update(agent, *_batch(agent, seed=1), gamma=0.95, tau=0.005)
+    algorithm.update(agent, *_batch(agent, seed=1), gamma=0.95, tau=0.005)
     assert agent.log_alpha.item() > before
 
 
 def test_update_fits_the_critic_and_tracks_the_target():
-    config = SacHerConfig(env_id="FetchReach-v4", **TINY)
     torch.manual_seed(0)
-    agent = sac_her.Agent(16, 4, config)
+    agent = algorithm.Agent(16, 4, (16, 16), 1e-3)
     batch = _batch(agent)
     target_before = [p.clone() for p in agent.critic_target.parameters()]
 
@@ -131,7 +138,7 @@ def test_update_fits_the_critic_and_tracks_the_target():
 
     first = td_error()
     for _ in range(200):
-        sac_her.update(agent, *batch, gamma=0.0, tau=0.005)  # gamma 0: the target is the reward itself
+        algorithm.update(agent, *batch, gamma=0.0, tau=0.005)  # gamma 0: the target is the reward itself
     assert td_error() < 0.1 * first
     moved = [float((p - q).abs().max()) for p, q in zip(agent.critic_target.parameters(), target_before)]
     assert all(m > 0 for m in moved)
@@ -158,9 +165,8 @@ def test_critic_regresses_on_the_soft_bellman_backup_of_chapter_3():
     termination); the critic's gradient after ``update`` must be the gradient of
     (1/2) sum_i mean_batch (Q_i(s, a) - y)^2 for that y.
     """
-    config = SacHerConfig(env_id="FetchReach-v4", **TINY)
     torch.manual_seed(0)
-    agent = sac_her.Agent(16, 4, config)
+    agent = algorithm.Agent(16, 4, (16, 16), 1e-3)
     with torch.no_grad():  # targets different from the online critics, and a temperature other than 1
         for p in agent.critic_target.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -194,33 +200,33 @@ def test_critic_regresses_on_the_soft_bellman_backup_of_chapter_3():
     expected = torch.autograd.grad(expected_loss, list(agent.critic.parameters()))
     agent.critic_optimizer = _GradientOnly()
     torch.manual_seed(123)
-    sac_her.update(agent, obs, action, reward, next_obs, gamma=gamma, tau=0.005)
+    algorithm.update(agent, obs, action, reward, next_obs, gamma=gamma, tau=0.005)
     for got, want in zip(agent.critic.parameters(), expected):
         torch.testing.assert_close(got.grad, want, rtol=1e-3, atol=1e-4)  # SB3 adds 1e-6 inside the log
 
 
 def test_replay_samples_complete_episodes_and_relabels_k_over_k_plus_1():
-    from gcrl.envs import make_fetch_env
+    from gcrl.rl.envs import make_fetch_env
 
     env = make_fetch_env("FetchReach-v4")
-    dims = {k: env.observation_space[k].shape[0] for k in sac_her.OBS_KEYS}
-    replay = sac_her.EpisodeReplay(3, 50, dims, 4)
+    dims = {k: env.observation_space[k].shape[0] for k in replay.OBS_KEYS}
+    buffer = replay.EpisodeReplay(3, 50, dims, 4)
     obs, _ = env.reset(seed=0)
     env.action_space.seed(0)
-    replay.start(obs)
+    buffer.start(obs)
     rewards = []
     for _ in range(50):
         action = env.action_space.sample()
         obs, reward, *_ = env.step(action)
-        replay.add(action, obs)
+        buffer.add(action, obs)
         rewards.append(reward)
-    assert replay.episodes == 1
+    assert buffer.episodes == 1
     compute = env.unwrapped.compute_reward
-    real, _, real_next, real_rewards = replay.sample(400, 0, "future", np.random.default_rng(0), compute)
-    assert np.all(real["desired_goal"] == replay.desired_goal[0])
+    real, _, real_next, real_rewards = buffer.sample(400, 0, "future", np.random.default_rng(0), compute)
+    assert np.all(real["desired_goal"] == buffer.desired_goal[0])
     assert set(real_rewards.tolist()) <= set(rewards)
-    o, _, n, r = replay.sample(500, 4, "future", np.random.default_rng(0), compute)
-    relabelled = ~np.all(o["desired_goal"] == replay.desired_goal[0], axis=1)
+    o, _, n, r = buffer.sample(500, 4, "future", np.random.default_rng(0), compute)
+    relabelled = ~np.all(o["desired_goal"] == buffer.desired_goal[0], axis=1)
     assert relabelled[:400].mean() > 0.95 and not relabelled[400:].any()
     assert np.array_equal(r, compute(n["achieved_goal"], o["desired_goal"], None).astype(np.float32))
     assert (r[:400] == 0).mean() > (r[400:] == 0).mean()
@@ -231,11 +237,11 @@ def test_replay_samples_complete_episodes_and_relabels_k_over_k_plus_1():
                                                  "physics_ranges": (("joint_damping", 0.0, 3.0),)}],
                          ids=["nominal", "domain-randomised"])
 def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch, randomisation):
-    config = SacHerConfig(env_id="FetchReach-v4", **TINY, **randomisation)
-    straight = sac_her.train(config, tmp_path / "straight")
+    config = tiny(**randomisation)
+    straight = train(config, tmp_path / "straight")
 
     calls = {"n": 0}
-    original = sac_her.TrainingState.gradient_step
+    original = TrainingState.gradient_step
 
     def interrupted(self):
         calls["n"] += 1
@@ -243,22 +249,22 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch, randomisati
             raise KeyboardInterrupt  # between the checkpoints at 100 and 200
         original(self)
 
-    monkeypatch.setattr(sac_her.TrainingState, "gradient_step", interrupted)
+    monkeypatch.setattr(TrainingState, "gradient_step", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        sac_her.train(config, tmp_path / "resumed")
-    monkeypatch.setattr(sac_her.TrainingState, "gradient_step", original)
-    resumed = sac_her.train(config, tmp_path / "resumed")
+        train(config, tmp_path / "resumed")
+    monkeypatch.setattr(TrainingState, "gradient_step", original)
+    resumed = train(config, tmp_path / "resumed")
     assert resumed.metrics["resumed_from"] == 100
     keys = ("env_steps", "successes", "mean_final_distance", "ent_coef", "entropy")
     assert [[row[k] for k in keys] for row in resumed.curve] == [[row[k] for k in keys] for row in straight.curve]
 
 
 def test_finished_run_reloads_to_identical_actions(tmp_path):
-    config = SacHerConfig(env_id="FetchReach-v4", **{**TINY, "total_steps": 150})
-    result = sac_her.train(config, tmp_path / "run")
+    config = tiny(total_steps=150)
+    result = train(config, tmp_path / "run")
     live = result.policy()
-    reloaded = sac_her.SacHerResult(result.run_dir, config, result.metrics, result.curve).policy()
-    from gcrl.envs import make_fetch_env
+    reloaded = RunResult(result.run_dir, config, result.metrics, result.curve).policy()
+    from gcrl.rl.envs import make_fetch_env
 
     env = make_fetch_env("FetchReach-v4")
     obs, _ = env.reset(seed=5)
@@ -267,40 +273,22 @@ def test_finished_run_reloads_to_identical_actions(tmp_path):
         assert np.array_equal(a, b)
         obs, *_ = env.step(a)
     env.close()
-    # rerunning a finished run reads it back without training or rewriting it
-    stamp = (tmp_path / "run" / "metrics.json").stat().st_mtime_ns
-    again = sac_her.train(config, tmp_path / "run")
-    assert again.curve == result.curve and (tmp_path / "run" / "metrics.json").stat().st_mtime_ns == stamp
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["env_steps"] == 150 and metrics["provenance"]["commit"]
-
-
-def test_checkpoint_of_another_run_or_damaged_is_a_clear_error(tmp_path):
-    config = SacHerConfig(env_id="FetchReach-v4", **{**TINY, "total_steps": 100})
-    sac_her.train(config, tmp_path / "run")
-    other = dataclasses.replace(config, seed=1)
-    with pytest.raises(CourseError, match="belongs to a different run.*seed"):
-        sac_her.train(other, tmp_path / "run")
-    (tmp_path / "run" / "checkpoint" / "buffer.npz").write_bytes(b"truncated")
-    with pytest.raises(CourseError, match="damaged: buffer.npz"):
-        sac_her.train(config, tmp_path / "run")
 
 
 def test_config_round_trips_through_its_record():
-    config = SacHerConfig(env_id="FetchPush-v4", **TINY, observation_noise=0.02,
-                          physics_ranges=(("contact_friction", -0.5, 0.5), ("object_mass", 0.0, 1.0)))
+    config = tiny("FetchPush-v4", observation_noise=0.02,
+                  physics_ranges=(("contact_friction", -0.5, 0.5), ("object_mass", 0.0, 1.0)))
     assert SacHerConfig.from_dict(json.loads(json.dumps(config.as_dict()))) == config
 
 
 def test_domain_randomised_training_perturbs_the_env_it_learns_in_and_not_the_evaluation():
-    config = SacHerConfig(env_id="FetchPush-v4", **TINY, observation_noise=0.01,
-                          physics_ranges=(("object_mass", 1.0, 1.0),))
-    state = sac_her.TrainingState(config)
+    config = tiny("FetchPush-v4", observation_noise=0.01, physics_ranges=(("object_mass", 1.0, 1.0),))
+    state = TrainingState(config)
     mass = state.env.unwrapped.model.body_mass[-1]
     state.begin_episode()
     for _ in range(60):
         state.env_step()  # the second episode starts at step 51: the mass doubles at every reset
-    nominal = sac_her.TrainingState(dataclasses.replace(config, observation_noise=0.0, physics_ranges=()))
+    nominal = TrainingState(dataclasses.replace(config, observation_noise=0.0, physics_ranges=()))
     assert state.env.unwrapped.model.body_mass[-1] == pytest.approx(2 * nominal.env.unwrapped.model.body_mass[-1])
     assert mass == pytest.approx(2 * nominal.env.unwrapped.model.body_mass[-1])
     stored = state.buffer.observation[0, 0]

@@ -9,10 +9,10 @@ import pytest
 import torch
 from scipy import stats
 
-from gcrl import stability
+from gcrl.analysis import stability
 from gcrl.chapters import ch06_stability as ch06
-from gcrl.errors import CourseError
-from gcrl.sweep import SweepOutcome, SweepSpec
+from gcrl.core.errors import CourseError
+from gcrl.analysis.sweep import SweepOutcome, SweepSpec
 
 RNG = np.random.default_rng(7)
 SCORES = {"a": RNG.uniform(0.5, 1.0, size=(10, 2)), "b": RNG.uniform(0.0, 0.6, size=(10, 2))}

@@ -8,10 +8,10 @@ import shutil
 import pytest
 import yaml
 
-from gcrl import sac_her
-from gcrl.errors import CourseError
-from gcrl.provenance import RunRecord
-from gcrl.sweep import SweepSpec, run_sweep
+from gcrl.rl.sac_her import learner as sac_her
+from gcrl.core.errors import CourseError
+from gcrl.core.provenance import RunRecord
+from gcrl.analysis.sweep import SweepSpec, run_sweep
 
 SAC_HER = {"name": "comparison", "label": "SAC+HER", "algo": "sac+her", "env_id": "FetchReach-v4",
            "config": {"total_steps": 100, "learning_starts": 50, "eval_every": 50, "eval_episodes": 2,
@@ -56,11 +56,11 @@ def test_a_missing_or_malformed_file_is_a_clear_error(tmp_path):
 def test_chapter_six_sweeps_meet_the_issue():
     """At least 5 seeds in standard and 10 in full; the three methods compared; lr, batch and k varied
     on Reach (standard) and Push (full)."""
-    from gcrl.profiles import budget
+    from gcrl.course.profiles import budget
 
     for profile, seeds, sensitivity_task in (("smoke", 2, "FetchReach-v4"), ("standard", 5, "FetchReach-v4"),
                                              ("full", 10, "FetchPush-v4")):
-        spec = SweepSpec.from_file(budget("ch06", profile).sweep)
+        spec = SweepSpec.from_dict(budget("ch06", profile).sweep)
         assert len(spec.seeds) >= seeds and budget("ch06", profile).seeds == len(spec.seeds)
         trials = spec.trials()
         assert {t.label for t in trials if t.group == "comparison"} == {"SAC+HER", "SAC, no HER", "PPO"}
@@ -69,8 +69,22 @@ def test_chapter_six_sweeps_meet_the_issue():
         assert {t.env_id for t in trials if t.group == "sensitivity"} == {sensitivity_task}
         no_her = [t.build() for t in trials if t.label == "SAC, no HER"]
         assert no_her and all(c.n_sampled_goal == 0 for c in no_her)
-    full = SweepSpec.from_file("ch06-full.yml").trials()
+    full = SweepSpec.from_dict(budget("ch06", "full").sweep).trials()
     assert {t.env_id for t in full if t.group == "comparison"} == {"FetchReach-v4", "FetchPush-v4"}
+    standard = SweepSpec.from_dict(budget("ch06", "standard").sweep).trials()
+    steps = {t.label: t.build().total_steps for t in standard if t.group == "comparison"}
+    assert steps["PPO"] >= 10 * steps["SAC+HER"], "PPO gets a budget at which the comparison is a question"
+
+
+def test_a_chapter_sweep_prints_as_a_sweep_file_that_reads_back(cli, tmp_path):
+    done = cli("sweep", "--chapter", "ch06", "--profile", "standard", "--print")
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "ch06.yml").write_text(done.stdout)
+    from gcrl.course.profiles import budget
+
+    assert SweepSpec.from_file(tmp_path / "ch06.yml") == SweepSpec.from_dict(budget("ch06", "standard").sweep)
+    both = cli("sweep", str(tmp_path / "ch06.yml"), "--chapter", "ch06", "--print")
+    assert both.returncode != 0 and "not both" in both.stderr
 
 
 def test_vary_expands_one_parameter_at_a_time_and_identical_trials_share_a_folder():
@@ -139,7 +153,7 @@ def test_a_tiny_sweep_runs_on_local_ray_and_resumes(tmp_path, monkeypatch):
 
 def test_a_trial_folder_of_another_configuration_is_retrained_not_reused(tmp_path):
     """A completed folder counts only for the exact configuration it recorded."""
-    from gcrl.sweep import completed
+    from gcrl.analysis.sweep import completed
 
     trial = spec().trials()[0]
     folder = tmp_path / trial.folder_name

@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from gcrl.envs import make_fetch_env
-from gcrl.errors import CourseError
-from gcrl.io import atomic_path
+from gcrl.core.errors import CourseError
+from gcrl.core.io import atomic_path
+from gcrl.rl.envs import make_fetch_env
+from gcrl.rl.recipes import load_hyperparams
 
 #: A frame whose pixel standard deviation is below this, or with fewer distinct
 #: colours than the next constant, is blank: a GL context that drew nothing.
@@ -28,27 +29,33 @@ MIN_DISTINCT_COLOURS = 64
 
 @dataclass(frozen=True)
 class ProofOfLifeConfig:
-    """The short SAC run of Chapter 0 (budgets come from ``gcrl.profiles``)."""
+    """The short SAC run of Chapter 0: its budget (from :mod:`gcrl.course.profiles`) and seed.
 
+    The network and the optimiser's settings are the FetchReach recipe of
+    ``hyperparams/sac.yml``; the warm-up is the budget's, because the run is
+    shorter than the recipe's own.
+    """
+
+    env_steps: int
+    learning_starts: int
+    seed: int
     env_id: str = "FetchReach-v4"
-    env_steps: int = 300
-    learning_starts: int = 100
-    seed: int = 0
-    net_arch: tuple[int, ...] = (64, 64)
-    batch_size: int = 256
-    learning_rate: float = 1e-3
-    gamma: float = 0.95
+
+    def recipe(self) -> dict[str, Any]:
+        entry = load_hyperparams("sac", self.env_id)
+        return {"net_arch": list(entry["policy_kwargs"]["net_arch"]),
+                **{key: entry[key] for key in ("batch_size", "learning_rate", "gamma")}}
 
 
 def probe_accelerator() -> dict[str, Any]:
     """CUDA device name and memory when present; otherwise a notice and the CPU fallback.
 
-    The device is read by :func:`gcrl.provenance.device_info`, the same query
+    The device is read by :func:`gcrl.core.provenance.device_info`, the same query
     every deliverable's provenance records.
     """
     import torch
 
-    from gcrl.provenance import device_info
+    from gcrl.core.provenance import device_info
 
     device = device_info()
     cuda = device["kind"] == "cuda"
@@ -66,10 +73,10 @@ def probe_accelerator() -> dict[str, Any]:
 def render_frame(env_id: str, size: int, seed: int) -> np.ndarray:
     """Reset ``env_id`` with ``seed`` and return one RGB frame of ``size`` x ``size`` pixels.
 
-    Needs a headless backend chosen first (:func:`gcrl.envs.configure_rendering`).
+    Needs a headless backend chosen first (:func:`gcrl.rl.envs.configure_rendering`).
     """
     if not os.environ.get("MUJOCO_GL"):
-        raise CourseError("no rendering backend chosen: call gcrl.envs.configure_rendering() before creating environments")
+        raise CourseError("no rendering backend chosen: call gcrl.rl.envs.configure_rendering() before creating environments")
     env = make_fetch_env(env_id, render_mode="rgb_array", width=size, height=size)
     try:
         env.reset(seed=seed)
@@ -110,15 +117,16 @@ def train_sac(config: ProofOfLifeConfig, checkpoint: Path):
     from stable_baselines3 import SAC
 
     env = make_fetch_env(config.env_id)
+    recipe = config.recipe()
     model = SAC(
         "MultiInputPolicy",
         env,
-        learning_rate=config.learning_rate,
+        learning_rate=recipe["learning_rate"],
         buffer_size=max(config.env_steps, 1_000),
         learning_starts=config.learning_starts,
-        batch_size=config.batch_size,
-        gamma=config.gamma,
-        policy_kwargs={"net_arch": list(config.net_arch)},
+        batch_size=recipe["batch_size"],
+        gamma=recipe["gamma"],
+        policy_kwargs={"net_arch": recipe["net_arch"]},
         seed=config.seed,
         device="auto",
         verbose=0,
@@ -132,7 +140,7 @@ def train_sac(config: ProofOfLifeConfig, checkpoint: Path):
     stats = {
         "env_id": config.env_id,
         "algorithm": "SAC",
-        "config": {**asdict(config), "net_arch": list(config.net_arch)},
+        "config": {**asdict(config), **recipe},
         "env_steps": int(model.num_timesteps),
         "gradient_steps": int(model._n_updates),
         "wall_time_s": round(wall, 2),

@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from gcrl.envs import FETCH_ENV_IDS, make_fetch_env
-from gcrl.errors import CourseError
-from gcrl.evaluate import wilson_interval
+from gcrl.core.errors import CourseError
+from gcrl.course.deliverables import Upstream
+from gcrl.rl import her
+from gcrl.rl.envs import FETCH_ENV_IDS, make_fetch_env
+from gcrl.rl.evaluate import wilson_interval
 
 TASKS: tuple[str, ...] = ("FetchReach-v4", "FetchPush-v4", "FetchPickAndPlace-v4", "FetchSlide-v4")
 POLICIES: tuple[str, ...] = ("random", "zero")
@@ -230,16 +232,6 @@ def collect(env_id: str, policy: str, episodes: int, seed: int, keep_observation
                     recomputed, success, kept)
 
 
-def future_goals(rng: np.random.Generator, horizon: int, episodes: int) -> np.ndarray:
-    """For every transition ``t``, an index into ``achieved`` drawn uniformly from ``t + 1 .. horizon``.
-
-    These are HER's "future" goals: achieved goals that occur after the transition
-    in the same episode (``achieved[:, t + 1]`` is the one the transition itself reached).
-    """
-    steps = np.arange(horizon)
-    return rng.integers(steps + 1, horizon + 1, size=(episodes, horizon))
-
-
 def sparse_reward(distance: np.ndarray, threshold: float) -> np.ndarray:
     """The course's own statement of the sparse reward, to check the environment's against."""
     return -(distance > threshold).astype(np.float32)
@@ -261,8 +253,10 @@ def reward_consistency(rollouts: Rollouts, seed: int) -> dict[str, Any]:
         step_mismatch = int(np.sum(rollouts.rewards != rollouts.recomputed))
         batch_mismatch = int(np.sum(batched.reshape(episodes, horizon) != rollouts.recomputed))
 
-        future = future_goals(np.random.default_rng(seed), horizon, episodes)
-        relabelled_goals = np.take_along_axis(rollouts.achieved, future[..., None], axis=1)
+        # HER's "future" goals (Chapter 4): for transition t, the goal achieved after transition j, j >= t
+        t = np.broadcast_to(np.arange(horizon), (episodes, horizon))
+        j = her.goal_indices(t, horizon, "future", np.random.default_rng(seed))
+        relabelled_goals = np.take_along_axis(next_achieved, j[..., None], axis=1)
         relabelled_batch = unwrapped.compute_reward(
             next_achieved.reshape(-1, 3), relabelled_goals.reshape(-1, 3), None
         ).reshape(episodes, horizon)
@@ -403,3 +397,9 @@ def tasks_figure(frames: dict[str, np.ndarray]):
         ax.set_axis_off()
     fig.tight_layout()
     return fig
+
+
+def floors(upstream: Upstream, env_id: str) -> dict[str, dict[str, Any]]:
+    """This chapter's random- and zero-action baselines on ``env_id``, for a later chapter that compares with them."""
+    rows = upstream.read("ch01", "baselines.json")["rows"]
+    return {row["policy"]: row for row in rows if row["env_id"] == env_id}

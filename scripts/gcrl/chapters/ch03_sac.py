@@ -12,13 +12,17 @@ import math
 from pathlib import Path
 from typing import Any
 
-from gcrl import experiments
-from gcrl.deliverables import read_deliverable
-from gcrl.errors import CourseError
-from gcrl.experiments import Curve, Grid
-from gcrl.profiles import SacBudget
-from gcrl.provenance import RunRecord
-from gcrl.train import TrainConfig, library_default, load_hyperparams
+from gcrl.analysis.experiments import Grid, grid_folder, grid_plan
+from gcrl.analysis.scheduler import train_plan
+from gcrl.core.errors import CourseError
+from gcrl.core.provenance import RunRecord
+from gcrl.course import profiles
+from gcrl.course.deliverables import Upstream
+from gcrl.course.profiles import SacBudget
+from gcrl.rl.learners import make_config
+from gcrl.rl.recipes import library_default, load_hyperparams
+from gcrl.rl.run_folder import Curve, LearnerConfig
+from gcrl.rl.sb3 import TrainConfig
 
 EXPERIMENTS: tuple[str, ...] = ("FetchReachDense-v4", "FetchReach-v4", "FetchPush-v4")
 #: The success rate at which sample efficiency is compared.
@@ -29,29 +33,22 @@ ENTROPY_DROP = 0.5
 MIN_AGREEMENT = 0.75
 
 
-def config(env_id: str, seed: int, budget: SacBudget) -> TrainConfig:
+def config(env_id: str, seed: int, budget: SacBudget) -> LearnerConfig:
     steps = budget.push_env_steps if env_id.startswith("FetchPush") else budget.reach_env_steps
-    return TrainConfig.from_file(
-        "sac", env_id, her=None, total_steps=steps, seed=seed, learning_starts=budget.learning_starts,
-        eval_every=budget.eval_every, eval_episodes=budget.eval_episodes, checkpoint_every=budget.eval_every,
-    )
+    warmup = {} if budget.learning_starts is None else {"learning_starts": budget.learning_starts}
+    return make_config("sac", env_id, her=None, total_steps=steps, seed=seed, eval_every=budget.eval_every,
+                       eval_episodes=budget.eval_episodes, checkpoint_every=budget.eval_every, **warmup)
 
 
 def run_grid(runs_folder: Path, budget: SacBudget, seeds: range, run: RunRecord) -> Grid:
     """Train every (environment, seed) of the chapter; each run resumes from its checkpoint if one exists."""
-    return experiments.run_grid(lambda env_id, seed: config(env_id, seed, budget), EXPERIMENTS,
-                                seeds, runs_folder, run)
+    plan = grid_plan(lambda env_id, seed: config(env_id, seed, budget), EXPERIMENTS, seeds)
+    return train_plan(plan, runs_folder, run, grid_folder)
 
 
-def ppo_results(results_root: Path, profile: str) -> dict[str, Any]:
+def ppo_results(upstream: Upstream) -> dict[str, Any]:
     """Chapter 2's deliverable, which holds PPO's learning curves on the same seeds and evaluation episodes."""
-    return read_deliverable(results_root, profile, "ch02", "ppo_results.json", "ch03")
-
-
-def chapter1_floor(results_root: Path, profile: str, env_id: str) -> dict[str, dict[str, Any]]:
-    """Chapter 1's random- and zero-action success rates on ``env_id``: what a policy that learned nothing scores."""
-    rows = read_deliverable(results_root, profile, "ch01", "baselines.json", "ch03")["rows"]
-    return {row["policy"]: row for row in rows if row["env_id"] == env_id}
+    return upstream.read("ch02", "ppo_results.json")
 
 
 def ppo_curves(ppo: dict[str, Any], env_id: str, seeds: range) -> list[Curve]:
@@ -94,8 +91,6 @@ def temperature_check(curve: Curve, target_entropy: float) -> dict[str, Any]:
 
 def chapter4_push_setting(profile: str) -> str:
     """The network and batch Chapter 4 trains Push with under ``profile`` (its budget may narrow the recipe's)."""
-    from gcrl import profiles
-
     her_budget = profiles.budget("ch04", profile)
     recipe = load_hyperparams("sac", "FetchPush-v4")
     net = her_budget.push_net_arch or tuple(recipe["policy_kwargs"]["net_arch"])

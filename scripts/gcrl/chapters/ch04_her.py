@@ -18,14 +18,18 @@ from typing import Any
 
 import numpy as np
 
-from gcrl import experiments, her
-from gcrl.deliverables import read_deliverable
-from gcrl.envs import make_fetch_env
-from gcrl.evaluate import wilson_interval
-from gcrl.profiles import HerBudget
-from gcrl.provenance import RunRecord
-from gcrl.sac_her import SacHerConfig
-from gcrl.train import TrainConfig, train_many
+from gcrl.analysis import experiments
+from gcrl.analysis.scheduler import train_plan as train_runs
+from gcrl.core.provenance import RunRecord
+from gcrl.course.deliverables import Upstream
+from gcrl.course.profiles import HerBudget
+from gcrl.rl import her
+from gcrl.rl.envs import make_fetch_env
+from gcrl.rl.evaluate import wilson_interval
+from gcrl.rl.learners import make_config
+from gcrl.rl.recipes import load_hyperparams
+from gcrl.rl.run_folder import Curve, LearnerConfig, RunResult
+from gcrl.rl.sac_her.learner import SacHerConfig
 
 REACH, PUSH = "FetchReach-v4", "FetchPush-v4"
 #: The tasks whose goal sets §1.1 measures.
@@ -33,8 +37,10 @@ GOAL_TASKS: tuple[str, ...] = (REACH, PUSH, "FetchPickAndPlace-v4", "FetchSlide-
 #: The deterministic success rate the Reach experiment must reach (issue: >= 95% on 50 episodes).
 THRESHOLD = 0.95
 ABLATION_K: tuple[int, ...] = (0, 1, 4, 8)
-ABLATION_STRATEGIES: tuple[str, ...] = ("final", "future", "episode")
-RECIPE_K, RECIPE_STRATEGY = 4, "future"
+ABLATION_STRATEGIES: tuple[str, ...] = her.STRATEGIES
+#: The recipe's relabelling (``hyperparams/sac.yml``), the reference the ablation varies around.
+RECIPE_K: int = load_hyperparams("sac", REACH)["her"]["n_sampled_goal"]
+RECIPE_STRATEGY: str = load_hyperparams("sac", REACH)["her"]["goal_selection_strategy"]
 #: Full-profile targets: success within the long runs' budgets (the zoo's TQC+HER anchors).
 LONG_TARGETS = {"FetchPush-v4": 0.9, "FetchPickAndPlace-v4": 0.9, "FetchSlide-v4": 0.6}
 
@@ -44,7 +50,7 @@ class Variant:
     """One configuration of the chapter, trained on every seed."""
 
     env_id: str
-    algo: str  # "sac+her" (the book's) or "tqc+her" (sb3-contrib)
+    algo: str  # a name of gcrl.rl.learners: "sac+her" (the book's) or "tqc" (sb3-contrib, with SB3's HER buffer)
     n_sampled_goal: int
     strategy: str
     env_steps: int
@@ -80,27 +86,30 @@ def ablation_variants(budget: HerBudget) -> list[Variant]:
 
 def long_variants(budget: HerBudget) -> list[Variant]:
     return [Variant(env_id, algo, RECIPE_K, RECIPE_STRATEGY, steps)
-            for env_id, steps in budget.long_env_steps.items() for algo in ("sac+her", "tqc+her")]
+            for env_id, steps in budget.long_env_steps.items() for algo in ("sac+her", "tqc")]
 
 
-def config(variant: Variant, seed: int, budget: HerBudget):
-    """The run's config: the book's SAC+HER (:mod:`gcrl.sac_her`) or sb3-contrib's TQC with SB3's HER buffer."""
+def config(variant: Variant, seed: int, budget: HerBudget) -> LearnerConfig:
+    """The run's config: the book's SAC+HER (:mod:`gcrl.rl.sac_her`) or sb3-contrib's TQC with SB3's HER buffer."""
     push = variant.env_id != REACH
     eval_every = budget.push_eval_every if push else budget.eval_every
-    common = dict(seed=seed, total_steps=variant.env_steps, eval_every=eval_every,
-                  eval_episodes=budget.eval_episodes, checkpoint_every=eval_every)
-    if variant.algo == "tqc+her":
-        return TrainConfig.from_file("tqc", variant.env_id, learning_starts=budget.learning_starts, **common)
-    overrides: dict[str, Any] = {}
-    if variant.env_id == PUSH:
-        overrides = {k: v for k, v in (("net_arch", budget.push_net_arch), ("batch_size", budget.push_batch_size))
-                     if v is not None}
-    return SacHerConfig.from_recipe(variant.env_id, n_sampled_goal=variant.n_sampled_goal,
-                                    goal_selection_strategy=variant.strategy,
-                                    learning_starts=budget.learning_starts, **overrides, **common)
+    settings: dict[str, Any] = dict(seed=seed, total_steps=variant.env_steps, eval_every=eval_every,
+                                    eval_episodes=budget.eval_episodes, checkpoint_every=eval_every)
+    if budget.learning_starts is not None:
+        settings["learning_starts"] = budget.learning_starts
+    if variant.algo == "sac+her":
+        settings.update(n_sampled_goal=variant.n_sampled_goal, goal_selection_strategy=variant.strategy)
+        if variant.env_id == PUSH:
+            settings.update({k: v for k, v in (("net_arch", budget.push_net_arch), ("batch_size", budget.push_batch_size))
+                             if v is not None})
+    return make_config(variant.algo, variant.env_id, **settings)
 
 
-def plan(budget: HerBudget, seeds: range) -> dict[tuple[Variant, int], Any]:
+Plan = dict[tuple[Variant, int], LearnerConfig]
+Trained = dict[tuple[Variant, int], RunResult]
+
+
+def plan(budget: HerBudget, seeds: range) -> Plan:
     """Every (variant, seed) of the chapter with its config; a run two experiments share appears once."""
     variants = [reach_variant(budget), *push_variants(budget).values(), *ablation_variants(budget)]
     runs = {(v, s): config(v, s, budget) for v in dict.fromkeys(variants) for s in seeds}
@@ -109,24 +118,22 @@ def plan(budget: HerBudget, seeds: range) -> dict[tuple[Variant, int], Any]:
     return runs
 
 
-def train_plan(runs: dict[tuple[Variant, int], Any], runs_folder: Path, run: RunRecord) -> dict[tuple[Variant, int], Any]:
+def train_plan(runs: Plan, runs_folder: Path, run: RunRecord) -> Trained:
     """Train the plan as one grid; each run resumes from its checkpoint, a finished run is read back."""
-    keys = list(runs)
-    jobs = [(runs[key], Path(runs_folder) / f"{key[0].name}-seed{key[1]}") for key in keys]
-    return dict(zip(keys, train_many(jobs, run)))
+    return train_runs(runs, runs_folder, run, lambda key: f"{key[0].name}-seed{key[1]}")
 
 
-def curves(results: dict[tuple[Variant, int], Any], variant: Variant) -> list[experiments.Curve]:
+def curves(results: Trained, variant: Variant) -> list[Curve]:
     return [result.curve for (v, _), result in results.items() if v == variant]
 
 
-def rows(results: dict[tuple[Variant, int], Any], variant: Variant) -> list[dict[str, Any]]:
-    """Summary rows (one per seed) of ``variant``, in the shape of :func:`gcrl.experiments.summary_rows`."""
+def rows(results: Trained, variant: Variant) -> list[dict[str, Any]]:
+    """Summary rows (one per seed) of ``variant``, in the shape of :func:`gcrl.analysis.experiments.summary_rows`."""
     grid = {(v.env_id, s): r for (v, s), r in results.items() if v == variant}
     return [{**row, "variant": variant.label} for row in experiments.summary_rows(grid)]
 
 
-def policy_index(results: dict[tuple[Variant, int], Any], variant: Variant, chapter_folder: Path) -> list[dict[str, Any]]:
+def policy_index(results: Trained, variant: Variant, chapter_folder: Path) -> list[dict[str, Any]]:
     """Where each seed's trained policy of ``variant`` lives, relative to the chapter's folder (Chapter 5 loads them)."""
     return [{"run": f"{v.name}-seed{s}", "env_id": v.env_id, "seed": s,
              "run_dir": Path(r.run_dir).relative_to(chapter_folder).as_posix()}
@@ -148,7 +155,7 @@ def difference(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             "ci95_high": d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)}
 
 
-def ablation_rows(results: dict[tuple[Variant, int], Any], budget: HerBudget) -> list[dict[str, Any]]:
+def ablation_rows(results: Trained, budget: HerBudget) -> list[dict[str, Any]]:
     """Per variant: pooled final success, steps to THRESHOLD, and the mean success over the curve."""
     table = []
     for variant in ablation_variants(budget):
@@ -253,21 +260,15 @@ def relabelling_yield(env_id: str, episodes: int, seed: int, n_sampled_goal: int
             "relabelled_ci95": list(wilson_interval(hindsight_hits, len(relabelled)))}
 
 
-def chapter1_floor(results_root: Path, profile: str, env_id: str, reader: str = "ch04") -> dict[str, dict[str, Any]]:
-    """Chapter 1's random- and zero-action success rates on ``env_id``, for chapter ``reader``."""
-    rows_ = read_deliverable(results_root, profile, "ch01", "baselines.json", reader)["rows"]
-    return {row["policy"]: row for row in rows_ if row["env_id"] == env_id}
-
-
-def chapter3_push(results_root: Path, profile: str) -> dict[str, Any]:
+def chapter3_push(upstream: Upstream) -> dict[str, Any]:
     """Chapter 3's SAC without hindsight on Push (SB3's implementation): pooled final success and its budget."""
-    sac = read_deliverable(results_root, profile, "ch03", "sac_results.json", "ch04")
+    sac = upstream.read("ch03", "sac_results.json")
     return {**sac["pooled"][PUSH], "env_steps": sac["budget"]["push_env_steps"]}
 
 
 def update_multiply_adds(config: SacHerConfig) -> int:
     """Multiply-adds of one forward pass of the actor and both critics over a minibatch: a gradient step's cost."""
-    from gcrl.envs import observation_dims
+    from gcrl.rl.envs import observation_dims
 
     dims = observation_dims(config.env_id)
     obs, action = sum(dims.values()), 4

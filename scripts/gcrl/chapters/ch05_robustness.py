@@ -2,7 +2,7 @@
 
 The chapter measures Chapter 4's trained policies, loaded from Chapter 4's
 results (never retrained), under every perturbation family of
-:mod:`gcrl.robustness`, and trains domain-randomised versions of Chapter 4's
+:mod:`gcrl.analysis.robustness`, and trains domain-randomised versions of Chapter 4's
 runs: the same seeds, recipe and budget, with observation noise and a
 per-episode draw of the physics. This module plans both and assembles curves
 and summaries; the notebook shows and checks them.
@@ -14,15 +14,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from gcrl import robustness
-from gcrl.deliverables import read_deliverable
-from gcrl.errors import CourseError
-from gcrl.paths import chapter_results
-from gcrl.profiles import RobustnessBudget
-from gcrl.provenance import RunRecord
-from gcrl.robustness import Job, PolicySource
-from gcrl.sac_her import SacHerConfig
-from gcrl.train import train_many
+from gcrl.analysis import robustness
+from gcrl.analysis.robustness import Job, PolicySource
+from gcrl.analysis.scheduler import train_plan
+from gcrl.core.errors import CourseError
+from gcrl.core.provenance import RunRecord
+from gcrl.course.deliverables import Upstream
+from gcrl.course.profiles import RobustnessBudget
+from gcrl.rl.run_folder import RunResult
+from gcrl.rl.sac_her.learner import SacHerConfig
 
 REACH, PUSH = "FetchReach-v4", "FetchPush-v4"
 #: Seed of every perturbation's own noise stream (episodes are seeded separately).
@@ -44,10 +44,10 @@ RANDOMISATION: dict[str, dict[str, Any]] = {
 }
 
 
-def chapter4_policies(results_root: Path, profile: str) -> dict[str, list[PolicySource]]:
+def chapter4_policies(upstream: Upstream) -> dict[str, list[PolicySource]]:
     """Chapter 4's trained Reach and Push policies (one per seed), as recorded in its deliverable."""
-    record = read_deliverable(results_root, profile, "ch04", "her_results.json", "ch05")
-    folder = chapter_results(profile, "ch04", results_root)
+    record = upstream.read("ch04", "her_results.json")
+    folder = upstream.folder("ch04")
     sources: dict[str, list[PolicySource]] = {}
     for env_id, entries in record["policies"].items():
         sources[env_id] = []
@@ -71,10 +71,9 @@ def randomised_plan(policies: dict[str, list[PolicySource]], budget: RobustnessB
             for env_id in budget.dr_tasks for source in policies[env_id]}
 
 
-def train_randomised(plan: dict[tuple[str, int], SacHerConfig], runs_folder: Path, run: RunRecord) -> dict[tuple[str, int], Any]:
-    keys = list(plan)
-    jobs = [(plan[key], Path(runs_folder) / f"{key[0]}-randomised-seed{key[1]}") for key in keys]
-    return dict(zip(keys, train_many(jobs, run)))
+def train_randomised(plan: dict[tuple[str, int], SacHerConfig], runs_folder: Path,
+                     run: RunRecord) -> dict[tuple[str, int], RunResult]:
+    return train_plan(plan, runs_folder, run, lambda key: f"{key[0]}-randomised-seed{key[1]}")
 
 
 def evaluation_jobs(sources: list[PolicySource], env_id: str, budget: RobustnessBudget) -> list[Job]:

@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from gcrl import stability
-from gcrl.envs import task_name
-from gcrl.profiles import StabilityBudget
-from gcrl.sac_her import SacHerConfig
-from gcrl.sweep import SweepOutcome, SweepSpec
+from gcrl.analysis import stability
+from gcrl.analysis.sweep import SweepOutcome, SweepSpec
+from gcrl.course import profiles
+from gcrl.course.profiles import StabilityBudget
+from gcrl.rl.envs import task_name
+from gcrl.rl.learners import make_config
+from gcrl.rl.run_folder import LearnerConfig
 
 COMPARISON, SENSITIVITY = "comparison", "sensitivity"
 RECIPE = "SAC+HER"
@@ -34,7 +36,8 @@ PARAMETER_NAMES = {"learning_rate": "learning rate", "batch_size": "batch size",
 
 
 def sweep_spec(budget: StabilityBudget) -> SweepSpec:
-    return SweepSpec.from_file(budget.sweep)
+    """The chapter's sweep, as the profile's budget defines it."""
+    return SweepSpec.from_dict(budget.sweep, where=f"gcrl.course.profiles: ch06 sweep {budget.sweep['name']}")
 
 
 def curve_area(result: Any) -> float:
@@ -155,11 +158,12 @@ def sensitivity(outcome: SweepOutcome, reps: int, seed: int) -> dict[str, Any]:
                                            {label: per_task[env_id] for label, per_task in by_label.items()})}
 
 
-def determinism_config(budget: StabilityBudget) -> SacHerConfig:
+def determinism_config(budget: StabilityBudget) -> LearnerConfig:
     """A short run of the Reach recipe, evaluated and checkpointed once, at its end."""
     steps = budget.determinism_env_steps
-    return SacHerConfig.from_recipe("FetchReach-v4", total_steps=steps, learning_starts=min(1_000, steps // 2 // 50 * 50),
-                                    eval_every=steps, eval_episodes=10, checkpoint_every=steps)
+    warmup = {} if budget.determinism_learning_starts is None else {"learning_starts": budget.determinism_learning_starts}
+    return make_config("sac+her", "FetchReach-v4", total_steps=steps, eval_every=steps, eval_episodes=10,
+                       checkpoint_every=steps, **warmup)
 
 
 def plan_text(spec: SweepSpec, trials: list[Any]) -> dict[str, str]:
@@ -197,12 +201,12 @@ def plan_text(spec: SweepSpec, trials: list[Any]) -> dict[str, str]:
                 + f" ({' and '.join(ratios)})")
 
     factors = "; ".join(span(p, vs) for p, vs in varied.items())
-    full = SweepSpec.from_file("ch06-full.yml")
+    full = sweep_spec(profiles.budget("ch06", "full"))
     full_trials = full.trials()
     full_tasks = sorted({t.env_id for t in full_trials if t.group == COMPARISON})
     full_sensitivity = {t.env_id for t in full_trials if t.group == SENSITIVITY}
     scope = (f"This profile's sweep runs on {', '.join(sorted({task_name(t.env_id) for t in trials}))} with "
-             f"{len(spec.seeds)} seeds. The full profile's sweep (`ch06-full.yml`) compares the methods on "
+             f"{len(spec.seeds)} seeds. The full profile's sweep (`{full.name}`) compares the methods on "
              f"{' and '.join(task_name(e) for e in full_tasks)} with {len(full.seeds)} seeds and runs its "
              f"sensitivity study on {', '.join(task_name(e) for e in sorted(full_sensitivity))}, where a CPU "
              "budget does not reach.")

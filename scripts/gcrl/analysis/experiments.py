@@ -1,0 +1,117 @@
+"""Grids of training runs: summarise them, compare two methods on them.
+
+A chapter's experiment is a grid of (environment, seed) runs, trained by
+:func:`gcrl.analysis.scheduler.train_plan`. This module reduces it to one
+summary row per run and one pooled success rate per environment, and compares
+two methods' learning curves at the env steps both evaluated, which is how the
+course measures sample efficiency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gcrl.rl.envs import task_name
+from gcrl.rl.evaluate import pooled
+from gcrl.rl.run_folder import Curve, LearnerConfig, RunResult
+
+Grid = dict[tuple[str, int], RunResult]
+
+
+def grid_plan(make_config: Callable[[str, int], LearnerConfig], env_ids: Iterable[str],
+              seeds: Iterable[int]) -> dict[tuple[str, int], LearnerConfig]:
+    """Every (environment, seed) of a grid with its config, for :func:`gcrl.analysis.scheduler.train_plan`."""
+    return {(env_id, seed): make_config(env_id, seed) for env_id in env_ids for seed in seeds}
+
+
+def grid_folder(key: tuple[str, int]) -> str:
+    """The run folder of one (environment, seed) of a grid."""
+    return f"{key[0]}-seed{key[1]}"
+
+
+def summary_rows(grid: Grid) -> list[dict[str, Any]]:
+    """One row per run: final success with its interval, steps, time, throughput and evaluation seeds."""
+    return [
+        {"env_id": env_id, "seed": seed, **result.metrics["final"],
+         "env_steps": result.metrics["env_steps"], "train_time_s": result.metrics["train_time_s"],
+         "env_steps_per_s": result.metrics["env_steps_per_s"],
+         "best_success_rate": result.metrics["best_success_rate"],
+         "eval_seeds": result.metrics["eval_seeds"]}
+        for (env_id, seed), result in grid.items()
+    ]
+
+
+def pooled_by_env(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each environment's final successes pooled over its seeds."""
+    return {env_id: pooled([r for r in rows if r["env_id"] == env_id]) for env_id in dict.fromkeys(r["env_id"] for r in rows)}
+
+
+def runs_table(rows: list[dict[str, Any]]):
+    """The summary rows as the book prints them: one line per (task, seed), success with its interval."""
+    import pandas as pd
+
+    table = pd.DataFrame(rows)
+    table["task"] = table.env_id.map(task_name)
+    table["95% CI"] = [f"[{lo:.2f}, {hi:.2f}]" for lo, hi in zip(table.ci95_low, table.ci95_high)]
+    table = table.set_index(["task", "seed"]).rename(columns={
+        "episodes": "n", "successes": "k", "success_rate": "p̂", "mean_final_distance": "final d (m)",
+        "env_steps": "env steps", "env_steps_per_s": "steps/s"})
+    return table[["env steps", "n", "k", "p̂", "95% CI", "final d (m)", "steps/s"]].round(3)
+
+
+def pooled_text(p: dict[str, Any]) -> str:
+    """A pooled success rate as the prose states it: rate, 95% interval, successes, episodes and seeds."""
+    return (f"{p['success_rate']:.1%} (95% CI [{p['ci95_low']:.1%}, {p['ci95_high']:.1%}], "
+            f"{p['successes']}/{p['episodes']} episodes over {p['runs']} seed(s))")
+
+
+def against_floor(p: dict[str, Any], floor: dict[str, Any]) -> str:
+    """Where a pooled success rate stands against a floor (a Chapter 1 baseline row), by their Wilson intervals.
+
+    *Above* (*below*) when the rate's 95% interval lies entirely above (below) the
+    floor's; otherwise the two are not distinguishable at this sample size.
+    """
+    floor_low, floor_high = floor["success_ci95"]
+    if p["ci95_low"] > floor_high:
+        return "above the random-policy floor"
+    if p["ci95_high"] < floor_low:
+        return "below the random-policy floor"
+    return "not distinguishable from the random-policy floor"
+
+
+def pooled_curve(curves: list[Curve]) -> list[dict[str, Any]]:
+    """The success rate pooled over seeds at every env step that all seeds evaluated."""
+    steps = sorted(set.intersection(*(set(row["env_steps"] for row in curve) for curve in curves)))
+    return [{"env_steps": step, **pooled([row for curve in curves for row in curve if row["env_steps"] == step])}
+            for step in steps]
+
+
+def steps_to_threshold(curve: list[dict[str, Any]], threshold: float) -> int | None:
+    """The first evaluated env step at which the pooled success rate reaches ``threshold``; ``None`` if none does."""
+    return next((row["env_steps"] for row in curve if row["success_rate"] >= threshold), None)
+
+
+def success_at(curve: list[dict[str, Any]], env_steps: int) -> dict[str, Any] | None:
+    """The pooled evaluation at the first evaluated step at or after ``env_steps``; ``None`` past the curve's end."""
+    return next((row for row in curve if row["env_steps"] >= env_steps), None)
+
+
+def compare_sample_efficiency(ours: list[Curve], theirs: list[Curve], threshold: float) -> dict[str, Any]:
+    """Two methods on one task: env steps to ``threshold``, and each one's success at our budget.
+
+    ``theirs`` is read at its first evaluation at or after our last one, so when
+    the evaluation grids differ the comparison can only favour the peer.
+    """
+    ours_pooled, theirs_pooled = pooled_curve(ours), pooled_curve(theirs)
+    budget = ours_pooled[-1]["env_steps"]
+    ours_steps, theirs_steps = steps_to_threshold(ours_pooled, threshold), steps_to_threshold(theirs_pooled, threshold)
+    return {
+        "threshold": threshold,
+        "budget_env_steps": budget,
+        "ours_steps_to_threshold": ours_steps,
+        "theirs_steps_to_threshold": theirs_steps,
+        "steps_ratio": None if ours_steps is None or theirs_steps is None else theirs_steps / ours_steps,
+        "ours_at_budget": ours_pooled[-1],
+        "theirs_at_budget": success_at(theirs_pooled, budget),
+    }

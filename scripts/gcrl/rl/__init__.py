@@ -1,0 +1,1 @@
+"""Learning: environments, relabelling, evaluation, perturbations, video, and the learners behind one interface."""

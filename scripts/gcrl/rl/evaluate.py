@@ -1,0 +1,120 @@
+"""Measuring a policy: success on fixed held-out episodes, with a confidence interval.
+
+Every success rate in the course is measured the same way: the deterministic
+policy runs whole episodes reset with fixed seeds that training never uses,
+success is read at the last step (``info["is_success"]``), and the rate is
+reported with its 95% Wilson interval and the number of episodes behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from gcrl.rl.envs import make_fetch_env
+
+Policy = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+#: Evaluation episodes are reset with seeds from here on; training seeds stay far below.
+EVAL_SEED_BASE = 1_000_000
+#: Stored observations on which each evaluation of a stochastic policy estimates its entropy (every learner).
+ENTROPY_SAMPLES = 1_024
+
+
+def deterministic_policy(model: Any) -> Policy:
+    """The deterministic action map of an SB3 model, observations normalised as in training.
+
+    When the model was trained behind ``VecNormalize``, its policy expects
+    normalised observations; the running statistics are applied here, so the
+    same callable serves evaluation, videos and reload checks.
+    """
+    env = model.get_env()
+    normalize = env.normalize_obs if env is not None and hasattr(env, "obs_rms") else None
+
+    def act(observation: dict[str, np.ndarray]) -> np.ndarray:
+        if normalize is not None:
+            observation = normalize(observation)
+        return model.predict(observation, deterministic=True)[0]
+
+    return act
+
+
+def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval for a binomial proportion (SciPy's implementation)."""
+    from scipy.stats import binomtest
+
+    interval = binomtest(successes, trials).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluation: the success rate with its Wilson interval, and each episode's outcome.
+
+    ``outcomes`` holds one character per episode, in the order of the seeds,
+    ``1`` for a success and ``0`` otherwise. Every evaluation of a run, and of
+    every run of a chapter, uses the same episode seeds, so outcomes line up
+    episode by episode; Chapter 6 needs that to separate the variation due to
+    the episodes from the variation due to the training seeds.
+    """
+
+    episodes: int
+    successes: int
+    success_rate: float
+    ci95_low: float
+    ci95_high: float
+    mean_final_distance: float
+    outcomes: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate(env_id: str, policy: Policy, seeds: list[int], wrap: Callable[[Any], Any] | None = None) -> Evaluation:
+    """Run ``policy`` for one whole episode per seed; success and distance are read at the last step.
+
+    ``wrap`` puts a perturbation (:mod:`gcrl.rl.perturb`) between the policy and the
+    environment. The final distance is the true one, read from the environment
+    itself, so noise on what the policy sees does not enter it.
+    """
+    env = make_fetch_env(env_id)
+    if wrap is not None:
+        env = wrap(env)
+    outcomes, distances = [], []
+    try:
+        for seed in seeds:
+            observation, _ = env.reset(seed=seed)
+            done, info = False, {}
+            while not done:
+                observation, _, terminated, truncated, info = env.step(policy(observation))
+                done = terminated or truncated
+            outcomes.append(int(bool(info["is_success"])))
+            true = env.unwrapped._get_obs()
+            distances.append(float(np.linalg.norm(true["achieved_goal"] - true["desired_goal"])))
+    finally:
+        env.close()
+    successes = sum(outcomes)
+    low, high = wilson_interval(successes, len(seeds))
+    return Evaluation(len(seeds), successes, successes / len(seeds), low, high, float(np.mean(distances)),
+                      "".join(map(str, outcomes)))
+
+
+def evaluation_seeds(count: int, base: int = EVAL_SEED_BASE) -> list[int]:
+    return list(range(base, base + count))
+
+
+def pooled(evaluations: list[dict[str, Any]]) -> dict[str, Any]:
+    """Successes pooled over runs (seeds), with the Wilson interval of the pooled count.
+
+    Pooling treats every evaluation episode as exchangeable, which ignores the
+    variation between seeds; Chapter 6 replaces it with stratified bootstrap
+    intervals across runs. Here it gives an honest count of what was observed.
+    """
+    successes = sum(int(e["successes"]) for e in evaluations)
+    episodes = sum(int(e["episodes"]) for e in evaluations)
+    low, high = wilson_interval(successes, episodes)
+    return {"runs": len(evaluations), "episodes": episodes, "successes": successes,
+            "success_rate": successes / episodes, "ci95_low": low, "ci95_high": high}

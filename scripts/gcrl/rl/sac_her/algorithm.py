@@ -1,0 +1,166 @@
+"""The book's SAC: its networks, its losses and one gradient step, beside the equations of Chapter 3.
+
+This is the module a reader follows; it knows nothing of environments, replay
+buffers, checkpoints or run loops (:mod:`gcrl.rl.sac_her.learner` holds those).
+A gradient step takes a minibatch of tensors, on whatever device the agent's
+parameters live, and changes the agent in place.
+
+The algorithm is Stable-Baselines3's ``SAC`` (Haarnoja et al. 2018, with the
+learned temperature of the applications paper). It differs from the library in
+how it computes, not in what: the two critics are one batched network (one
+matrix product per layer for both), the optimisers are fused, the actor's and
+the temperature's losses share one backward pass (they share no parameter),
+and the actor reads the critic's weights detached instead of building their
+gradient. ``tests/test_sac_her.py`` checks each piece against SB3 and the
+critic's target against Chapter 3's equation computed by hand.
+
+Notation (Chapter 3; the book's notation page): s an observation with its goal,
+a an action, pi_theta the actor, Q_psi_i the two critics and Q_psibar_i their
+targets, alpha the temperature, Hbar the target entropy, beta the Polyak rate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for fan_in, fan_out in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+class Actor(nn.Module):
+    """A tanh-squashed Gaussian policy (SB3's ``Actor`` with ``SquashedDiagGaussianDistribution``)."""
+
+    def __init__(self, obs_dim: int, action_dim: int, net_arch: tuple[int, ...]):
+        super().__init__()
+        self.trunk = mlp([obs_dim, *net_arch])
+        self.mu = nn.Linear(net_arch[-1], action_dim)
+        self.log_std = nn.Linear(net_arch[-1], action_dim)
+
+    def forward(self, obs: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """An action in [-1, 1] and its log-density, with the tanh change of variables (Ch. 3, §1.5).
+
+        a = tanh(u), u = m_theta(s) + sigma_theta(s) * zeta, zeta ~ N(0, I);
+        log pi(a|s) = log N(u; m, sigma^2) - sum_i log(1 - tanh^2(u_i)).
+        """
+        latent = self.trunk(obs)
+        mu, log_std = self.mu(latent), self.log_std(latent).clamp(LOG_STD_MIN, LOG_STD_MAX)
+        noise = torch.zeros_like(mu) if deterministic else torch.randn_like(mu)
+        u = mu + log_std.exp() * noise
+        action = torch.tanh(u)
+        # log N(u; mu, std) with (u - mu) / std = noise, minus log |d tanh(u) / du| (SB3's epsilon 1e-6)
+        log_prob = (-0.5 * noise**2 - log_std).sum(-1) - HALF_LOG_2PI * mu.shape[-1] \
+            - torch.log(1 - action**2 + 1e-6).sum(-1)
+        return action, log_prob
+
+
+class TwinCritic(nn.Module):
+    """Two Q-networks evaluated as one: each layer is a batched matrix product over the pair."""
+
+    def __init__(self, in_dim: int, net_arch: tuple[int, ...], members: int = 2):
+        super().__init__()
+        sizes = [in_dim, *net_arch, 1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(sizes, sizes[1:]):
+            bound = 1 / math.sqrt(fan_in)  # nn.Linear's default initialisation, per member
+            self.weights.append(nn.Parameter(torch.empty(members, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(members, 1, fan_out).uniform_(-bound, bound)))
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor, frozen: bool = False) -> torch.Tensor:
+        """Q-values of shape (members, batch); ``frozen`` reads detached weights (no critic gradient)."""
+        x = torch.cat([obs, action], -1).expand(len(self.weights[0]), -1, -1)
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            if frozen:
+                w, b = w.detach(), b.detach()
+            x = torch.baddbmm(b, x, w)
+            if i < last:
+                x = torch.relu(x)
+        return x.squeeze(-1)
+
+
+class Agent(nn.Module):
+    """The actor, the twin critic and its target copy, the temperature, and their optimisers."""
+
+    def __init__(self, obs_dim: int, action_dim: int, net_arch: tuple[int, ...], learning_rate: float):
+        super().__init__()
+        self.actor = Actor(obs_dim, action_dim, net_arch)
+        self.critic = TwinCritic(obs_dim + action_dim, net_arch)
+        self.critic_target = TwinCritic(obs_dim + action_dim, net_arch)
+        self.critic_target.load_state_dict(self.critic.state_dict())
+        self.critic_target.requires_grad_(False)
+        self.log_alpha = nn.Parameter(torch.zeros(1))  # alpha starts at 1, SB3's "auto"
+        self.target_entropy = -float(action_dim)  # Hbar = -dim A (Ch. 3, §1.6)
+        # Adam acts on each parameter alone, so one optimiser over the actor and log_alpha (same
+        # learning rate) is SB3's two; fused kernels update all tensors of a group at once.
+        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=learning_rate, fused=True)
+        self.policy_optimizer = torch.optim.Adam([*self.actor.parameters(), self.log_alpha], lr=learning_rate,
+                                                 fused=True)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        action, _ = self.actor(torch.as_tensor(obs).unsqueeze(0), deterministic)
+        return action[0].numpy()
+
+    def optimizer_states(self) -> dict[str, Any]:
+        return {name: getattr(self, name).state_dict() for name in ("critic_optimizer", "policy_optimizer")}
+
+    def load_optimizer_states(self, states: dict[str, Any]) -> None:
+        for name, state in states.items():
+            getattr(self, name).load_state_dict(state)
+
+
+def pairwise_min(q: torch.Tensor) -> torch.Tensor:
+    """The smaller of the two critics' values (clipped double Q)."""
+    return torch.minimum(q[0], q[1])
+
+
+def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
+           next_obs: torch.Tensor, gamma: float, tau: float) -> None:
+    """One SAC gradient step: SB3's three losses, in two backward passes.
+
+    Fetch episodes end by truncation only, so no transition is terminal and the
+    target bootstraps everywhere (Ch. 3, §1.4).
+    """
+    alpha = agent.log_alpha.detach().exp()  # the temperature before this step's update, as in SB3
+    action_pi, log_pi = agent.actor(obs)  # a ~ pi_theta(.|s), reparameterised: differentiable in theta
+
+    # 1. critic (Ch. 3, §1.4): y = r + gamma (min_i Q_psibar_i(s', a') - alpha log pi(a'|s')), a' ~ pi(.|s') fresh;
+    #    L_Q(psi_j) = 1/2 E[(Q_psi_j(s, a) - y)^2], summed over the two critics
+    with torch.no_grad():
+        next_action, next_log_pi = agent.actor(next_obs)
+        next_q = pairwise_min(agent.critic_target(next_obs, next_action)) - alpha * next_log_pi
+        target = reward + gamma * next_q
+    q = agent.critic(obs, action)
+    critic_loss = 0.5 * ((q - target) ** 2).mean(1).sum()
+    agent.critic_optimizer.zero_grad(set_to_none=True)
+    critic_loss.backward()
+    agent.critic_optimizer.step()
+
+    # 2. actor (Ch. 3, §1.5): L_pi(theta) = E[alpha log pi(a|s) - min_i Q_psi_i(s, a)], through a = f_theta(zeta; s),
+    #    reading the just-updated critic without building its gradient;
+    #    temperature (Ch. 3, §1.6): L(alpha) = -log alpha (log pi(a|s) + Hbar), whose gradient has the sign of H - Hbar.
+    #    The two losses share no parameter, so one backward pass serves both.
+    q_pi = pairwise_min(agent.critic(obs, action_pi, frozen=True))
+    actor_loss = (alpha * log_pi - q_pi).mean()
+    alpha_loss = -(agent.log_alpha * (log_pi.detach() + agent.target_entropy)).mean()
+    agent.policy_optimizer.zero_grad(set_to_none=True)
+    (actor_loss + alpha_loss).backward()
+    agent.policy_optimizer.step()
+
+    # 3. target critic (Ch. 3, §1.4): psibar <- beta psi + (1 - beta) psibar, with beta = tau (SB3's name)
+    with torch.no_grad():
+        for target_parameter, parameter in zip(agent.critic_target.parameters(), agent.critic.parameters()):
+            target_parameter.lerp_(parameter, tau)
