@@ -63,3 +63,20 @@ def test_task_names_and_the_printed_summaries():
     text = pooled_text({"runs": 3, "episodes": 90, "successes": 9, "success_rate": 0.1,
                         "ci95_low": 0.0535, "ci95_high": 0.1789})
     assert text == "10.0% (95% CI [5.3%, 17.9%], 9/90 episodes over 3 seed(s))"
+
+
+def test_pooled_difference_resamples_seeds_then_episodes():
+    from gcrl.analysis.experiments import pooled_difference
+
+    certain = pooled_difference(["1" * 50], ["0" * 50], reps=2000)
+    assert certain["difference"] == 1.0 and certain["ci95_low"] == certain["ci95_high"] == 1.0
+    same = pooled_difference(["0110" * 25, "1010" * 25], ["0101" * 25, "1001" * 25], reps=2000)
+    assert same["difference"] == 0.0 and same["ci95_low"] < 0 < same["ci95_high"]
+    # two seeds that disagree: the seed stage widens the interval beyond what the pooled episodes alone give
+    split = pooled_difference(["1" * 50, "0" * 50], ["0" * 100], reps=4000)
+    episodes_only = pooled_difference(["1" * 50 + "0" * 50], ["0" * 100], reps=4000)
+    assert split["difference"] == episodes_only["difference"] == 0.5
+    assert split["ci95_high"] - split["ci95_low"] > 2 * (episodes_only["ci95_high"] - episodes_only["ci95_low"])
+    assert split["ci95_low"] <= 0.0, "with two seeds of 0 and 1, an arm may be all failures"
+    with pytest.raises(ValueError, match="0/1 outcomes"):
+        pooled_difference(["01x"], ["0"])

@@ -87,12 +87,14 @@ def test_the_checkpoint_of_another_run_is_refused(algo, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo", LEARNERS)
-def test_a_killed_run_resumes_to_the_same_final_step_count(algo, tmp_path):
+@pytest.mark.parametrize("algo, extra", [("sac+her", []), ("sac", []),
+                                         ("sac+her", ["--n-envs", "3", "--set", "collector=process"])],
+                         ids=["sac+her", "sac", "sac+her-3-envs-in-a-collector-process"])
+def test_a_killed_run_resumes_to_the_same_final_step_count(algo, extra, tmp_path):
     """``gcrl train``, killed between two checkpoints, then run again with the same command."""
     command = [sys.executable, "-m", "gcrl.course.cli", "train", "--algo", algo, "--env", "FetchReach-v4",
                "--steps", "1200", "--eval-every", "300", "--eval-episodes", "2", "--checkpoint-every", "300",
-               "--run-dir", str(tmp_path)]
+               "--run-dir", str(tmp_path), *extra]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     state = tmp_path / "checkpoint" / "state.json"
     deadline = time.time() + 300

@@ -6,7 +6,6 @@ run read back, metrics.json, a killed run resumed) is tested for both learners a
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -19,29 +18,50 @@ from gcrl.rl.sac_her import algorithm, replay
 from gcrl.rl.sac_her.learner import SacHerConfig, TrainingState, train
 
 TINY = dict(total_steps=300, learning_starts=100, batch_size=32, net_arch=(16, 16), eval_every=100,
-            eval_episodes=2, checkpoint_every=100)
+            eval_episodes=2, checkpoint_every=100, n_envs=1, episodes_per_cycle=1, updates_per_cycle=50,
+            collector="inline")
 
 
 def tiny(env_id: str = "FetchReach-v4", **overrides) -> SacHerConfig:
     return SacHerConfig.from_recipe(env_id, **{**TINY, **overrides})
 
 
-def test_recipe_is_the_zoo_entry():
+def test_reach_recipe_is_the_zoo_entry_with_one_update_per_env_step():
+    """sac_her.yml's Reach recipe is sac.yml's (the library peer's), and its schedule is one update per step."""
+    from gcrl.rl.recipes import load_hyperparams
+
     config = SacHerConfig.from_recipe("FetchReach-v4", total_steps=1000)
+    zoo = load_hyperparams("sac", "FetchReach-v4")
     assert (config.net_arch, config.batch_size, config.learning_rate, config.gamma, config.learning_starts,
-            config.n_sampled_goal, config.goal_selection_strategy) == ((64, 64), 256, 1e-3, 0.95, 1000, 4, "future")
-    push = SacHerConfig.from_recipe("FetchPush-v4", total_steps=1000)
-    assert (push.net_arch, push.batch_size, push.tau) == ((256, 256, 256), 512, 0.05)
+            config.n_sampled_goal, config.goal_selection_strategy) == (
+        tuple(zoo["policy_kwargs"]["net_arch"]), zoo["batch_size"], zoo["learning_rate"], zoo["gamma"],
+        zoo["learning_starts"], zoo["her"]["n_sampled_goal"], zoo["her"]["goal_selection_strategy"])
+    assert config.tau == 0.005 and config.obs_clip == 10.0 and not config.target_clip  # SB3's defaults
+    assert config.updates_per_cycle == config.cycle_steps == 50
+
+
+def test_push_recipe_states_its_schedule():
+    push = SacHerConfig.from_recipe("FetchPush-v4", total_steps=10_000)
+    assert push.cycle_steps == push.n_envs * push.episodes_per_cycle * 50
+    assert push.target_clip and push.collector == "process"
 
 
 @pytest.mark.parametrize("change,message", [
-    (dict(learning_starts=10), "learning_starts must be at least one episode"),
-    (dict(checkpoint_every=120), "checkpoint_every must be a multiple of the episode length 50"),
+    (dict(learning_starts=10), "learning_starts must be at least one episode \\(50 steps\\)"),
+    (dict(checkpoint_every=120), "checkpoint_every must be a multiple of a cycle's 50 env steps"),
+    (dict(eval_every=300, n_envs=4), "eval_every must be a multiple of a cycle's 200 env steps"),
     (dict(goal_selection_strategy="past"), "unknown goal selection strategy"),
     (dict(n_sampled_goal=-2), "n_sampled_goal"),
-    (dict(env_id="FetchReach-v1"), "sac.yml has no entry for .FetchReach-v1."),
+    (dict(env_id="FetchReach-v1"), "sac_her.yml has no entry for .FetchReach-v1."),
     (dict(gamma=1.5), "gamma must be in"),
     (dict(net_arch=()), "net_arch"),
+    (dict(n_envs=0), "n_envs must be a positive integer"),
+    (dict(updates_per_cycle=1.5), "updates_per_cycle must be a positive integer"),
+    (dict(torch_threads=0), "torch_threads must be a positive integer"),
+    (dict(obs_clip=0), "obs_clip must be a number > 0"),
+    (dict(target_clip="yes"), "target_clip must be true or false"),
+    (dict(device="tpu"), "unknown device 'tpu'; choose one of auto, cpu, cuda"),
+    (dict(collector="thread"), "unknown collector 'thread'; choose one of process, inline"),
     (dict(observation_noise=-0.1), "observation_noise"),
     (dict(physics_ranges=(("gravity", 0.0, 1.0),)), "physics_ranges"),
     (dict(physics_ranges=(("object_mass", 1.0, 0.5),)), "physics_ranges"),
@@ -51,24 +71,61 @@ def test_bad_config_is_a_clear_error(change, message):
         SacHerConfig.from_recipe(**{"env_id": "FetchReach-v4", **TINY, **change})
 
 
+def test_an_unknown_recipe_key_is_a_clear_error(tmp_path, monkeypatch):
+    from gcrl.rl import recipes
+
+    (tmp_path / "sac_her.yml").write_text("FetchReach-v4: {net_arch: [8], batch_sise: 4}\n")
+    monkeypatch.setattr(recipes, "HYPERPARAMS_DIR", tmp_path)
+    with pytest.raises(CourseError, match="sac_her.yml: FetchReach-v4: unknown key 'batch_sise'"):
+        SacHerConfig.from_recipe("FetchReach-v4", total_steps=100)
+
+
+def test_cuda_requested_without_cuda_is_one_clear_error():
+    from gcrl.rl.sac_her.learner import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    if torch.cuda.is_available():
+        assert resolve_device("auto") == resolve_device("cuda") == torch.device("cuda")
+    else:
+        assert resolve_device("auto") == torch.device("cpu")
+        with pytest.raises(CourseError, match="device 'cuda' was requested, but torch .* finds no CUDA device; "
+                                              "use device 'cpu' or 'auto'"):
+            resolve_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device; this machine has none")
+def test_a_cuda_run_trains_and_its_policy_reloads_on_the_cpu(tmp_path):
+    config = tiny(device="cuda")
+    result = train(config, tmp_path)
+    assert result.metrics["env_steps"] == 300
+    from gcrl.rl.sac_her.learner import load_agent
+
+    agent, _ = load_agent(tmp_path, config)
+    assert next(agent.parameters()).device.type == "cpu"
+
+
 def test_normalizer_matches_vecnormalize():
     """Same running statistics and the same clipped, normalised input as SB3's VecNormalize."""
     from stable_baselines3.common.running_mean_std import RunningMeanStd
 
     rng = np.random.default_rng(0)
     dims = {"achieved_goal": 3, "desired_goal": 3, "observation": 10}
-    ours = replay.Normalizer(dims)
+    ours = replay.Normalizer(dims, clip=10.0)
     theirs = {k: RunningMeanStd(shape=(d,)) for k, d in dims.items()}
-    for _ in range(200):
-        obs = {k: rng.normal(2.0, 3.0, d) for k, d in dims.items()}
+    for size in (1, 50, 7, 200):  # single observations and whole cycles, as the learner feeds it
+        obs = {k: rng.normal(2.0, 3.0, (size, d)) for k, d in dims.items()}
         ours.update(obs)
         for k in dims:
-            theirs[k].update(obs[k][None])
+            theirs[k].update(obs[k])
+    for k in dims:
+        np.testing.assert_allclose(ours.mean[k], theirs[k].mean, rtol=1e-12)
+        np.testing.assert_allclose(ours.var[k], theirs[k].var, rtol=1e-12)
     probe = {k: rng.normal(2.0, 30.0, (5, d)) for k, d in dims.items()}
     expected = np.concatenate([np.clip((probe[k] - theirs[k].mean) / np.sqrt(theirs[k].var + 1e-8), -10, 10)
                                for k in replay.OBS_KEYS], axis=-1)
     np.testing.assert_allclose(ours(probe), expected.astype(np.float32), rtol=1e-6)
     assert np.abs(ours(probe)).max() == pytest.approx(10.0)  # the clip is reached and applied
+    assert np.abs(replay.Normalizer(dims, clip=5.0)(probe)).max() == pytest.approx(5.0)
 
 
 def test_actor_log_prob_matches_sb3_squashed_gaussian():
@@ -205,22 +262,29 @@ def test_critic_regresses_on_the_soft_bellman_backup_of_chapter_3():
         torch.testing.assert_close(got.grad, want, rtol=1e-3, atol=1e-4)  # SB3 adds 1e-6 inside the log
 
 
+def _random_episode(env, seed: int) -> tuple[replay.Episode, list[float]]:
+    obs, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    trace, actions, rewards = [obs], [], []
+    for _ in range(50):
+        action = env.action_space.sample()
+        obs, reward, *_ = env.step(action)
+        trace.append(obs)
+        actions.append(action)
+        rewards.append(reward)
+    return replay.Episode(np.stack([o["observation"] for o in trace]), np.stack([o["achieved_goal"] for o in trace]),
+                          trace[0]["desired_goal"], np.stack(actions).astype(np.float32)), rewards
+
+
 def test_replay_samples_complete_episodes_and_relabels_k_over_k_plus_1():
     from gcrl.rl.envs import make_fetch_env
 
     env = make_fetch_env("FetchReach-v4")
     dims = {k: env.observation_space[k].shape[0] for k in replay.OBS_KEYS}
     buffer = replay.EpisodeReplay(3, 50, dims, 4)
-    obs, _ = env.reset(seed=0)
-    env.action_space.seed(0)
-    buffer.start(obs)
-    rewards = []
-    for _ in range(50):
-        action = env.action_space.sample()
-        obs, reward, *_ = env.step(action)
-        buffer.add(action, obs)
-        rewards.append(reward)
-    assert buffer.episodes == 1
+    episode, rewards = _random_episode(env, 0)
+    buffer.add(episode)
+    assert buffer.episodes == 1 and buffer.steps == 50
     compute = env.unwrapped.compute_reward
     real, _, real_next, real_rewards = buffer.sample(400, 0, "future", np.random.default_rng(0), compute)
     assert np.all(real["desired_goal"] == buffer.desired_goal[0])
@@ -230,7 +294,36 @@ def test_replay_samples_complete_episodes_and_relabels_k_over_k_plus_1():
     assert relabelled[:400].mean() > 0.95 and not relabelled[400:].any()
     assert np.array_equal(r, compute(n["achieved_goal"], o["desired_goal"], None).astype(np.float32))
     assert (r[:400] == 0).mean() > (r[400:] == 0).mean()
+    buffer.add(_random_episode(env, 1)[0])
+    buffer.add(_random_episode(env, 2)[0])
+    with pytest.raises(CourseError, match="the replay buffer holds 3 episodes and is full"):
+        buffer.add(episode)
     env.close()
+
+
+def test_target_clipping_bounds_the_critics_regression_target():
+    """With target_bounds (-1/(1-gamma), 0) the critic regresses on clamp(y), by the same hand computation."""
+    torch.manual_seed(0)
+    agent = algorithm.Agent(16, 4, (16, 16), 1e-3)
+    with torch.no_grad():
+        for p in agent.critic_target.parameters():
+            p.mul_(40.0)  # target values far outside [-1/(1-gamma), 0]
+    obs, action, reward, next_obs = _batch(agent)
+    gamma, bounds = 0.98, (-50.0, 0.0)
+    torch.manual_seed(7)
+    _ = torch.randn(len(obs), 4)
+    with torch.no_grad():
+        next_action, next_log_pi = agent.actor(next_obs)
+        alpha = agent.log_alpha.exp()
+        raw = reward + gamma * (torch.minimum(*agent.critic_target(next_obs, next_action)) - alpha * next_log_pi)
+    assert raw.max() > 0 or raw.min() < -50, "the test needs targets outside the bounds"
+    expected_loss = 0.5 * sum(((agent.critic(obs, action)[i] - raw.clamp(*bounds)) ** 2).mean() for i in range(2))
+    expected = torch.autograd.grad(expected_loss, list(agent.critic.parameters()))
+    agent.critic_optimizer = _GradientOnly()
+    torch.manual_seed(7)
+    algorithm.update(agent, obs, action, reward, next_obs, gamma=gamma, tau=0.005, target_bounds=bounds)
+    for got, want in zip(agent.critic.parameters(), expected):
+        torch.testing.assert_close(got.grad, want, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("randomisation", [{}, {"observation_noise": 0.01,
@@ -245,7 +338,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch, randomisati
 
     def interrupted(self):
         calls["n"] += 1
-        if self.steps == 170:
+        if self.steps == 150:
             raise KeyboardInterrupt  # between the checkpoints at 100 and 200
         original(self)
 
@@ -281,17 +374,30 @@ def test_config_round_trips_through_its_record():
     assert SacHerConfig.from_dict(json.loads(json.dumps(config.as_dict()))) == config
 
 
-def test_domain_randomised_training_perturbs_the_env_it_learns_in_and_not_the_evaluation():
-    config = tiny("FetchPush-v4", observation_noise=0.01, physics_ranges=(("object_mass", 1.0, 1.0),))
-    state = TrainingState(config)
-    mass = state.env.unwrapped.model.body_mass[-1]
-    state.begin_episode()
-    for _ in range(60):
-        state.env_step()  # the second episode starts at step 51: the mass doubles at every reset
-    nominal = TrainingState(dataclasses.replace(config, observation_noise=0.0, physics_ranges=()))
-    assert state.env.unwrapped.model.body_mass[-1] == pytest.approx(2 * nominal.env.unwrapped.model.body_mass[-1])
-    assert mass == pytest.approx(2 * nominal.env.unwrapped.model.body_mass[-1])
-    stored = state.buffer.observation[0, 0]
-    clean = nominal.observation["observation"]
-    assert not np.array_equal(stored, clean) and np.abs(stored - clean).max() < 0.1  # the learner saw noise
-    np.testing.assert_array_equal(state.buffer.desired_goal[0], nominal.observation["desired_goal"])
+def test_domain_randomised_collection_perturbs_the_env_it_learns_in_and_not_the_evaluation():
+    from gcrl.rl.sac_her.collector import Collector, Snapshot
+
+    settings = dict(env_id="FetchPush-v4", n_envs=1, episodes_per_cycle=1, seed=0, net_arch=(16,), obs_clip=5.0)
+    randomised = Collector(**settings, observation_noise=0.01, physics_ranges=(("object_mass", 1.0, 1.0),))
+    nominal = Collector(**settings)
+    random = Snapshot(actor=None, normalizer=nominal.normalizer.state_dict(), random=True)
+    (noisy,), (clean,) = randomised.collect(random), nominal.collect(random)
+    mass = lambda collector: collector.envs[0].unwrapped.model.body_mass[-1]  # noqa: E731
+    assert mass(randomised) == pytest.approx(2 * mass(nominal))  # the mass doubles at every reset
+    assert not np.array_equal(noisy.observation[0], clean.observation[0])
+    assert np.abs(noisy.observation[0] - clean.observation[0]).max() < 0.1  # the learner saw noise
+    np.testing.assert_array_equal(noisy.desired_goal, clean.desired_goal)
+    randomised.close()
+    nominal.close()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_the_cli_refuses_a_missing_device_and_a_malformed_setting_in_one_line(cli, tmp_path):
+    base = ("train", "--algo", "sac+her", "--env", "FetchReach-v4", "--steps", "100", "--run-dir", str(tmp_path))
+    for extra, message in ((("--device", "cuda"), "device 'cuda' was requested, but torch"),
+                           (("--device", "tpu"), "unknown device 'tpu'"),
+                           (("--set", "n_envs"), "--set takes KEY=VALUE"),
+                           (("--set", "colour=red"), "unknown setting 'colour' for sac+her; known:")):
+        done = cli(*base, *extra)
+        assert done.returncode != 0 and message in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr, done.stderr

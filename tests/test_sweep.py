@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -127,14 +128,14 @@ def test_a_tiny_sweep_runs_on_local_ray_and_resumes(tmp_path, monkeypatch):
     assert not again.trained and len(again.reused) == 4 and again.backend.startswith("none")
     assert {n: r.curve for n, r in again.results.items()} == {n: r.curve for n, r in first.results.items()}
 
-    # Interrupt one trial between its checkpoints at 50 and 100 env steps, in this process.
+    # Interrupt one trial during its second cycle, between its checkpoints at 50 and 100 env steps.
     trial = next(t for t in tiny.trials() if t.algo == "sac+her" and t.seed == 1)
     straight = first.result(trial).curve
     shutil.rmtree(tmp_path / trial.folder_name)
     original = sac_her.TrainingState.gradient_step
 
     def interrupted(self):
-        if self.steps == 75:
+        if self.steps == 50:
             raise KeyboardInterrupt
         original(self)
 
@@ -174,3 +175,69 @@ def test_the_sweep_cli_prints_each_configurations_iqm(tmp_path, cli):
     assert "1 trials trained, 0 read back" in done.stdout and "IQM final success" in done.stdout
     bad = cli("sweep", str(tmp_path / "missing.yml"), "--runs", str(tmp_path / "runs"))
     assert bad.returncode != 0 and "no sweep file" in bad.stderr
+
+
+@pytest.fixture
+def ray_head(monkeypatch):
+    """A Ray head started the way a new user starts one (``ray start --head``) on a machine where Ray ran before:
+    Ray has left a token in ~/.ray/auth_token, so the head enables token authentication (Ray 2.60's default)."""
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay short
+    home = tempfile.mkdtemp(prefix="ray-home-")  # the token goes here, not into the tester's ~/.ray
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    env["HOME"] = home
+    subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, capture_output=True, check=True, timeout=60)
+    started = subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                              f"--temp-dir={temp_dir}", "--disable-usage-stats"], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert started.returncode == 0, started.stderr[-2000:]
+    assert "Token authentication is enabled" in started.stderr + started.stdout
+    for name in [k for k in os.environ if k.startswith("RAY_")] + ["RAY_AUTH_MODE", "GCRL_RAY_ADDRESS"]:
+        monkeypatch.delenv(name, raising=False)  # restored afterwards, whatever the sweep set
+    monkeypatch.setenv("HOME", home)
+    yield f"127.0.0.1:{port}", env
+    subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
+    shutil.rmtree(temp_dir, ignore_errors=True)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_sweep_joins_a_cluster_started_the_default_way_and_the_embedded_one_ignores_it(ray_head, tmp_path, cli):
+    """Token authentication as Ray 2.60 sets it up by default; a client with no token fails with one clear line."""
+    address, env = ray_head
+    run = RunRecord(profile="smoke", seeds=[0, 1])
+    tiny = spec(seeds=1)
+    joined = run_sweep(tiny, tmp_path / "cluster", run, address=address)
+    assert f"cluster at {address}" in joined.backend and len(joined.trained) == 2
+    again = run_sweep(tiny, tmp_path / "cluster", run, address=address)
+    assert not again.trained and len(again.reused) == 2
+
+    # the embedded sweep starts its own instance, though a cluster runs here and RAY_ADDRESS names it
+    os.environ["RAY_ADDRESS"] = address
+    try:
+        embedded = run_sweep(tiny, tmp_path / "embedded", run)
+    finally:
+        del os.environ["RAY_ADDRESS"]
+    assert "embedded" in embedded.backend and len(embedded.trained) == 2
+
+    sweep_file = tmp_path / "one.yml"
+    sweep_file.write_text(yaml.safe_dump({"name": "one", "seeds": [3], "groups": [SAC_HER]}))
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    refused = cli("sweep", str(sweep_file), "--runs", str(tmp_path / "refused"), "--profile", "smoke",
+                  "--address", address, env={**env, "HOME": str(stranger)}, timeout=300)
+    assert refused.returncode != 0
+    assert f"cannot connect to the Ray cluster at {address}" in refused.stderr, refused.stderr[-3000:]
+    assert "this machine has none: copy the head's (`ray get-auth-token` there)" in refused.stderr
+    assert "Traceback" not in refused.stderr, refused.stderr[-3000:]
+    nobody = cli("sweep", str(sweep_file), "--runs", str(tmp_path / "refused"), "--address", "127.0.0.1:1", env=env)
+    assert nobody.returncode != 0 and "no Ray cluster answers at 127.0.0.1:1" in nobody.stderr

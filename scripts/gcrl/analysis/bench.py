@@ -7,8 +7,10 @@ steps. Three recipes run:
 
 - ``peer``: rl-baselines3-zoo's FetchReach recipe on Stable-Baselines3 (``SAC`` +
   ``HerReplayBuffer`` + ``VecNormalize``, ``hyperparams/sac.yml``);
-- ``book_code``: the same algorithm and hyperparameters in :mod:`gcrl.rl.sac_her`,
-  which isolates what the implementation alone buys;
+- ``book_code``: the same algorithm and hyperparameters in :mod:`gcrl.rl.sac_her`
+  (its Reach recipe, ``hyperparams/sac_her.yml``: the zoo's values, one update
+  per env step, taken at the end of each episode), which isolates what the
+  implementation alone buys;
 - ``book``: the book's recipe, :mod:`gcrl.rl.sac_her` with one hyperparameter
   changed: gradient updates start after ``book_learning_starts`` env steps
   (five episodes) instead of the zoo's 1,000 (twenty). Reach needs little
@@ -135,7 +137,11 @@ def _per_call_ms(function, calls: int) -> float:
 
 
 def profile_steps(bench: BenchConfig) -> dict[str, dict[str, float]]:
-    """Milliseconds per training step and per piece of it, for each implementation, after the warm-up."""
+    """Milliseconds per env step of training and per piece of it, for each implementation, after the warm-up.
+
+    The book's learner works in cycles (:mod:`gcrl.rl.sac_her.learner`); its pieces are a cycle's cost
+    divided by the env steps it collects, and the sampling and update costs times the updates per env step.
+    """
     import torch
 
     from gcrl.rl.sac_her.algorithm import update
@@ -146,24 +152,26 @@ def profile_steps(bench: BenchConfig) -> dict[str, dict[str, float]]:
     n = bench.profile_steps
     warm = book_code_config(bench, 0).learning_starts + n  # past the recipe's warm-up, into the gradient steps
 
-    book = TrainingState(replace(book_code_config(bench, 0), total_steps=warm + 4 * n))
-    book.begin_episode()
+    book = TrainingState(replace(book_code_config(bench, 0), total_steps=warm + 8 * n))
+    cycle = book.config.cycle_steps
+    updates_per_step = book.config.updates_per_cycle / cycle
 
-    def book_step() -> None:
-        book.env_step()
-        if book.steps > book.config.learning_starts:
-            book.gradient_step()
+    def book_cycle() -> None:
+        book.learn()
+        book.collect()
 
-    for _ in range(warm):
-        book_step()
+    while book.steps < warm:
+        book_cycle()
+    cycles = max(1, n // cycle)
     batch = book.sample()
     book_times = {
-        "training step (total)": _per_call_ms(book_step, n),
-        "env step + action": _per_call_ms(book.env_step, n),
-        "sample + relabel + normalise": _per_call_ms(book.sample, n),
+        "training step (total)": _per_call_ms(book_cycle, cycles) / cycle,
+        "env step + action": _per_call_ms(book.collect, cycles) / cycle,
+        "sample + relabel + normalise": _per_call_ms(book.sample, n) * updates_per_step,
         "gradient update": _per_call_ms(lambda: update(book.agent, *batch, gamma=book.config.gamma,
-                                                       tau=book.config.tau), n),
+                                                       tau=book.config.tau), n) * updates_per_step,
     }
+    book.close()
 
     config = peer_config(bench, 0)
     scratch = Path(tempfile.mkdtemp(prefix="gcrl-bench-"))

@@ -115,3 +115,49 @@ def compare_sample_efficiency(ours: list[Curve], theirs: list[Curve], threshold:
         "ours_at_budget": ours_pooled[-1],
         "theirs_at_budget": success_at(theirs_pooled, budget),
     }
+
+
+def final_outcomes(curves: list[Curve]) -> list[str]:
+    """Each run's episode outcomes at its last evaluation (one string per seed), as :func:`pooled_difference` reads them."""
+    return [curve[-1]["outcomes"] for curve in curves]
+
+
+def pooled_difference(a: list[str], b: list[str], reps: int = 10_000, seed: int = 0) -> dict[str, Any]:
+    """The difference of two pooled success rates, with a 95% interval that resamples as the episodes were pooled.
+
+    ``a`` and ``b`` hold one string of episode outcomes per training seed (the
+    ``outcomes`` of :class:`gcrl.rl.evaluate.Evaluation`). Each bootstrap
+    replicate draws, for each arm independently, its seeds with replacement and
+    then episodes with replacement within each drawn seed (a two-stage, or
+    cluster, bootstrap; Davison and Hinkley 1997, §3.8), so that the interval
+    carries the variation between training seeds as well as between episodes;
+    the percentile interval of the replicated differences is returned. With one
+    seed per arm it reduces to the episode bootstrap, which cannot see the
+    variation between seeds: the record keeps the number of seeds beside it.
+    """
+    import numpy as np
+
+    if not a or not b or any(not s or set(s) - {"0", "1"} for s in (*a, *b)):
+        raise ValueError("each arm needs at least one run, and each run a non-empty string of 0/1 outcomes")
+    rng = np.random.default_rng(seed)
+
+    def replicates(runs: list[str]) -> np.ndarray:
+        outcomes = [np.frombuffer(r.encode(), dtype=np.uint8) - ord("0") for r in runs]
+        totals = np.zeros(reps)
+        counts = np.zeros(reps)
+        for draw in rng.integers(0, len(runs), size=(reps, len(runs))).T:  # one drawn seed per replicate and slot
+            for run in np.unique(draw):
+                chosen = draw == run
+                episodes = outcomes[run]
+                hits = rng.binomial(len(episodes), episodes.mean(), size=int(chosen.sum()))  # episodes resampled
+                totals[chosen] += hits
+                counts[chosen] += len(episodes)
+        return totals / counts
+
+    pooled_a = sum(r.count("1") for r in a) / sum(map(len, a))
+    pooled_b = sum(r.count("1") for r in b) / sum(map(len, b))
+    differences = replicates(a) - replicates(b)
+    low, high = np.quantile(differences, [0.025, 0.975])
+    return {"difference": pooled_a - pooled_b, "ci95_low": float(low), "ci95_high": float(high),
+            "seeds": [len(a), len(b)], "episodes": [sum(map(len, a)), sum(map(len, b))], "reps": reps,
+            "method": "two-stage bootstrap: seeds, then episodes within seeds"}

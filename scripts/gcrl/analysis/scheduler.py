@@ -76,7 +76,13 @@ def train_in_worker(config: LearnerConfig, run_dir: Path, run: RunRecord) -> tup
 
 
 def train_many(jobs: Sequence[tuple[LearnerConfig, Path]], run: RunRecord, workers: int | None = None) -> list[RunResult]:
-    """Train independent runs (a config and its run folder each); each resumes from its checkpoint if it has one."""
+    """Train independent runs (a config and its run folder each); each resumes from its checkpoint if it has one.
+
+    By default as many run at once as the cores hold: a run that keeps more than
+    one busy (a collector process, several torch threads) counts for that many.
+    """
+    if workers is None and jobs:
+        workers = max(1, default_workers() // max(config.cpus() for config, _ in jobs))
     outcomes = run_parallel(train_in_worker, [(config, Path(run_dir), run) for config, run_dir in jobs],
                             "training runs", workers, cost=lambda job: job[0].cost())
     return [RunResult(Path(run_dir), config, metrics, curve)

@@ -38,10 +38,11 @@ filesystem.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
-import functools
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,27 +218,75 @@ def run_sweep(spec: SweepSpec, runs_folder: str | os.PathLike[str], run: RunReco
     return SweepOutcome(trials, results, pending, [n for n in configs if n not in pending], backend)
 
 
-def _train_on_ray(jobs: list[tuple[Any, Path]], run: RunRecord, address: str | None):
-    """Run ``jobs`` as Ray tasks, one CPU each (and an equal share of the GPUs); longest first."""
+def _start_ray(address: str | None) -> None:
+    """Join the cluster at ``address``, or start a Ray instance of this sweep's own.
+
+    Without an address the instance is new and local whatever else runs on the
+    machine (``RAY_ADDRESS``, a cluster started with ``ray start``, or the file a
+    stopped one left in ``/tmp/ray``): Ray would otherwise join that cluster.
+    With one, token authentication follows the rule ``ray start`` and
+    ``ray.init(address="auto")`` apply, which an explicit address skips: when
+    ``RAY_AUTH_MODE`` is unset and this machine has a token, use it.
+    """
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports from an offline CI machine
+    if not address:
+        ray.init(address="local", num_cpus=default_workers(), include_dashboard=False, logging_level="ERROR",
+                 log_to_driver=False)
+        return
+    # Ray's own rule for a cluster it finds by itself (its internal function: the public ray.init applies it only
+    # when no address is given); it also refreshes the configuration of a Ray imported before RAY_AUTH_MODE was set
+    from ray._private.authentication.authentication_token_setup import maybe_enable_token_auth_if_token_available
+
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+    token = ray_token_source()
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=5).close()
+    except (OSError, ValueError):
+        raise CourseError(f"no Ray cluster answers at {address}: start one with `ray start --head` and pass the "
+                          "address it prints (host:port)") from None
+    try:
+        ray.init(address=address, runtime_env={"py_modules": [str(Path(__file__).parents[1])]},
+                 logging_level="ERROR", log_to_driver=False)
+    except (ConnectionError, ray.exceptions.RayError, SystemExit) as exc:  # Ray exits on some failed handshakes
+        if token:
+            hint = (f"if it requires token authentication, the token here ({token}) is not the cluster's: "
+                    "copy the head's (`ray get-auth-token` there)")
+        else:
+            hint = ("if it requires token authentication (the default when the head has a token), this machine has "
+                    "none: copy the head's (`ray get-auth-token` there) to ~/.ray/auth_token or set RAY_AUTH_TOKEN")
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CourseError(f"cannot connect to the Ray cluster at {address} ({reason}); {hint}") from None
+
+
+def ray_token_source() -> str | None:
+    """Where Ray would read an authentication token on this machine, or ``None`` if there is none."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return "RAY_AUTH_TOKEN"
+    for path in (os.environ.get("RAY_AUTH_TOKEN_PATH"), Path.home() / ".ray" / "auth_token"):
+        if path and Path(path).is_file():
+            return str(path)
+    return None
+
+
+def _train_on_ray(jobs: list[tuple[Any, Path]], run: RunRecord, address: str | None):
+    """Run ``jobs`` as Ray tasks, one CPU each (and an equal share of the GPUs); longest first."""
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # read at import: a failure is one line, not retries
+    import ray
+
     started_here = not ray.is_initialized()
     if started_here:
-        if address:
-            package = str(Path(__file__).parent)
-            ray.init(address=address, runtime_env={"py_modules": [package]}, logging_level="ERROR",
-                     log_to_driver=False)
-        else:
-            ray.init(num_cpus=default_workers(), include_dashboard=False, logging_level="ERROR",
-                     log_to_driver=False)
+        _start_ray(address)
     try:
         resources = ray.cluster_resources()
         cpus, gpus = resources.get("CPU", 1.0), resources.get("GPU", 0.0)
         gpu_share = min(1.0, gpus / cpus) if gpus else 0.0
-        task = ray.remote(num_cpus=1, num_gpus=gpu_share, max_retries=0)(train_in_worker)
+        task = ray.remote(num_gpus=gpu_share, max_retries=0)(train_in_worker)
         order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0].cost())
-        refs = {i: task.remote(jobs[i][0], jobs[i][1], run) for i in order}
+        refs = {i: task.options(num_cpus=min(jobs[i][0].cpus(), cpus)).remote(jobs[i][0], jobs[i][1], run)
+                for i in order}
         waiting = list(refs.values())
         progress.report("trials to train", 0, len(jobs))
         while waiting:

@@ -76,14 +76,21 @@ def train_randomised(plan: dict[tuple[str, int], SacHerConfig], runs_folder: Pat
     return train_plan(plan, runs_folder, run, lambda key: f"{key[0]}-randomised-seed{key[1]}")
 
 
+def episodes_per_policy(sources: list[PolicySource], budget: RobustnessBudget) -> int:
+    """Episodes per policy and point: ``eval_episodes`` for each of the budget's seeds, shared among the policies
+    a task has (Chapter 4 trains Push on fewer seeds than Reach), so every point of every task pools as many."""
+    return budget.eval_episodes * max(1, budget.seeds // len(sources))
+
+
 def evaluation_jobs(sources: list[PolicySource], env_id: str, budget: RobustnessBudget) -> list[Job]:
     """Every perturbed point of every family for ``env_id``, plus the nominal point once (severity 0 is
     the identity for every family, so one nominal evaluation serves all curves)."""
     families = robustness.families_for(env_id)
-    jobs = robustness.curve_jobs(sources, families[0], (0,), budget.eval_episodes, NOISE_SEED)
+    episodes = episodes_per_policy(sources, budget)
+    jobs = robustness.curve_jobs(sources, families[0], (0,), episodes, NOISE_SEED)
     for family in families:
         jobs += robustness.curve_jobs(sources, family, robustness.grid(family, budget.severities)[1:],
-                                      budget.eval_episodes, NOISE_SEED)
+                                      episodes, NOISE_SEED)
     return jobs
 
 

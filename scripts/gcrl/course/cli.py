@@ -106,6 +106,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one recipe (``hyperparams/<algo>.yml``) with any overrides; rerunning it resumes from its checkpoint."""
+    import yaml
+
     from gcrl.rl.envs import configure_rendering
     from gcrl.rl.learners import BOOK, make_config
 
@@ -113,8 +115,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = {key: value for key, value in {
         "total_steps": args.steps, "seed": args.seed, "n_envs": args.n_envs, "eval_every": args.eval_every,
         "eval_episodes": args.eval_episodes, "checkpoint_every": args.checkpoint_every,
-        "target_success": args.target_success, "progress_bar": args.progress_bar,
+        "target_success": args.target_success, "progress_bar": args.progress_bar, "device": args.device,
     }.items() if value is not None}
+    for setting in args.set or []:
+        key, equals, value = setting.partition("=")
+        if not equals or not key:
+            raise CourseError(f"--set takes KEY=VALUE (a recipe's key and a YAML value), got {setting!r}")
+        overrides[key] = yaml.safe_load(value)
+    if args.device is not None and args.algo != BOOK:
+        raise CourseError(f"--device applies to the book's {BOOK}; Stable-Baselines3's {args.algo} picks its own")
     if args.no_her:
         overrides["n_sampled_goal" if args.algo == BOOK else "her"] = 0 if args.algo == BOOK else None
     config = make_config(args.algo, args.env, **overrides)
@@ -164,11 +173,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Time to threshold on FetchReach: the book's SAC+HER against the peer recipe, same run, same machine."""
+    """Time to threshold on FetchReach (the book's SAC+HER against the peer recipe), or, with ``--push``, success
+    on FetchPush within a fixed wall clock (the book's Push recipe against the zoo's TQC+HER); same machine."""
+    out = Path(args.out)
+    if args.push:
+        from gcrl.analysis.bench_push import PushBenchConfig, report, run_push_bench
+
+        record = run_push_bench(out, PushBenchConfig(budget_s=60 * args.budget_min))
+        print(report(record))
+        print(f"gcrl: record written to {out / 'bench_FetchPush-v4.json'}, figure beside it")
+        return 0
     from gcrl.analysis.bench import BenchConfig, report, run_bench
 
     bench = BenchConfig(seeds=args.seeds, max_env_steps=args.max_steps)
-    out = Path(args.out)
     print(f"gcrl: benchmark, {bench.seeds} seed(s) per recipe, one run at a time -> {out}", flush=True)
     print(report(run_bench(out, bench)))
     print(f"gcrl: record written to {out / f'bench_{bench.env_id}.json'}")
@@ -237,12 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--checkpoint-every", type=int, help="env steps between checkpoints")
     training.add_argument("--target-success", type=float, help="stop once the evaluated success rate reaches this")
     training.add_argument("--no-her", action="store_true", help="train without hindsight relabelling")
+    training.add_argument("--device", help="sac+her only: auto (CUDA where torch finds it), cpu or cuda")
+    training.add_argument("--set", action="append", metavar="KEY=VALUE",
+                          help="override one recipe setting, e.g. --set n_envs=4 (repeatable)")
     training.add_argument("--progress-bar", action="store_true", default=None)
     training.set_defaults(func=cmd_train, results=None)
 
     bench = sub.add_parser("bench", help="time to 95%% success on FetchReach: the book's SAC+HER vs the peer recipe")
     bench.add_argument("--seeds", type=int, default=3, help="seeds per recipe (default 3)")
     bench.add_argument("--max-steps", type=int, default=10_000, help="give up on a run after this many env steps")
+    bench.add_argument("--push", action="store_true",
+                       help="FetchPush: the book's recipe against the zoo's TQC+HER, a fixed wall clock each")
+    bench.add_argument("--budget-min", type=float, default=30.0, help="with --push: minutes per recipe (default 30)")
     bench.add_argument("--out", default="_build/bench", help="folder for the record and the runs (default _build/bench)")
     bench.set_defaults(func=cmd_bench, results=None)
 

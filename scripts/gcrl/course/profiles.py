@@ -89,21 +89,27 @@ class SacBudget:
     video_episodes: int
 
 
+#: Push's env steps in the standard profile: what the recipe search measured the recipe needs (Chapter 4, §4).
+PUSH_STANDARD_STEPS = 720_000
+
+
 @dataclass(frozen=True)
 class HerBudget:
     """Chapter 4: the book's SAC+HER on Reach and Push, hindsight ablations, and (full) the long runs.
 
-    Push's recipe network (three layers of 256, batch 512) costs about 47 ms
-    per gradient step on one CPU core, six times Reach's; ``push_net_arch`` and
-    ``push_batch_size`` trade width for env steps where the budget is a CPU's
-    (``None`` keeps the recipe's). ``long_env_steps`` names the full-profile runs
-    of SAC+HER and TQC+HER on Push, PickAndPlace and Slide.
+    Push trains its recipe (``hyperparams/sac_her.yml``) with and without
+    hindsight on ``push_seeds`` seeds, evaluated on ``push_eval_episodes``
+    episodes; ``push_overrides`` changes the recipe only where a profile cannot
+    afford it (smoke, which checks that the code runs, not that Push is
+    learned). ``long_env_steps`` names the full-profile runs of SAC+HER and
+    TQC+HER on Push, PickAndPlace and Slide.
     """
 
     reach_env_steps: int
     push_env_steps: int
-    push_net_arch: tuple[int, ...] | None
-    push_batch_size: int | None
+    push_seeds: int
+    push_eval_episodes: int
+    push_overrides: tuple[tuple[str, Any], ...]
     ablation_env_id: str
     ablation_env_steps: int
     learning_starts: int | None  # None: the recipe's; smaller only where a run is shorter than that
@@ -198,19 +204,23 @@ BUDGETS: dict[str, dict[str, Budget]] = {
                           eval_every=3_136, eval_episodes=100, video_episodes=4),
     },
     "ch04": {
-        "smoke": HerBudget(reach_env_steps=600, push_env_steps=300, push_net_arch=(64, 64), push_batch_size=256,
+        "smoke": HerBudget(reach_env_steps=600, push_env_steps=300, push_seeds=1, push_eval_episodes=5,
+                           push_overrides=(("net_arch", (16, 16)), ("n_envs", 1), ("episodes_per_cycle", 1),
+                                           ("batch_size", 64), ("updates_per_cycle", 10)),
                            ablation_env_id="FetchReach-v4", ablation_env_steps=600, learning_starts=100, seeds=1,
                            eval_every=200, push_eval_every=150, eval_episodes=5, video_episodes=1,
                            long_env_steps={}, long_seeds=0),
-        "standard": HerBudget(reach_env_steps=5_000, push_env_steps=15_000, push_net_arch=(64, 64),
-                              push_batch_size=256, ablation_env_id="FetchReach-v4", ablation_env_steps=5_000,
-                              learning_starts=None, seeds=3, eval_every=1_000, push_eval_every=2_500,
-                              eval_episodes=50, video_episodes=2, long_env_steps={}, long_seeds=0),
-        "full": HerBudget(reach_env_steps=20_000, push_env_steps=1_000_000, push_net_arch=None, push_batch_size=None,
-                          ablation_env_id="FetchPush-v4", ablation_env_steps=300_000, learning_starts=None, seeds=5,
-                          eval_every=5_000, push_eval_every=20_000, eval_episodes=100, video_episodes=4,
-                          long_env_steps={"FetchPush-v4": 1_000_000, "FetchPickAndPlace-v4": 1_000_000,
-                                          "FetchSlide-v4": 3_000_000}, long_seeds=3),
+        "standard": HerBudget(reach_env_steps=5_000, push_env_steps=PUSH_STANDARD_STEPS, push_seeds=1,
+                              push_eval_episodes=100, push_overrides=(), ablation_env_id="FetchReach-v4",
+                              ablation_env_steps=5_000, learning_starts=None, seeds=3, eval_every=1_000,
+                              push_eval_every=40_000, eval_episodes=50, video_episodes=2, long_env_steps={},
+                              long_seeds=0),
+        "full": HerBudget(reach_env_steps=20_000, push_env_steps=1_600_000, push_seeds=5, push_eval_episodes=100,
+                          push_overrides=(), ablation_env_id="FetchPush-v4", ablation_env_steps=1_200_000,
+                          learning_starts=None, seeds=5, eval_every=5_000, push_eval_every=40_000, eval_episodes=100,
+                          video_episodes=4, long_env_steps={"FetchPush-v4": 1_600_000,
+                                                            "FetchPickAndPlace-v4": 3_200_000,
+                                                            "FetchSlide-v4": 3_200_000}, long_seeds=3),
     },
     "ch05": {
         "smoke": RobustnessBudget(severities=2, eval_episodes=3, seeds=1, dr_tasks=("FetchReach-v4",), video_episodes=1,

@@ -3,8 +3,8 @@
 ``hyperparams/<algo>.yml`` holds one entry per environment, in the style of
 rl-baselines3-zoo. They are the only home of a recipe's hyperparameters: the
 learners' config classes take their values from here (the book's SAC+HER reads
-``sac.yml``, the recipe it reimplements), and a chapter or a profile changes one
-only by naming it as an override. An unknown key or a value outside its domain
+``sac_her.yml``, whose keys are its config's fields), and a chapter or a profile
+changes one only by naming it as an override. An unknown key or a value outside its domain
 is a :class:`CourseError` that names it.
 """
 
@@ -22,7 +22,7 @@ HYPERPARAMS_DIR = Path(__file__).with_name("hyperparams")
 #: Stable-Baselines3 (and sb3-contrib) learners the course trains.
 OFF_POLICY = ("sac", "td3", "tqc")
 SB3_ALGORITHMS = ("ppo", *OFF_POLICY)
-#: The book's SAC+HER (:mod:`gcrl.rl.sac_her`), which takes the SAC recipe.
+#: The book's SAC+HER (:mod:`gcrl.rl.sac_her`), whose recipes are ``hyperparams/sac_her.yml``.
 BOOK_ALGORITHM = "sac+her"
 #: Every name :func:`gcrl.rl.learners.make_config` knows.
 ALGORITHMS = (BOOK_ALGORITHM, *SB3_ALGORITHMS)
@@ -102,17 +102,37 @@ def check_hyperparams(algo: str, values: dict[str, Any], where: str, toolkit_key
             raise CourseError(f"{where}: {key} must be {rule[0]}, got {value!r}")
 
 
-def load_hyperparams(algo: str, env_id: str) -> dict[str, Any]:
-    """The validated entry for ``env_id`` in ``hyperparams/<algo>.yml``."""
-    path = HYPERPARAMS_DIR / f"{algo}.yml"
-    if not path.is_file():
-        raise CourseError(f"no hyperparameter file for {algo!r} ({path}); choose one of {', '.join(SB3_ALGORITHMS)}")
+def _entry(path: Path, env_id: str) -> dict[str, Any]:
+    """The raw entry for ``env_id`` in the YAML file ``path``."""
     try:
         table = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise CourseError(f"{path.name} is not valid YAML: {exc}") from None
     if env_id not in table:
         raise CourseError(f"{path.name} has no entry for {env_id!r}; it has {', '.join(table) or 'none'}")
-    entry = dict(table[env_id] or {})
+    return dict(table[env_id] or {})
+
+
+def load_hyperparams(algo: str, env_id: str) -> dict[str, Any]:
+    """The validated entry for ``env_id`` in ``hyperparams/<algo>.yml`` (a Stable-Baselines3 learner's recipe)."""
+    path = HYPERPARAMS_DIR / f"{algo}.yml"
+    if not path.is_file():
+        raise CourseError(f"no hyperparameter file for {algo!r} ({path}); choose one of {', '.join(SB3_ALGORITHMS)}")
+    entry = _entry(path, env_id)
     check_hyperparams(algo, entry, where=f"{path.name}: {env_id}", toolkit_keys=True)
+    return entry
+
+
+def load_recipe(env_id: str, known: set[str]) -> dict[str, Any]:
+    """The book's SAC+HER recipe for ``env_id`` (``hyperparams/sac_her.yml``), whose keys are its config's fields.
+
+    A key outside ``known`` is an error here; each value's domain is checked by
+    the config that takes it (:class:`gcrl.rl.sac_her.learner.SacHerConfig`).
+    """
+    path = HYPERPARAMS_DIR / "sac_her.yml"
+    entry = _entry(path, env_id)
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        raise CourseError(f"{path.name}: {env_id}: unknown key {', '.join(map(repr, unknown))}; "
+                          f"known: {', '.join(sorted(known))}")
     return entry

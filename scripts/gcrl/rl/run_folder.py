@@ -63,6 +63,10 @@ class LearnerConfig(Protocol):
         """A run's relative cost, for scheduling the longest first: env steps times its networks' squared width."""
         ...
 
+    def cpus(self) -> int:
+        """The CPU cores a run keeps busy, for a scheduler's resource request."""
+        ...
+
     def load_policy(self, run_dir: Path) -> Policy: ...
 
 

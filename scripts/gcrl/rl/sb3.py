@@ -121,6 +121,9 @@ class TrainConfig:
     def train(self, run_dir: Path, run: RunRecord | None = None) -> RunResult:
         return train(self, run_dir, run)
 
+    def cpus(self) -> int:
+        return 1  # the learner's thread; SubprocVecEnv's workers mostly wait on it
+
     def cost(self) -> float:
         widths = self.hyperparams.get("policy_kwargs", {}).get("net_arch") or ASSUMED_WIDTHS
         if isinstance(widths, dict):  # {pi: [...], qf: [...]}

@@ -48,15 +48,18 @@ class Actor(nn.Module):
         self.mu = nn.Linear(net_arch[-1], action_dim)
         self.log_std = nn.Linear(net_arch[-1], action_dim)
 
-    def forward(self, obs: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, obs: torch.Tensor, deterministic: bool = False,
+                noise: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """An action in [-1, 1] and its log-density, with the tanh change of variables (Ch. 3, §1.5).
 
         a = tanh(u), u = m_theta(s) + sigma_theta(s) * zeta, zeta ~ N(0, I);
         log pi(a|s) = log N(u; m, sigma^2) - sum_i log(1 - tanh^2(u_i)).
+        ``noise`` gives zeta explicitly (a collector draws it from each environment's own generator).
         """
         latent = self.trunk(obs)
         mu, log_std = self.mu(latent), self.log_std(latent).clamp(LOG_STD_MIN, LOG_STD_MAX)
-        noise = torch.zeros_like(mu) if deterministic else torch.randn_like(mu)
+        if noise is None:
+            noise = torch.zeros_like(mu) if deterministic else torch.randn_like(mu)
         u = mu + log_std.exp() * noise
         action = torch.tanh(u)
         # log N(u; mu, std) with (u - mu) / std = noise, minus log |d tanh(u) / du| (SB3's epsilon 1e-6)
@@ -94,25 +97,32 @@ class TwinCritic(nn.Module):
 class Agent(nn.Module):
     """The actor, the twin critic and its target copy, the temperature, and their optimisers."""
 
-    def __init__(self, obs_dim: int, action_dim: int, net_arch: tuple[int, ...], learning_rate: float):
+    def __init__(self, obs_dim: int, action_dim: int, net_arch: tuple[int, ...], learning_rate: float,
+                 ent_coef: float | None = None):
         super().__init__()
         self.actor = Actor(obs_dim, action_dim, net_arch)
         self.critic = TwinCritic(obs_dim + action_dim, net_arch)
         self.critic_target = TwinCritic(obs_dim + action_dim, net_arch)
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
-        self.log_alpha = nn.Parameter(torch.zeros(1))  # alpha starts at 1, SB3's "auto"
+        # alpha starts at 1 and is learned (SB3's "auto"), or is held at ``ent_coef`` (SB3's ent_coef=<number>)
+        self.learns_temperature = ent_coef is None
+        self.log_alpha = nn.Parameter(torch.zeros(1) if ent_coef is None else torch.full((1,), math.log(ent_coef)),
+                                      requires_grad=self.learns_temperature)
         self.target_entropy = -float(action_dim)  # Hbar = -dim A (Ch. 3, §1.6)
         # Adam acts on each parameter alone, so one optimiser over the actor and log_alpha (same
         # learning rate) is SB3's two; fused kernels update all tensors of a group at once.
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=learning_rate, fused=True)
-        self.policy_optimizer = torch.optim.Adam([*self.actor.parameters(), self.log_alpha], lr=learning_rate,
+        temperature = [self.log_alpha] if self.learns_temperature else []
+        self.policy_optimizer = torch.optim.Adam([*self.actor.parameters(), *temperature], lr=learning_rate,
                                                  fused=True)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool) -> np.ndarray:
-        action, _ = self.actor(torch.as_tensor(obs).unsqueeze(0), deterministic)
-        return action[0].numpy()
+        """The action for one normalised observation, computed where the agent's parameters live."""
+        device = self.log_alpha.device
+        action, _ = self.actor(torch.as_tensor(obs, device=device).unsqueeze(0), deterministic)
+        return action[0].cpu().numpy()
 
     def optimizer_states(self) -> dict[str, Any]:
         return {name: getattr(self, name).state_dict() for name in ("critic_optimizer", "policy_optimizer")}
@@ -128,11 +138,13 @@ def pairwise_min(q: torch.Tensor) -> torch.Tensor:
 
 
 def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
-           next_obs: torch.Tensor, gamma: float, tau: float) -> None:
+           next_obs: torch.Tensor, gamma: float, tau: float, target_bounds: tuple[float, float] | None = None) -> None:
     """One SAC gradient step: SB3's three losses, in two backward passes.
 
     Fetch episodes end by truncation only, so no transition is terminal and the
-    target bootstraps everywhere (Ch. 3, §1.4).
+    target bootstraps everywhere (Ch. 3, §1.4). ``target_bounds`` clips the
+    target to the range the true value must lie in (Ch. 4: under the sparse
+    reward, [-1/(1 - gamma), 0] once the entropy bonus is small).
     """
     alpha = agent.log_alpha.detach().exp()  # the temperature before this step's update, as in SB3
     action_pi, log_pi = agent.actor(obs)  # a ~ pi_theta(.|s), reparameterised: differentiable in theta
@@ -143,6 +155,8 @@ def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.
         next_action, next_log_pi = agent.actor(next_obs)
         next_q = pairwise_min(agent.critic_target(next_obs, next_action)) - alpha * next_log_pi
         target = reward + gamma * next_q
+        if target_bounds is not None:
+            target = target.clamp(*target_bounds)
     q = agent.critic(obs, action)
     critic_loss = 0.5 * ((q - target) ** 2).mean(1).sum()
     agent.critic_optimizer.zero_grad(set_to_none=True)
@@ -151,11 +165,12 @@ def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.
 
     # 2. actor (Ch. 3, §1.5): L_pi(theta) = E[alpha log pi(a|s) - min_i Q_psi_i(s, a)], through a = f_theta(zeta; s),
     #    reading the just-updated critic without building its gradient;
-    #    temperature (Ch. 3, §1.6): L(alpha) = -log alpha (log pi(a|s) + Hbar), whose gradient has the sign of H - Hbar.
-    #    The two losses share no parameter, so one backward pass serves both.
+    #    temperature (Ch. 3, §1.6), unless it is held fixed: L(alpha) = -log alpha (log pi(a|s) + Hbar), whose
+    #    gradient has the sign of H - Hbar. The two losses share no parameter, so one backward pass serves both.
     q_pi = pairwise_min(agent.critic(obs, action_pi, frozen=True))
     actor_loss = (alpha * log_pi - q_pi).mean()
-    alpha_loss = -(agent.log_alpha * (log_pi.detach() + agent.target_entropy)).mean()
+    alpha_loss = -(agent.log_alpha * (log_pi.detach() + agent.target_entropy)).mean() if agent.learns_temperature \
+        else 0.0
     agent.policy_optimizer.zero_grad(set_to_none=True)
     (actor_loss + alpha_loss).backward()
     agent.policy_optimizer.step()

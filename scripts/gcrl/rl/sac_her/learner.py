@@ -1,21 +1,32 @@
 """The book's SAC+HER as a learner of the course: its config, its run loop and its checkpoints.
 
 The algorithm (networks, losses, the gradient step) is :mod:`gcrl.rl.sac_her.algorithm`,
-the replay buffer and the observation normaliser :mod:`gcrl.rl.sac_her.replay`;
-this module drives them. It is the rl-baselines3-zoo recipe of Stable-Baselines3's
-``SAC`` with ``HerReplayBuffer`` and ``VecNormalize`` (``hyperparams/sac.yml``):
+the replay buffer and the observation normaliser :mod:`gcrl.rl.sac_her.replay`,
+the environments and how episodes are collected :mod:`gcrl.rl.sac_her.collector`;
+this module drives them. A run is a sequence of *cycles* (the original HER
+code's schedule, Andrychowicz et al. 2017):
 
-- observations are normalised by running statistics, updated with every
-  observation the agent receives and applied when acting and when sampling;
-- one gradient step per env step after ``learning_starts`` random steps;
-- evaluation every ``eval_every`` env steps on fixed held-out episodes, and a
-  checkpoint every ``checkpoint_every`` (agent, optimisers, normaliser, replay
-  buffer and every random stream) in the run folder of :mod:`gcrl.rl.run_folder`,
-  from which an interrupted run resumes exactly.
+1. ``n_envs`` environments each play ``episodes_per_cycle`` complete episodes with
+   a frozen snapshot of the policy (uniform random actions until
+   ``learning_starts`` env steps have been collected);
+2. meanwhile the learner takes ``updates_per_cycle`` gradient steps on minibatches
+   of ``batch_size`` from the episodes of earlier cycles (none before
+   ``learning_starts``);
+3. the cycle's episodes enter the buffer and the normaliser's statistics, and
+   the next snapshot is taken from the updated agent.
 
-What makes it faster than the library is not the algorithm but how it computes
-(see :mod:`gcrl.rl.sac_her.algorithm`) and a loop that carries none of a general
-library's wrappers; ``make bench`` measures the difference on the same machine.
+The schedule fixes what every update and every episode sees, whichever of the
+two finishes first, so a run is deterministic: with the same config and seed it
+gives the same parameters bit for bit, whether the collector runs in a process
+of its own (``collector: process``, simulation overlapping learning) or in the
+learner's (``inline``). One update per collected env step with one environment
+and one episode per cycle is the zoo's schedule for Reach (``sac.yml``), with
+the updates of an episode taken together instead of between its steps.
+
+Evaluation runs every ``eval_every`` env steps on fixed held-out episodes, and a
+checkpoint every ``checkpoint_every`` (agent, optimisers, normaliser, replay
+buffer, every random stream) in the run folder of :mod:`gcrl.rl.run_folder`,
+from which an interrupted run resumes exactly. Both fall on cycle boundaries.
 """
 
 from __future__ import annotations
@@ -35,14 +46,28 @@ from gcrl.core.provenance import RunRecord
 from gcrl.rl import her, perturb
 from gcrl.rl.envs import FETCH_ENV_IDS, episode_length, make_fetch_env, observation_dims
 from gcrl.rl.evaluate import ENTROPY_SAMPLES, EVAL_SEED_BASE, Evaluation, evaluate, evaluation_seeds
-from gcrl.rl.recipes import BOOK_ALGORITHM, library_default, load_hyperparams
+from gcrl.rl.recipes import BOOK_ALGORITHM, load_recipe
 from gcrl.rl.run_folder import Policy, RunResult, commit_checkpoint, default_run_record, record_metrics, run_metrics, \
     staging_folder, verified_checkpoint, write_curve
 from gcrl.rl.sac_her.algorithm import Agent, update
+from gcrl.rl.sac_her.collector import ACTION_DIM, CollectorProcess, InlineCollector, Snapshot
 from gcrl.rl.sac_her.replay import OBS_KEYS, EpisodeReplay, Normalizer
 
-#: The recipe's values that the book's SAC+HER reads from ``sac.yml`` (SAC's library default where it has none).
-RECIPE_KEYS = ("batch_size", "learning_rate", "gamma", "tau", "learning_starts")
+DEVICES = ("auto", "cpu", "cuda")
+COLLECTORS = ("process", "inline")
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device a run's networks live on: ``auto`` takes CUDA where torch finds it."""
+    if name not in DEVICES:
+        raise CourseError(f"unknown device {name!r}; choose one of {', '.join(DEVICES)}")
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        build = f"a CUDA {torch.version.cuda} build" if torch.version.cuda else "a CPU-only build"
+        raise CourseError(f"device 'cuda' was requested, but torch {torch.__version__} ({build}) finds no CUDA "
+                          "device; use device 'cpu' or 'auto'")
+    return torch.device("cuda")
 
 
 @dataclass(frozen=True)
@@ -51,14 +76,33 @@ class SacHerConfig:
 
     env_id: str
     total_steps: int
+    # hindsight relabelling (Ch. 4, §1): k relabelled goals per real one, drawn by ``goal_selection_strategy``
     n_sampled_goal: int
     goal_selection_strategy: str
+    # SAC (Ch. 3)
     net_arch: tuple[int, ...]
     batch_size: int
     learning_rate: float
     gamma: float
     tau: float
+    # the schedule: a cycle is n_envs x episodes_per_cycle episodes and updates_per_cycle gradient steps
     learning_starts: int
+    n_envs: int = 1
+    episodes_per_cycle: int = 1
+    updates_per_cycle: int = 50
+    # the temperature: "auto" learns it (target entropy -dim A), a number holds alpha there
+    ent_coef: float | str = "auto"
+    # exploration beyond the policy's noise: a uniform random action with this probability per step
+    random_eps: float = 0.0
+    # clip the critic's target to [-1/(1 - gamma), 0], the range of the sparse return (Ch. 4, §4)
+    target_clip: bool = False
+    # normalised observations are clipped to [-obs_clip, obs_clip]
+    obs_clip: float = 10.0
+    # where the work happens: the collector's place never changes a run's numbers; the device and the
+    # learner's torch threads may change the last bits of a floating-point sum, so they are part of the run
+    device: str = "auto"
+    collector: str = "inline"
+    torch_threads: int = 1
     seed: int = 0
     eval_every: int = 1_000
     eval_episodes: int = 50
@@ -75,9 +119,10 @@ class SacHerConfig:
         if self.env_id not in FETCH_ENV_IDS:
             raise CourseError(f"unknown environment {self.env_id!r}; the course uses {', '.join(FETCH_ENV_IDS)}")
         her.check_relabelling(self.goal_selection_strategy, self.n_sampled_goal)
-        for name in ("total_steps", "batch_size", "eval_every", "eval_episodes", "checkpoint_every"):
+        for name in ("total_steps", "batch_size", "eval_every", "eval_episodes", "checkpoint_every", "n_envs",
+                     "episodes_per_cycle", "updates_per_cycle", "torch_threads"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise CourseError(f"{name} must be a positive integer, got {value!r}")
         if not self.net_arch or any(not isinstance(w, int) or w < 1 for w in self.net_arch):
             raise CourseError(f"net_arch must be a non-empty list of positive widths, got {self.net_arch!r}")
@@ -86,35 +131,58 @@ class SacHerConfig:
                 raise CourseError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
         if not self.learning_rate > 0:
             raise CourseError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.ent_coef != "auto" and not (isinstance(self.ent_coef, (int, float)) and self.ent_coef > 0):
+            raise CourseError(f"ent_coef must be 'auto' or a number > 0, got {self.ent_coef!r}")
+        if not (isinstance(self.random_eps, (int, float)) and 0 <= self.random_eps <= 1):
+            raise CourseError(f"random_eps must be a number in [0, 1], got {self.random_eps!r}")
+        if not (isinstance(self.obs_clip, (int, float)) and self.obs_clip > 0):
+            raise CourseError(f"obs_clip must be a number > 0, got {self.obs_clip!r}")
+        if not isinstance(self.target_clip, bool):
+            raise CourseError(f"target_clip must be true or false, got {self.target_clip!r}")
+        if self.device not in DEVICES:
+            raise CourseError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
+        if self.collector not in COLLECTORS:
+            raise CourseError(f"unknown collector {self.collector!r}; choose one of {', '.join(COLLECTORS)}")
         if self.target_success is not None and not 0 < self.target_success <= 1:
             raise CourseError(f"target_success must be in (0, 1], got {self.target_success!r}")
-        horizon = episode_length(self.env_id)
-        if self.learning_starts < horizon:
-            raise CourseError(f"learning_starts must be at least one episode ({horizon} steps), got "
-                              f"{self.learning_starts}: only complete episodes can be relabelled")
         if not (isinstance(self.observation_noise, (int, float)) and self.observation_noise >= 0):
             raise CourseError(f"observation_noise must be a number >= 0, got {self.observation_noise!r}")
         for entry in self.physics_ranges:
             if len(entry) != 3 or entry[0] not in perturb.PHYSICS_FIELDS or not -1 < entry[1] <= entry[2]:
                 raise CourseError(f"physics_ranges: each entry is (field, low, high) with field in "
                                   f"{', '.join(perturb.PHYSICS_FIELDS)} and -1 < low <= high, got {entry!r}")
-        if self.checkpoint_every % horizon:
-            raise CourseError(f"checkpoint_every must be a multiple of the episode length {horizon}, got "
-                              f"{self.checkpoint_every}: a run is checkpointed between episodes")
+        cycle = self.cycle_steps
+        for name in ("eval_every", "checkpoint_every"):
+            if getattr(self, name) % cycle:
+                raise CourseError(f"{name} must be a multiple of a cycle's {cycle} env steps (n_envs x "
+                                  f"episodes_per_cycle x the episode length), got {getattr(self, name)}: "
+                                  "a run is evaluated and checkpointed between cycles")
+        horizon = episode_length(self.env_id)
+        if not isinstance(self.learning_starts, int) or self.learning_starts < horizon:
+            raise CourseError(f"learning_starts must be at least one episode ({horizon} steps), got "
+                              f"{self.learning_starts!r}: only complete episodes can be relabelled")
+
+    @property
+    def cycle_steps(self) -> int:
+        """Env steps collected per cycle."""
+        return self.n_envs * self.episodes_per_cycle * episode_length(self.env_id)
 
     @classmethod
     def from_recipe(cls, env_id: str, **overrides: Any) -> "SacHerConfig":
-        """The SAC recipe of ``hyperparams/sac.yml`` for ``env_id``, with ``overrides`` applied."""
-        entry = load_hyperparams("sac", env_id)
-        net_arch = entry.get("policy_kwargs", {}).get("net_arch")
-        if entry.get("ent_coef", "auto") != "auto" or not entry.get("normalize", False) or not entry.get("her") \
-                or not net_arch:
-            raise CourseError(f"sac.yml: {env_id}: the book's SAC+HER learns its temperature, normalises "
-                              "observations and relabels, and its recipe names its network (ent_coef: auto, "
-                              "normalize: true, her: {...}, policy_kwargs: {net_arch: [...]})")
-        recipe = {**entry["her"], "net_arch": tuple(net_arch),
-                  **{key: entry.get(key, library_default("sac", key)) for key in RECIPE_KEYS}}
-        return cls(env_id=env_id, **{**recipe, **overrides})
+        """The recipe of ``hyperparams/sac_her.yml`` for ``env_id``, with ``overrides`` applied."""
+        known = {f.name for f in fields(cls)} - {"env_id"}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise CourseError(f"unknown setting {', '.join(map(repr, unknown))} for {BOOK_ALGORITHM}; "
+                              f"known: {', '.join(sorted(known))}")
+        recipe = {**load_recipe(env_id, known), **overrides}
+        recipe["net_arch"] = tuple(recipe["net_arch"])
+        # evaluations and checkpoints fall between cycles: a default interval is rounded up to whole cycles
+        cycle = recipe.get("n_envs", 1) * recipe.get("episodes_per_cycle", 1) * episode_length(env_id)
+        if isinstance(cycle, int) and cycle > 0:  # otherwise __post_init__ names the bad setting
+            for name in ("eval_every", "checkpoint_every"):
+                recipe.setdefault(name, -(-DEFAULTS[name] // cycle) * cycle)
+        return cls(env_id=env_id, **recipe)
 
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self)))
@@ -129,7 +197,13 @@ class SacHerConfig:
         return train(self, run_dir, run)
 
     def cost(self) -> float:
-        return float(self.total_steps) * sum(w * w for w in self.net_arch)
+        """Relative compute, in the units of the other learners (env steps x squared widths at one update of 256
+        per step): gradient steps x minibatch / 256 x the squared widths of the networks."""
+        updates = max(0, self.total_steps - self.learning_starts) // self.cycle_steps * self.updates_per_cycle
+        return updates * self.batch_size / 256 * sum(w * w for w in self.net_arch)
+
+    def cpus(self) -> int:
+        return self.torch_threads + (self.collector == "process")
 
     def load_policy(self, run_dir: Path) -> Policy:
         agent, normalizer = load_agent(run_dir, self)
@@ -140,65 +214,81 @@ class SacHerConfig:
 DEFAULTS = {f.name: f.default for f in fields(SacHerConfig) if f.default is not MISSING}
 
 
-#: Fetch's action: a displacement of the gripper in x, y, z and the finger opening.
-ACTION_DIM = 4
+def fixed_temperature(config: SacHerConfig) -> float | None:
+    """The temperature the config holds fixed, or ``None`` when it is learned."""
+    return None if config.ent_coef == "auto" else float(config.ent_coef)
 
 
 class TrainingState:
-    """The state of one run: env, agent, normaliser, buffer, random streams, curve and clock."""
+    """The state of one run: agent, normaliser, buffer, collector, random streams, curve and clock."""
 
     def __init__(self, config: SacHerConfig):
         self.config = config
-        self.env = perturb.randomised(make_fetch_env(config.env_id), config.observation_noise,
-                                      config.physics_ranges, seed=config.seed)
-        self.compute_reward = self.env.unwrapped.compute_reward
-        spaces = self.env.observation_space.spaces
-        dims = {k: int(spaces[k].shape[0]) for k in OBS_KEYS}
-        action_dim = int(self.env.action_space.shape[0])
+        self.device = resolve_device(config.device)
         self.horizon = episode_length(config.env_id)
+        dims = {k: d for k, d in observation_dims(config.env_id).items() if k in OBS_KEYS}
+        # the learner's copy of the environment only computes rewards for relabelled goals
+        self.reward_env = make_fetch_env(config.env_id)
+        self.compute_reward = self.reward_env.unwrapped.compute_reward
         torch.manual_seed(config.seed)
-        self.agent = Agent(sum(dims.values()), action_dim, config.net_arch, config.learning_rate)
-        self.normalizer = Normalizer(dims)
-        self.buffer = EpisodeReplay(-(-config.total_steps // self.horizon), self.horizon, dims, action_dim)
+        self.agent = Agent(sum(dims.values()), ACTION_DIM, config.net_arch, config.learning_rate,
+                           fixed_temperature(config)).to(self.device)
+        self.normalizer = Normalizer(dims, config.obs_clip)
+        self.buffer = EpisodeReplay(-(-config.total_steps // self.horizon), self.horizon, dims, ACTION_DIM)
         self.rng = np.random.default_rng(config.seed)
-        self.env.action_space.seed(config.seed)
-        self.observation: dict[str, np.ndarray] | None
-        self.observation, _ = self.env.reset(seed=config.seed)
-        self.steps = 0
+        self.target_bounds = (-1.0 / (1.0 - config.gamma), 0.0) if config.target_clip else None
+        collector = CollectorProcess if config.collector == "process" else InlineCollector
+        self.collector = collector(env_id=config.env_id, n_envs=config.n_envs,
+                                   episodes_per_cycle=config.episodes_per_cycle, seed=config.seed,
+                                   net_arch=config.net_arch, obs_clip=config.obs_clip, random_eps=config.random_eps,
+                                   observation_noise=config.observation_noise, physics_ranges=config.physics_ranges)
         self.curve: list[dict[str, Any]] = []
         self.clock = {"train_s": 0.0, "eval_s": 0.0}
+        self.updates = 0
 
-    def begin_episode(self) -> None:
-        self.normalizer.update(self.observation)
-        self.buffer.start(self.observation)
+    @property
+    def steps(self) -> int:
+        return self.buffer.steps
 
-    def env_step(self) -> None:
-        """One transition: random before ``learning_starts`` (SB3's warm-up), else a sample of the policy."""
-        if self.observation is None:
-            self.observation, _ = self.env.reset()
-            self.begin_episode()
+    # one cycle ----------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The policy the next cycle is collected with: a CPU copy, so later updates do not reach it."""
+        random = self.steps < self.config.learning_starts
+        actor = None if random else {k: v.detach().to("cpu", copy=True) for k, v in self.agent.actor.state_dict().items()}
+        return Snapshot(actor=actor, normalizer=self.normalizer.state_dict(), random=random)
+
+    def learn(self) -> None:
+        """The cycle's gradient steps, on the episodes of earlier cycles."""
         if self.steps < self.config.learning_starts:
-            action = self.env.action_space.sample()
-        else:
-            action = self.agent.act(self.normalizer(self.observation), deterministic=False)
-        self.observation, _, terminated, truncated, _ = self.env.step(action)
-        self.buffer.add(action, self.observation)
-        self.steps += 1
-        if terminated or truncated:
-            # The next episode starts at the next step, so a checkpoint taken here resumes exactly.
-            self.observation = None
-        else:
-            self.normalizer.update(self.observation)
+            return
+        for _ in range(self.config.updates_per_cycle):
+            self.gradient_step()
+
+    def receive(self) -> None:
+        """The cycle's episodes into the buffer, and their observations into the normaliser's statistics."""
+        episodes = self.collector.episodes()
+        for episode in episodes:
+            self.buffer.add(episode)
+        seen = slice(0, self.horizon)  # what the agent saw and acted on: the final observation is not
+        self.normalizer.update({k: np.concatenate([e.inputs(seen)[k] for e in episodes]) for k in OBS_KEYS})
+
+    def collect(self) -> None:
+        """One cycle of collection with the current snapshot and no gradient step (a probe, a profile)."""
+        self.collector.submit(self.snapshot())
+        self.receive()
 
     def sample(self) -> tuple[torch.Tensor, ...]:
         c = self.config
         obs, action, next_obs, reward = self.buffer.sample(c.batch_size, c.n_sampled_goal, c.goal_selection_strategy,
                                                            self.rng, self.compute_reward)
-        return (torch.from_numpy(self.normalizer(obs)), torch.from_numpy(action), torch.from_numpy(reward),
-                torch.from_numpy(self.normalizer(next_obs)))
+        return tuple(torch.from_numpy(x).to(self.device, non_blocking=True)
+                     for x in (self.normalizer(obs), action, reward, self.normalizer(next_obs)))
 
     def gradient_step(self) -> None:
-        update(self.agent, *self.sample(), gamma=self.config.gamma, tau=self.config.tau)
+        update(self.agent, *self.sample(), gamma=self.config.gamma, tau=self.config.tau,
+               target_bounds=self.target_bounds)
+        self.updates += 1
 
     # evaluation -----------------------------------------------------------------------------
 
@@ -214,7 +304,8 @@ class TrainingState:
                "desired_goal": self.buffer.desired_goal[e]}
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             torch.manual_seed(0)
-            _, log_pi = self.agent.actor(torch.from_numpy(self.normalizer(obs)))
+            noise = torch.randn(ENTROPY_SAMPLES, ACTION_DIM).to(self.device)
+            _, log_pi = self.agent.actor(torch.from_numpy(self.normalizer(obs)).to(self.device), noise=noise)
         return float(-log_pi.mean())
 
     def evaluate(self, seeds: list[int], run_dir: Path) -> Evaluation:
@@ -222,51 +313,58 @@ class TrainingState:
         result = evaluate(self.config.env_id, self.policy(), seeds)
         self.clock["eval_s"] += time.perf_counter() - t0
         self.curve.append({"env_steps": self.steps, "train_s": round(self.clock["train_s"], 3), **result.as_dict(),
-                           "ent_coef": float(self.agent.log_alpha.detach().exp()), "entropy": self.entropy()})
+                           "updates": self.updates, "ent_coef": float(self.agent.log_alpha.detach().exp()),
+                           "entropy": self.entropy()})
         write_curve(run_dir, self.curve)
         return result
 
     # checkpoints ----------------------------------------------------------------------------
 
-    def save(self, run_dir: Path) -> None:
+    def save(self, run_dir: Path, collector_state: dict[str, Any]) -> None:
         """Everything needed to continue exactly, written beside the old checkpoint and swapped in."""
         staging = staging_folder(run_dir)
         torch.save({"agent": self.agent.state_dict(), "optimizers": self.agent.optimizer_states(),
                     "normalizer": self.normalizer.state_dict(), "rng": self.rng.bit_generator.state,
-                    "action_rng": self.env.action_space.np_random.bit_generator.state,
-                    "env_rng": self.env.unwrapped.np_random.bit_generator.state,
-                    "perturbation_rngs": perturb.noise_states(self.env),
-                    "torch_rng": torch.get_rng_state()}, staging / "agent.pt")
+                    "collector": collector_state, "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state() if self.device.type == "cuda" else None},
+                   staging / "agent.pt")
         np.savez(staging / "buffer.npz", **self.buffer.state_dict())
-        state = {"config": self.config.as_dict(), "env_steps": self.steps, "curve": self.curve, "clock": self.clock}
+        state = {"config": self.config.as_dict(), "env_steps": self.steps, "updates": self.updates,
+                 "curve": self.curve, "clock": self.clock}
         commit_checkpoint(run_dir, staging, state, ["agent.pt", "buffer.npz"])
 
     def restore(self, folder: Path, state: dict[str, Any]) -> None:
-        saved = torch.load(folder / "agent.pt", weights_only=False)
+        saved = torch.load(folder / "agent.pt", weights_only=False, map_location=self.device)
         self.agent.load_state_dict(saved["agent"])
         self.agent.load_optimizer_states(saved["optimizers"])
         self.normalizer.load_state_dict(saved["normalizer"])
         with np.load(folder / "buffer.npz") as arrays:
             self.buffer.load_state_dict(dict(arrays))
         self.rng.bit_generator.state = saved["rng"]
-        self.env.action_space.np_random.bit_generator.state = saved["action_rng"]
-        self.env.unwrapped.np_random.bit_generator.state = saved["env_rng"]
-        perturb.set_noise_states(self.env, saved.get("perturbation_rngs", []))  # absent before Chapter 5
+        self.collector.load_state_dict(saved["collector"])
         torch.set_rng_state(saved["torch_rng"])
-        self.observation = None  # checkpoints fall between episodes: the next step starts one
-        self.steps, self.curve, self.clock = state["env_steps"], state["curve"], state["clock"]
+        if saved["cuda_rng"] is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(saved["cuda_rng"])
+        self.updates, self.curve, self.clock = state["updates"], state["curve"], state["clock"]
+        if self.steps != state["env_steps"]:
+            raise CourseError(f"checkpoint {folder} is damaged: its buffer holds {self.steps} env steps, its state "
+                              f"{state['env_steps']}; delete {folder} to train from the start")
+
+    def close(self) -> None:
+        self.collector.close()
+        self.reward_env.close()
 
 
 def load_agent(run_dir: Path, config: SacHerConfig) -> tuple[Agent, Normalizer]:
-    """The trained agent and its observation statistics, for acting only."""
+    """The trained agent and its observation statistics, for acting only (on the CPU)."""
     found = verified_checkpoint(Path(run_dir), config, DEFAULTS)
     if found is None:
         raise CourseError(f"{run_dir} holds no checkpoint; train the run first")
     dims = {k: d for k, d in observation_dims(config.env_id).items() if k in OBS_KEYS}
-    saved = torch.load(found[0] / "agent.pt", weights_only=False)
-    agent = Agent(sum(dims.values()), ACTION_DIM, config.net_arch, config.learning_rate)
+    saved = torch.load(found[0] / "agent.pt", weights_only=False, map_location="cpu")
+    agent = Agent(sum(dims.values()), ACTION_DIM, config.net_arch, config.learning_rate, fixed_temperature(config))
     agent.load_state_dict(saved["agent"])
-    normalizer = Normalizer(dims)
+    normalizer = Normalizer(dims, config.obs_clip)
     normalizer.load_state_dict(saved["normalizer"])
     return agent.eval(), normalizer
 
@@ -274,47 +372,56 @@ def load_agent(run_dir: Path, config: SacHerConfig) -> tuple[Agent, Normalizer]:
 def train(config: SacHerConfig, run_dir: str | os.PathLike[str], run: RunRecord | None = None) -> RunResult:
     """Train, evaluating every ``eval_every`` steps and checkpointing every ``checkpoint_every``; resume if possible.
 
-    Training time excludes evaluation and checkpoints. A finished run is read
-    back, not retrained.
+    Training time excludes evaluation and checkpoints, which overlap the next
+    cycle's collection when the collector has a process of its own. A finished
+    run is read back, not retrained.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     run = run or default_run_record(config)
     seeds = evaluation_seeds(config.eval_episodes, config.eval_seed)
-    state = TrainingState(config)
     found = verified_checkpoint(run_dir, config, DEFAULTS)
-    resumed_from = None
-    if found is None:
-        state.begin_episode()
-    else:
-        state.restore(*found)
-        resumed_from = state.steps
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.torch_threads)
+    state = TrainingState(config)
+    try:
+        resumed_from = None
+        if found is not None:
+            state.restore(*found)
+            resumed_from = state.steps
 
-    def reached() -> bool:
-        return config.target_success is not None and any(r["success_rate"] >= config.target_success for r in state.curve)
+        def reached() -> bool:
+            return config.target_success is not None and any(r["success_rate"] >= config.target_success
+                                                             for r in state.curve)
 
-    trained = found is None
-    while state.steps < config.total_steps and not reached():
-        trained = True
-        t0 = time.perf_counter()
-        stop = min(config.total_steps, (state.steps // config.eval_every + 1) * config.eval_every,
-                   (state.steps // config.checkpoint_every + 1) * config.checkpoint_every)
-        while state.steps < stop:
-            state.env_step()
-            if state.steps > config.learning_starts:
-                state.gradient_step()
-        state.clock["train_s"] += time.perf_counter() - t0
-        if state.steps % config.eval_every == 0 or state.steps == config.total_steps:
+        trained = found is None
+        if state.steps < config.total_steps and not reached():
+            state.collector.submit(state.snapshot())
+        while state.steps < config.total_steps and not reached():
+            trained = True
+            t0 = time.perf_counter()
+            state.learn()  # updates on cycles < c while the collector plays cycle c
+            state.receive()
+            state.clock["train_s"] += time.perf_counter() - t0
+            last = state.steps >= config.total_steps
+            evaluate_now = state.steps % config.eval_every == 0 or last
+            save_now = state.steps % config.checkpoint_every == 0 or last
+            # an evaluation can stop the run (target_success), so its checkpoint needs the streams too
+            collector_state = state.collector.state_dict() if save_now or evaluate_now else None
+            if not last:
+                state.collector.submit(state.snapshot())  # the next cycle is played while this one is judged
+            if evaluate_now:
+                state.evaluate(seeds, run_dir)
+            if save_now or reached():
+                state.save(run_dir, collector_state)
+        if not state.curve or state.curve[-1]["env_steps"] != state.steps:
             state.evaluate(seeds, run_dir)
-        if state.steps % config.checkpoint_every == 0 or state.steps == config.total_steps or reached():
-            state.save(run_dir)
-    if not state.curve or state.curve[-1]["env_steps"] != state.steps:
-        state.evaluate(seeds, run_dir)
-        state.save(run_dir)
-        trained = True
-
-    metrics = run_metrics(config, state.steps, state.clock, state.curve, config.target_success,
-                          resumed_from, seeds, state.agent.target_entropy)
-    record_metrics(run_dir, metrics, run, trained)
-    state.env.close()
-    return RunResult(run_dir, config, metrics, state.curve, state.policy())
+            state.save(run_dir, state.collector.state_dict())
+            trained = True
+        metrics = run_metrics(config, state.steps, state.clock, state.curve, config.target_success,
+                              resumed_from, seeds, state.agent.target_entropy)
+        record_metrics(run_dir, metrics, run, trained)
+        return RunResult(run_dir, config, metrics, state.curve, state.policy())
+    finally:
+        state.close()
+        torch.set_num_threads(threads)

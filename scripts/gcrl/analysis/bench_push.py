@@ -1,0 +1,165 @@
+"""``make bench`` on FetchPush: the book's Push recipe against rl-baselines3-zoo's TQC+HER, same machine, same wall clock.
+
+Reach is solved in seconds by either learner, so :mod:`gcrl.analysis.bench`
+compares time to a threshold. Push is where the schedule decides whether a
+learner gets anywhere on two cores, so this benchmark gives each recipe the same
+fixed wall-clock budget, one at a time, and records success against training
+seconds and against env steps:
+
+- ``zoo``: sb3-contrib's ``TQC`` with SB3's ``HerReplayBuffer`` and
+  ``VecNormalize``, the zoo's FetchPush entry (``hyperparams/tqc.yml``: 3x512,
+  batch 2048, one update per env step);
+- ``book``: the book's SAC+HER with its Push recipe (``hyperparams/sac_her.yml``).
+
+Each runs as ``gcrl train`` in a process group of its own, killed when its
+budget is spent; what it leaves is its learning curve (``curve.json``, rewritten
+after every evaluation), from which the record takes the time and env steps to
+50% and 90% success where reached, env steps per second and gradient steps per
+second. Training seconds exclude evaluation, for both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from gcrl.core.errors import CourseError
+from gcrl.core.io import write_json_atomic
+from gcrl.core.provenance import RunRecord
+
+PUSH = "FetchPush-v4"
+LEVELS = (0.5, 0.9)
+
+
+@dataclass(frozen=True)
+class PushBenchConfig:
+    budget_s: float = 1800.0
+    eval_episodes: int = 50
+    zoo_eval_every: int = 2_000
+    book_eval_every: int = 20_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.budget_s <= 0 or self.eval_episodes < 1 or self.zoo_eval_every < 1 or self.book_eval_every < 1:
+            raise CourseError(f"bench: budget_s, eval_episodes and the evaluation intervals must be positive; got {self}")
+
+    def commands(self, runs: Path) -> dict[str, list[str]]:
+        """``gcrl train`` for each recipe: a step budget no run reaches, so the clock alone stops it."""
+        common = ["--env", PUSH, "--steps", "100000000", "--eval-episodes", str(self.eval_episodes),
+                  "--seed", str(self.seed)]
+        return {
+            "zoo": ["--algo", "tqc", *common, "--eval-every", str(self.zoo_eval_every),
+                    "--checkpoint-every", "100000000", "--run-dir", str(runs / "zoo")],
+            "book": ["--algo", "sac+her", *common, "--eval-every", str(self.book_eval_every),
+                     "--checkpoint-every", "100000000", "--run-dir", str(runs / "book")],
+        }
+
+
+def run_for(arguments: list[str], budget_s: float) -> float:
+    """Run ``gcrl train`` with ``arguments`` for ``budget_s`` seconds of wall clock, then stop it and its children."""
+    command = [sys.executable, "-m", "gcrl.course.cli", "train", *arguments]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        process.wait(timeout=budget_s)
+        raise CourseError(f"bench: `{' '.join(command)}` stopped before its budget: "
+                          f"{process.stderr.read().decode()[-2000:]}")
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return time.perf_counter() - start
+
+
+def summarise(curve: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
+    """What a recipe reached in its budget: firsts at each level, the best and last evaluation, the rates."""
+    if not curve:
+        return {"evaluations": 0, "wall_s": wall_s, **{f"to_{int(level * 100)}": None for level in LEVELS},
+                "best_success_rate": None, "last": None, "env_steps_per_s": None, "updates_per_s": None}
+    last = curve[-1]
+    firsts = {f"to_{int(level * 100)}": next(({"env_steps": r["env_steps"], "train_s": r["train_s"]}
+                                              for r in curve if r["success_rate"] >= level), None) for level in LEVELS}
+    updates = last.get("updates")
+    return {"evaluations": len(curve), "wall_s": round(wall_s, 1), **firsts,
+            "best_success_rate": max(r["success_rate"] for r in curve),
+            "last": {k: last[k] for k in ("env_steps", "train_s", "success_rate")},
+            "env_steps_per_s": round(last["env_steps"] / last["train_s"], 1) if last["train_s"] else None,
+            "updates_per_s": round(updates / last["train_s"], 1) if updates and last["train_s"] else None}
+
+
+def zoo_updates(curve: list[dict[str, Any]], learning_starts: int) -> list[dict[str, Any]]:
+    """SB3's off-policy learners take one gradient step per env step after ``learning_starts`` (the zoo's schedule)."""
+    return [{**row, "updates": max(0, row["env_steps"] - learning_starts)} for row in curve]
+
+
+def run_push_bench(out: Path, bench: PushBenchConfig = PushBenchConfig()) -> dict[str, Any]:
+    """Both recipes, one at a time from scratch, each for ``budget_s``; ``out/bench_FetchPush-v4.json`` and its figure."""
+    from gcrl.rl.recipes import load_hyperparams
+
+    runs = out / "push_runs"
+    shutil.rmtree(runs, ignore_errors=True)  # a benchmark measures; it never resumes
+    run = RunRecord(profile="bench", seeds=[bench.seed])
+    results = {}
+    for recipe, arguments in bench.commands(runs).items():
+        print(f"gcrl: bench: {recipe} on {PUSH} for {bench.budget_s / 60:.0f} min", flush=True)
+        wall = run_for(arguments, bench.budget_s)
+        curve_file = runs / recipe / "curve.json"
+        curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
+        if recipe == "zoo":
+            curve = zoo_updates(curve, load_hyperparams("tqc", PUSH)["learning_starts"])
+        state = runs / recipe / "checkpoint" / "state.json"
+        results[recipe] = {"summary": summarise(curve, wall), "curve": curve,
+                           "config": json.loads(state.read_text())["config"] if state.is_file() else None}
+    record = {"bench": asdict(bench), "env_id": PUSH, "recipes": results, "provenance": run.snapshot()}
+    write_json_atomic(out / f"bench_{PUSH}.json", record)
+    figure(record, out / f"bench_{PUSH}.png")
+    return record
+
+
+def figure(record: dict[str, Any], path: Path) -> Path:
+    """Success against training seconds (left) and against env steps (right), one line per recipe."""
+    import matplotlib.pyplot as plt
+
+    from gcrl.analysis.plots import save_figure, steps_axis
+
+    fig, (by_time, by_steps) = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    for colour, (recipe, result) in zip(("C0", "C3"), record["recipes"].items()):
+        curve = result["curve"]
+        by_time.plot([r["train_s"] / 60 for r in curve], [r["success_rate"] for r in curve], "o-", ms=3,
+                     color=colour, label=recipe)
+        by_steps.plot([r["env_steps"] for r in curve], [r["success_rate"] for r in curve], "o-", ms=3, color=colour)
+    by_time.set_xlabel("training minutes")
+    by_time.set_ylabel("success rate")
+    by_time.legend(frameon=False)
+    steps_axis(by_steps)
+    by_time.set_ylim(-0.02, 1.02)
+    fig.suptitle(f"{record['env_id']}, {record['bench']['budget_s'] / 60:.0f} min of wall clock each, one at a time")
+    save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+def report(record: dict[str, Any]) -> str:
+    lines = [f"{record['env_id']}: {record['bench']['budget_s'] / 60:.0f} min of wall clock per recipe", "",
+             f"{'recipe':<6} {'evals':>5} {'best':>6} {'last':>6} {'env steps':>10} {'steps/s':>8} {'updates/s':>9} "
+             f"{'to 50% (steps, min)':>22} {'to 90% (steps, min)':>22}"]
+    for recipe, result in record["recipes"].items():
+        s = result["summary"]
+        if not s["evaluations"]:
+            lines.append(f"{recipe:<6} no evaluation within the budget")
+            continue
+
+        def first(key: str) -> str:
+            return "not reached" if s[key] is None else f"{s[key]['env_steps']:,}, {s[key]['train_s'] / 60:.1f}"
+
+        lines.append(f"{recipe:<6} {s['evaluations']:>5} {s['best_success_rate']:>6.2f} {s['last']['success_rate']:>6.2f} "
+                     f"{s['last']['env_steps']:>10,} {s['env_steps_per_s']:>8} {s['updates_per_s'] or '-':>9} "
+                     f"{first('to_50'):>22} {first('to_90'):>22}")
+    return "\n".join(lines)
