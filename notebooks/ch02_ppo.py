@@ -77,7 +77,7 @@ display(Markdown(run.banner()))
 #
 # $$
 # \nabla_\theta J(\theta) = \mathbb{E}_{\tau \sim p_\theta}\big[R(\tau)\, \nabla_\theta \log p_\theta(\tau)\big]
-# = \mathbb{E}_{\tau \sim p_\theta}\Big[\sum_{t} \nabla_\theta \log \pi_\theta(a_t \mid s_t, g)\, \sum_{k=0}^{T-1} \gamma^k r_{k+1}\Big],
+# = \mathbb{E}_{\tau \sim p_\theta}\Big[\sum_{t=0}^{H-1} \nabla_\theta \log \pi_\theta(a_t \mid s_t, g)\, \sum_{k=0}^{H-1} \gamma^k r_{k+1}\Big],
 # $$
 #
 # because the goal distribution, the initial distribution and the dynamics do not
@@ -142,9 +142,12 @@ display(Markdown(run.banner()))
 #
 # because $\nabla_\theta w_t = w_t \nabla_\theta \log \pi_\theta$ and $w_t(\theta_{\text{old}}) = 1$.
 # At $\theta_{\text{old}}$ the surrogate's gradient is the equal-weight direction of
-# §1.1 (weighting step $t$ by $\gamma^t$ would give $\nabla_\theta J$). It matches the
-# objective to first order there, and only there: it ignores that a changed
-# policy also visits different states. Maximised without restraint, it drives
+# §1.1, which is not $\nabla_\theta J$. Weighted by $\gamma^t$, the surrogate
+# $\mathbb{E}_{\pi_{\theta_{\text{old}}}}[\sum_t \gamma^t w_t(\theta) \hat A_t]$ would match $J$
+# to first order at $\theta_{\text{old}}$, and only there
+# {cite:p}`kakade2002approximately`: it ignores that a changed policy also visits
+# different states. The unweighted $L^{\text{IS}}$ that PPO maximises matches $J$
+# to first order nowhere in general. Maximised without restraint, it drives
 # $w_t$ far from 1 and exploits errors in $\hat A_t$. PPO removes the incentive to
 # leave a neighbourhood of width $\kappa$ (the clip range, $\epsilon$ in
 # {cite:t}`schulman2017ppo`, `clip_range` in Stable-Baselines3):

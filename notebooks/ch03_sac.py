@@ -101,14 +101,16 @@ display(Markdown(run.banner()))
 # $$
 #
 # with $r(s, a) = \mathbb{E}[r_{t+1} \mid s_t = s, a_t = a]$: one step of reward,
-# then the value of continuing with $\pi$ {cite:p}`sutton2018rl`. Define the soft
-# value functions of a fixed policy $\pi$ by moving the entropy
-# bonus of each visited state into the value of the state where it is earned:
+# then the value of continuing with $\pi$ {cite:p}`sutton2018rl`; its fixed point is
+# the action value $Q^\pi$ of the notation page. Define the *soft* value
+# functions of a fixed policy $\pi$, written $V_\alpha^\pi$ and $Q_\alpha^\pi$ to keep
+# them apart from those, by moving the entropy bonus of each visited state into
+# the value of the state where it is earned:
 #
 # $$
-# V^\pi(s) = \mathbb{E}_{a \sim \pi(\cdot \mid s)}\big[Q^\pi(s, a) - \alpha \log \pi(a \mid s)\big],
+# V_\alpha^\pi(s) = \mathbb{E}_{a \sim \pi(\cdot \mid s)}\big[Q_\alpha^\pi(s, a) - \alpha \log \pi(a \mid s)\big],
 # \qquad
-# Q^\pi(s, a) = r(s, a) + \gamma\, \mathbb{E}_{s' \sim P(\cdot \mid s, a)}\big[V^\pi(s')\big].
+# Q_\alpha^\pi(s, a) = r(s, a) + \gamma\, \mathbb{E}_{s' \sim P(\cdot \mid s, a)}\big[V_\alpha^\pi(s')\big].
 # $$
 #
 # The second equation is the fixed point of the soft Bellman operator
@@ -124,7 +126,7 @@ display(Markdown(run.banner()))
 # $\mathcal{T}^\pi$ is therefore a $\gamma$-contraction in the supremum norm,
 # provided the entropy is bounded so that the operator maps bounded functions to
 # bounded functions. Repeated application converges to the unique fixed point
-# $Q^\pi$ from any bounded start. Writing
+# $Q_\alpha^\pi$ from any bounded start. Writing
 # $-\mathbb{E}_{a' \sim \pi}[\log \pi(a' \mid s')] = \mathcal{H}(\pi(\cdot \mid s'))$ shows that the
 # soft operator is $\mathcal{T}_0^\pi$ applied to the augmented reward
 # $r(s, a) + \gamma\, \alpha\, \mathbb{E}_{s'}\big[\mathcal{H}(\pi(\cdot \mid s'))\big]$:
@@ -133,35 +135,35 @@ display(Markdown(run.banner()))
 #
 # ### 1.3 Soft policy improvement
 #
-# Given $Q^{\pi_{\text{old}}}$, let the new policy be, in every state, the
+# Given $Q_\alpha^{\pi_{\text{old}}}$, let the new policy be, in every state, the
 # member of a tractable family $\Pi$ (for us, squashed Gaussians) closest in
 # Kullback–Leibler divergence to the Boltzmann distribution of the soft
 # $Q$-function:
 #
 # $$
 # \pi_{\text{new}}(\cdot \mid s) = \arg\min_{\pi' \in \Pi}\;
-# \mathrm{KL}\Big(\pi'(\cdot \mid s) \,\Big\|\, \frac{\exp\big(Q^{\pi_{\text{old}}}(s, \cdot)/\alpha\big)}{Z^{\pi_{\text{old}}}(s)}\Big).
+# \mathrm{KL}\Big(\pi'(\cdot \mid s) \,\Big\|\, \frac{\exp\big(Q_\alpha^{\pi_{\text{old}}}(s, \cdot)/\alpha\big)}{Z^{\pi_{\text{old}}}(s)}\Big).
 # $$
 #
 # The partition function $Z$ does not depend on $\pi'$, so the divergence is,
 # up to the constant $\log Z(s)$, equal to
-# $\mathbb{E}_{a \sim \pi'}\big[\log \pi'(a \mid s) - Q^{\pi_{\text{old}}}(s, a)/\alpha\big]$.
+# $\mathbb{E}_{a \sim \pi'}\big[\log \pi'(a \mid s) - Q_\alpha^{\pi_{\text{old}}}(s, a)/\alpha\big]$.
 # Because $\pi_{\text{old}} \in \Pi$ is a candidate, the minimiser does at least as well:
 #
 # $$
-# \mathbb{E}_{a \sim \pi_{\text{new}}}\big[Q^{\pi_{\text{old}}}(s, a) - \alpha \log \pi_{\text{new}}(a \mid s)\big]
-# \;\ge\; \mathbb{E}_{a \sim \pi_{\text{old}}}\big[Q^{\pi_{\text{old}}}(s, a) - \alpha \log \pi_{\text{old}}(a \mid s)\big]
-# = V^{\pi_{\text{old}}}(s).
+# \mathbb{E}_{a \sim \pi_{\text{new}}}\big[Q_\alpha^{\pi_{\text{old}}}(s, a) - \alpha \log \pi_{\text{new}}(a \mid s)\big]
+# \;\ge\; \mathbb{E}_{a \sim \pi_{\text{old}}}\big[Q_\alpha^{\pi_{\text{old}}}(s, a) - \alpha \log \pi_{\text{old}}(a \mid s)\big]
+# = V_\alpha^{\pi_{\text{old}}}(s).
 # $$
 #
 # Substitute this inequality into the soft Bellman equation of $\pi_{\text{old}}$
 # and expand one step at a time:
 #
 # $$
-# Q^{\pi_{\text{old}}}(s_0, a_0)
-# = r_1 + \gamma\, \mathbb{E}_{s_1}\big[V^{\pi_{\text{old}}}(s_1)\big]
-# \le r_1 + \gamma\, \mathbb{E}_{s_1,\, a_1 \sim \pi_{\text{new}}}\big[Q^{\pi_{\text{old}}}(s_1, a_1) - \alpha \log \pi_{\text{new}}(a_1 \mid s_1)\big]
-# \le \cdots \le Q^{\pi_{\text{new}}}(s_0, a_0).
+# Q_\alpha^{\pi_{\text{old}}}(s_0, a_0)
+# = r_1 + \gamma\, \mathbb{E}_{s_1}\big[V_\alpha^{\pi_{\text{old}}}(s_1)\big]
+# \le r_1 + \gamma\, \mathbb{E}_{s_1,\, a_1 \sim \pi_{\text{new}}}\big[Q_\alpha^{\pi_{\text{old}}}(s_1, a_1) - \alpha \log \pi_{\text{new}}(a_1 \mid s_1)\big]
+# \le \cdots \le Q_\alpha^{\pi_{\text{new}}}(s_0, a_0).
 # $$
 #
 # Each step replaces one more action of $\pi_{\text{old}}$ by one of
@@ -202,7 +204,7 @@ display(Markdown(run.banner()))
 # ### 1.5 The reparameterised policy gradient
 #
 # The actor minimises the divergence of §1.3 with the current critic in place
-# of $Q^{\pi_{\text{old}}}$ (and multiplied by $\alpha$):
+# of $Q_\alpha^{\pi_{\text{old}}}$ (and multiplied by $\alpha$):
 #
 # $$
 # \mathcal{L}_\pi(\theta) = \mathbb{E}_{s \sim \mathcal{B}}\Big[\mathbb{E}_{a \sim \pi_\theta(\cdot \mid s)}\big[\alpha \log \pi_\theta(a \mid s) - \min_i Q_{\psi_i}(s, a)\big]\Big].
@@ -332,10 +334,10 @@ settings
 # |---|---|---|
 # | sample $a \sim \pi_\theta(\cdot \mid s)$ by reparameterisation, with its squashed log-density | §1.5 | `actor.action_log_prob` |
 # | temperature step on $\log\alpha$ | §1.6 | `ent_coef_loss` |
-# | critic target $y$ with $\min_i Q_{\bar\phi_i}$ and the entropy term | §1.4 | `target_q_values` |
+# | critic target $y$ with $\min_i Q_{\bar\psi_i}$ and the entropy term | §1.4 | `target_q_values` |
 # | critic regression on both critics | §1.4 | `critic_loss` |
-# | actor step on $\alpha \log\pi - \min_i Q_{\phi_i}$ | §1.5 | `actor_loss` |
-# | Polyak update of the target critics with rate $\tau$ | §1.4 | `polyak_update` |
+# | actor step on $\alpha \log\pi - \min_i Q_{\psi_i}$ | §1.5 | `actor_loss` |
+# | Polyak update of the target critics with rate $\beta$ (`tau`) | §1.4 | `polyak_update` |
 #
 # The grid calls the course's training entry point once per environment and
 # seed. The runs are independent, so they train in parallel worker processes,

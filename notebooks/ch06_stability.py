@@ -84,17 +84,17 @@ display(Markdown(run.banner()))
 # The quantity a claim about $\mathfrak{A}$ should describe is the *distribution*
 # of $X_m$ over seeds, not one draw of it. We observe it twice removed: through
 # $N$ training runs, and for each run through an estimate
-# $\hat X_m(\omega_n)$ of its success from $n$ evaluation episodes. A
+# $\hat X_m(\omega_i)$ of its success from $n$ evaluation episodes. A
 # study with $N$ runs on each of $M$ tasks produces an $N \times M$ matrix of
 # scores, and every claim below is a statistic of that matrix.
 #
 # ### 1.2 Why the mean over three seeds misleads
 #
-# The sample mean $\bar X = \frac1N \sum_n \hat X(\omega_n)$ is unbiased for
+# The sample mean $\bar X = \frac1N \sum_{i=1}^{N} \hat X(\omega_i)$ is unbiased for
 # $\mathbb{E}[X]$, but three properties of deep RL make it a poor summary at
 # $N = 3$.
 #
-# *Its variance is large.* $\operatorname{Var}\bar X = \sigma^2 / N$, and a
+# *Its variance is large.* $\operatorname{Var}\bar X = \operatorname{Var}\hat X / N$, and a
 # Student interval with $N - 1 = 2$ degrees of freedom multiplies the standard
 # error by $t_{0.975, 2} \approx 4.30$, not the familiar $1.96$: three runs
 # give an interval more than twice as wide as the normal approximation
@@ -120,12 +120,12 @@ display(Markdown(run.banner()))
 # Pool the $NM$ scores of a study and sort them, $x_{(1)} \le \dots \le
 # x_{(NM)}$. The interquartile mean discards the lowest and highest quarter and
 # averages the rest. rliable computes it with `scipy.stats.trim_mean` and a
-# proportion of 0.25, which removes $k = \lfloor NM/4 \rfloor$ whole scores from
+# proportion of 0.25, which removes $c = \lfloor NM/4 \rfloor$ whole scores from
 # each end, without fractional weights:
 #
 # $$
-# \operatorname{IQM} = \frac{1}{NM - 2k} \sum_{i = k + 1}^{NM - k} x_{(i)},
-# \qquad k = \lfloor NM/4 \rfloor ,
+# \operatorname{IQM} = \frac{1}{NM - 2c} \sum_{j = c + 1}^{NM - c} x_{(j)},
+# \qquad c = \lfloor NM/4 \rfloor ,
 # $$
 #
 # which is the mean of the middle half exactly when $NM$ is a multiple of four;
@@ -141,7 +141,7 @@ display(Markdown(run.banner()))
 # mean, rliable's median, which is the median over tasks of each task's mean
 # score (with a single task it equals the mean, and it is a robust summary only
 # across many tasks), and the *optimality gap* $\frac1{NM}\sum \max(0, 1 -
-# x_{n,m})$, the average shortfall from a success rate of one.
+# x_{i,m})$, the average shortfall from a success rate of one.
 #
 # ### 1.4 Stratified bootstrap confidence intervals
 #
@@ -164,15 +164,15 @@ display(Markdown(run.banner()))
 # ### 1.5 Performance profiles
 #
 # An aggregate reduces the score distribution to one number. The *performance
-# profile* keeps all of it: for every threshold $\tau$,
+# profile* keeps all of it: for every threshold $\eta$,
 #
 # $$
-# \hat F(\tau) = \frac{1}{NM} \sum_{n, m} \mathbb{1}\big[\hat X_m(\omega_n) > \tau\big],
+# \hat F(\eta) = \frac{1}{NM} \sum_{i, m} \mathbb{1}\big[\hat X_m(\omega_i) > \eta\big],
 # $$
 #
-# the fraction of runs that score above $\tau$, an empirical tail
+# the fraction of runs that score above $\eta$, an empirical tail
 # distribution. If one algorithm's profile lies above another's for every
-# $\tau$, the first *stochastically dominates* the second: whatever threshold
+# $\eta$, the first *stochastically dominates* the second: whatever threshold
 # a reader cares about, a run of the first is at least as likely to clear it.
 # Crossing profiles say that the ranking depends on the threshold, which no
 # single aggregate can reveal. The area under $\hat F$ is the mean score, so the
@@ -220,18 +220,18 @@ display(Markdown(run.banner()))
 # average binomial variance. The course scores every run on the *same* fixed
 # episodes, so part of the evaluation error is shared: a set of hard goals lowers
 # every run alike and does not spread them apart. Write the score of run $i$ on
-# episode $e$ as $S_{ie} = \mu + a_i + b_e + \epsilon_{ie}$, with a run effect $a_i$
+# episode $e$ as $S_{ie} = \bar S + u_i + b_e + z_{ie}$, with a grand mean $\bar S$, a run effect $u_i$
 # (the seed), an episode effect $b_e$ common to all runs, and an interaction
-# $\epsilon_{ie}$. A run's estimate is its mean over the $n$ episodes, and across
+# $z_{ie}$. A run's estimate is its mean over the $n$ episodes, and across
 # runs
 #
 # $$
-# \operatorname{Var}\hat X = \operatorname{Var} a + \operatorname{Var}\epsilon / n :
+# \operatorname{Var}\hat X = \operatorname{Var} u + \operatorname{Var} z / n :
 # $$
 #
 # the shared effect $b$ cancels, and only the interaction inflates the spread.
 # The residual mean square of the runs-by-episodes table estimates
-# $\operatorname{Var}\epsilon$, so the seed-to-seed variance is estimated by
+# $\operatorname{Var} z$, so the seed-to-seed variance is estimated by
 # subtracting its $n$-th part from the observed spread (floored at zero). The
 # same argument corrects the spread across hyperparameter settings, each of whose
 # means carries the seed and episode variance of its runs divided by their
@@ -444,7 +444,7 @@ plots.publish(fig, out / "sample_efficiency.png", "ch06_efficiency_fig")
 # :name: fig-ch06-profiles
 #
 # Performance profiles: the fraction of the {glue:text}`ch06_seeds` runs of each
-# algorithm whose final success exceeds the threshold $\tau$, with 95%
+# algorithm whose final success exceeds the threshold $\eta$, with 95%
 # stratified-bootstrap bands.
 # ```
 #
@@ -616,7 +616,7 @@ det_table
 #    its mean equals NumPy's, on the chapter's own score matrices.
 # 2. Every interval contains its point estimate, and the bootstrap is
 #    reproducible: the same seed gives the same intervals.
-# 3. Each performance profile is non-increasing in $\tau$, and its average over
+# 3. Each performance profile is non-increasing in $\eta$, and its average over
 #    a fine grid of thresholds approximates the mean score.
 # 4. Running the sweep again trains nothing: every trial is read back.
 # 5. Two runs with the same seed and settings are bit-identical.

@@ -45,12 +45,14 @@ def _episode(length: int, seed: int):
     return rng.normal(size=length), rng.normal(size=length + 1)  # rewards r_1..r_T, values V(s_0)..V(s_T)
 
 
-def test_gae_limits_are_the_monte_carlo_return_and_the_td_error():
+def test_gae_limits_are_the_bootstrapped_return_and_the_td_error():
+    """lambda = 1: the discounted rewards of the stretch plus gamma^h V at its end, minus V (a Monte Carlo
+    return only when the stretch ends in a termination); lambda = 0: the one-step TD error (Chapter 2, section 1.3)."""
     gamma, rewards, values = 0.9, *_episode(6, 0)
     next_values = values[1:]  # truncated at the end: the last step bootstraps from V(s_T)
-    mc = np.array([sum(gamma**k * r for k, r in enumerate(rewards[t:])) + gamma ** (len(rewards) - t) * values[-1]
+    bootstrapped = np.array([sum(gamma**k * r for k, r in enumerate(rewards[t:])) + gamma ** (len(rewards) - t) * values[-1]
                    for t in range(len(rewards))])
-    np.testing.assert_allclose(pg.gae(rewards, values[:-1], next_values, gamma, 1.0), mc - values[:-1])
+    np.testing.assert_allclose(pg.gae(rewards, values[:-1], next_values, gamma, 1.0), bootstrapped - values[:-1])
     np.testing.assert_allclose(pg.gae(rewards, values[:-1], next_values, gamma, 0.0),
                                rewards + gamma * next_values - values[:-1])
 

@@ -22,6 +22,7 @@ from gcrl.course.profiles import SacBudget
 from gcrl.rl.learners import make_config
 from gcrl.rl.recipes import library_default, load_hyperparams
 from gcrl.rl.run_folder import Curve, LearnerConfig
+from gcrl.rl.sac_her.learner import SacHerConfig
 from gcrl.rl.sb3 import TrainConfig
 
 EXPERIMENTS: tuple[str, ...] = ("FetchReachDense-v4", "FetchReach-v4", "FetchPush-v4")
@@ -90,14 +91,14 @@ def temperature_check(curve: Curve, target_entropy: float) -> dict[str, Any]:
 
 
 def chapter4_push_setting(profile: str) -> str:
-    """The network and batch Chapter 4 trains Push with under ``profile`` (its budget may narrow the recipe's)."""
+    """The learner, network and batch Chapter 4 trains Push with under ``profile``: the book's SAC+HER with its
+    Push recipe (``hyperparams/sac_her.yml``), or with the reductions the profile names."""
     her_budget = profiles.budget("ch04", profile)
-    recipe = load_hyperparams("sac", "FetchPush-v4")
-    net = her_budget.push_net_arch or tuple(recipe["policy_kwargs"]["net_arch"])
-    batch = her_budget.push_batch_size or recipe["batch_size"]
-    narrowed = her_budget.push_net_arch is not None or her_budget.push_batch_size is not None
-    return (f"a network of {' × '.join(map(str, net))} and a batch of {batch}"
-            + (", narrower than the recipe to fit a CPU budget" if narrowed else ", the recipe's"))
+    overrides = dict(her_budget.push_overrides)
+    push = SacHerConfig.from_recipe("FetchPush-v4", total_steps=her_budget.push_env_steps, **overrides)
+    return (f"the book's SAC+HER with a network of {' × '.join(map(str, push.net_arch))} and a batch of "
+            f"{push.batch_size}" + (", reduced from its Push recipe to prove the mechanics only" if overrides
+                                    else ", its Push recipe (Chapter 4)"))
 
 
 def updates_per_step_text(sac: TrainConfig) -> str:

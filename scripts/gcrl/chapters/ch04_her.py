@@ -275,6 +275,15 @@ def recipe_text(config: SacHerConfig) -> str:
             f"at ±{config.obs_clip:g}")
 
 
+def cost_text(result: RunResult) -> str:
+    """What one run of the book's SAC+HER spent, read from its last evaluation: gradient steps, sample-gradients,
+    env steps and training minutes."""
+    last, batch = result.curve[-1], result.config.batch_size
+    return (f"{last['updates']:,} gradient steps on minibatches of {batch} ({last['updates'] * batch:,} "
+            f"sample-gradients) for {last['env_steps']:,} env steps, in {last['train_s'] / 60:.1f} minutes of "
+            "training on the machine that ran this chapter")
+
+
 def push_recipe(budget: HerBudget) -> SacHerConfig:
     """The config Push trains with hindsight under ``budget`` (seed 0): the recipe, with the profile's overrides."""
     return config(push_variants(budget)["HER"], 0, budget)
