@@ -493,6 +493,8 @@ glue("ch04_push_steps", f"{push['HER'].env_steps:,}", display=False)
 push_run = trained[(push["HER"], session.seeds[0])]
 glue("ch04_push_cost_seed", f"{session.seeds[0]}", display=False)
 glue("ch04_push_cost", ch04.cost_text(push_run), display=False)
+for key, text in ch04.recipe_origin(SacHerConfig.from_recipe(ch04.PUSH, total_steps=push["HER"].env_steps)).items():
+    glue(f"ch04_{key}", text, display=False)
 for name, key in (("HER", "her"), ("no HER", "noher")):
     glue(f"ch04_push_{key}", experiments.pooled_text(push_pooled[name]), display=False)
 glue("ch04_push_gap", f"{gap['difference']:+.1%} (95% CI [{gap['ci95_low']:+.1%}, {gap['ci95_high']:+.1%}])",
@@ -553,19 +555,21 @@ publish(fig, out / "learning_curves.png", "ch04_curves_fig")
 # Chapter 1's random-action floor dashed.
 # ```
 #
-# **Where Push's recipe comes from.** Its schedule is the one the original HER
-# code runs on eight workers {cite:p}`andrychowicz2017her`, gathered into one
-# collector process: eight environments play two episodes each with a frozen
-# policy, and the learner then takes forty gradient steps. Three things differ.
-# The learner is SAC, not DDPG. Its networks are narrower (three layers of 128
-# instead of 256) and its minibatch is 512 instead of the original's 256 per
-# worker, 2,048 in all: on a CPU a gradient step costs in proportion to the
-# minibatch times the squared width, so this step costs about a sixteenth of the
-# original eight workers' together. And exploration adds to SAC's own noise the
-# original code's: a uniform random action with some probability at every step;
-# the temperature is held fixed instead of learned. `scripts/push_recipe_search.py` names
-# each of these choices as a change to the original schedule and trains it
-# (`--list` prints them). What the recipe costs is read from the run itself: the
+# **Where Push's recipe comes from.** Its schedule is the original HER code's
+# {cite:p}`andrychowicz2017her` as the reimplementation of §3.6 runs it on
+# {glue:text}`ch04_her_workers` workers {cite:p}`dai2019her`, gathered into one
+# collector process: {glue:text}`ch04_recipe_schedule`. Three
+# things differ. The learner is SAC, not DDPG. Its networks and minibatch are
+# {glue:text}`ch04_recipe_size`, against the original's
+# {glue:text}`ch04_her_size`; on a CPU a gradient step costs in proportion to
+# the minibatch times the squared width, so the recipe's step costs
+# {glue:text}`ch04_recipe_cost_ratio` of the original's. And exploration adds to
+# SAC's own noise the original code's: a uniform random action with probability
+# {glue:text}`ch04_recipe_random_eps` at every step, the temperature being held
+# at {glue:text}`ch04_recipe_alpha` instead of learned.
+# `scripts/push_recipe_search.py` names each of these choices as a change to the
+# original schedule and trains it (`--list` prints them). What the recipe costs
+# is read from the run itself: the
 # hindsight run of seed {glue:text}`ch04_push_cost_seed` took
 # {glue:text}`ch04_push_cost`.
 #

@@ -31,3 +31,15 @@ def test_push_trains_its_recipe_with_and_without_hindsight_on_the_push_seeds():
             kept = ("net_arch", "batch_size", "n_envs", "episodes_per_cycle", "updates_per_cycle", "ent_coef",
                     "random_eps", "target_clip", "obs_clip", "gamma", "tau", "learning_rate")
             assert all(getattr(her, k) == getattr(recipe, k) for k in kept)
+
+
+def test_pushs_recipe_is_stated_against_the_original_her_schedule():
+    recipe = ch04.SacHerConfig.from_recipe(ch04.PUSH, total_steps=800)
+    text = ch04.recipe_origin(recipe)
+    assert text["recipe_size"] == f"{' × '.join(map(str, recipe.net_arch))} and {recipe.batch_size}"
+    assert text["recipe_random_eps"] == f"{recipe.random_eps:g}"
+    # the original's own step (its networks, and the minibatch of its eight workers together) costs what it costs
+    original = ch04.SacHerConfig.from_recipe(ch04.PUSH, total_steps=800, net_arch=(256, 256, 256), batch_size=2048)
+    assert ch04.recipe_origin(original)["recipe_cost_ratio"] == "about 1.0 times"
+    half = ch04.SacHerConfig.from_recipe(ch04.PUSH, total_steps=800, net_arch=(256, 256, 256), batch_size=1024)
+    assert ch04.recipe_origin(half)["recipe_cost_ratio"] == "about 1/2"

@@ -284,6 +284,33 @@ def cost_text(result: RunResult) -> str:
             "training on the machine that ran this chapter")
 
 
+#: The original HER code's schedule (openai/baselines ``her/experiment/config.py``: per cycle each worker plays
+#: 2 episodes, then takes 40 gradient steps of 256 transitions on 3 x 256 networks, the workers' gradients
+#: averaged, so that one step consumes workers x 256 transitions), with the 8 MPI workers of the DDPG+HER
+#: reimplementation whose Push figure Chapter 4 quotes.
+ORIGINAL_HER = {"workers": 8, "episodes": 2, "updates": 40, "net_arch": (256, 256, 256), "batch_per_worker": 256}
+
+
+def recipe_origin(recipe: SacHerConfig) -> dict[str, str]:
+    """Push's recipe against the original HER schedule, as Chapter 4 states it: every value read from the two."""
+    original = ORIGINAL_HER
+    original_batch = original["workers"] * original["batch_per_worker"]
+    ratio = (recipe.batch_size * sum(w * w for w in recipe.net_arch)) / (
+        original_batch * sum(w * w for w in original["net_arch"]))
+    widths = " × ".join(map(str, recipe.net_arch))
+    return {
+        "her_workers": f"{original['workers']}",
+        "recipe_schedule": (f"{recipe.n_envs} environments play {recipe.episodes_per_cycle} episodes each with a frozen "
+                            f"policy, and the learner then takes {recipe.updates_per_cycle} gradient steps"),
+        "recipe_size": f"{widths} and {recipe.batch_size}",
+        "her_size": (f"{' × '.join(map(str, original['net_arch']))} and {original['batch_per_worker']} per worker, "
+                     f"{original_batch:,} in all"),
+        "recipe_cost_ratio": f"about 1/{1 / ratio:.0f}" if ratio < 1 else f"about {ratio:.1f} times",
+        "recipe_random_eps": f"{recipe.random_eps:g}",
+        "recipe_alpha": "a learned value" if recipe.ent_coef == "auto" else f"{float(recipe.ent_coef):g}",
+    }
+
+
 def push_recipe(budget: HerBudget) -> SacHerConfig:
     """The config Push trains with hindsight under ``budget`` (seed 0): the recipe, with the profile's overrides."""
     return config(push_variants(budget)["HER"], 0, budget)
