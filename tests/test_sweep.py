@@ -196,8 +196,10 @@ def ray_head(monkeypatch):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     env["RAY_USAGE_STATS_ENABLED"] = "0"
     env["HOME"] = home
+    env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # the head, its workers and every client on 127.0.0.1 only
     subprocess.run([ray_cli, "get-auth-token", "--generate"], env=env, capture_output=True, check=True, timeout=60)
     started = subprocess.run([ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                              "--node-ip-address=127.0.0.1",
                               f"--temp-dir={temp_dir}", "--disable-usage-stats"], env=env, capture_output=True,
                              text=True, timeout=120)
     assert started.returncode == 0, started.stderr[-2000:]
@@ -214,20 +216,22 @@ def ray_head(monkeypatch):
 def test_a_sweep_joins_a_cluster_started_the_default_way_and_the_embedded_one_ignores_it(ray_head, tmp_path, cli):
     """Token authentication as Ray 2.60 sets it up by default; a client with no token fails with one clear line."""
     address, env = ray_head
-    run = RunRecord(profile="smoke", seeds=[0, 1])
     tiny = spec(seeds=1)
-    joined = run_sweep(tiny, tmp_path / "cluster", run, address=address)
-    assert f"cluster at {address}" in joined.backend and len(joined.trained) == 2
-    again = run_sweep(tiny, tmp_path / "cluster", run, address=address)
-    assert not again.trained and len(again.reused) == 2
+    # as a user joins it: `gcrl sweep FILE --address`, each time in a new process
+    tiny_file = tmp_path / "tiny.yml"
+    tiny_file.write_text(yaml.safe_dump(tiny.as_dict()))
+    for trained, read_back in ((2, 0), (0, 2)):
+        joined = cli("sweep", str(tiny_file), "--runs", str(tmp_path / "cluster"), "--profile", "smoke",
+                     "--address", address, env=env, timeout=300)
+        assert joined.returncode == 0, joined.stderr[-3000:]
+        assert f"{trained} trials trained, {read_back} read back" in joined.stdout, joined.stdout
+        assert (f"cluster at {address}" if trained else "every trial was complete") in joined.stdout, joined.stdout
 
     # the embedded sweep starts its own instance, though a cluster runs here and RAY_ADDRESS names it
-    os.environ["RAY_ADDRESS"] = address
-    try:
-        embedded = run_sweep(tiny, tmp_path / "embedded", run)
-    finally:
-        del os.environ["RAY_ADDRESS"]
-    assert "embedded" in embedded.backend and len(embedded.trained) == 2
+    embedded = cli("sweep", str(tiny_file), "--runs", str(tmp_path / "embedded"), "--profile", "smoke",
+                   env={**env, "RAY_ADDRESS": address}, timeout=300)
+    assert embedded.returncode == 0, embedded.stderr[-3000:]
+    assert "2 trials trained, 0 read back" in embedded.stdout and "embedded" in embedded.stdout, embedded.stdout
 
     sweep_file = tmp_path / "one.yml"
     sweep_file.write_text(yaml.safe_dump({"name": "one", "seeds": [3], "groups": [SAC_HER]}))
