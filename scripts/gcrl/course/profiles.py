@@ -10,7 +10,7 @@ short for the recipe's value (a warm-up longer than the run), and says so.
 
 - ``smoke``: proves the mechanics in at most two minutes per chapter on two CPU
   cores (CI, nbval, a quick look). Nothing is expected to learn.
-- ``standard``: the default; the whole book in at most 90 minutes on two CPU cores (a design
+- ``standard``: the default; the whole book in at most two hours on two CPU cores, Push solved (a design
   target: ``gcrl timings`` and Chapter 0 report the measured time of the last run).
 - ``full``: paper-scale runs for a GPU machine.
 """
