@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gcrl.analysis.bench_push import first_reaching
 from gcrl.core.io import write_json_atomic
 from gcrl.rl.sac_her.learner import SacHerConfig
 
@@ -86,14 +87,6 @@ def run(names: list[str], runs: Path, total_steps: int, eval_every: int, eval_ep
         line = summary[name]
         print(f"{name}: best {line['best_success_rate']:.2f}, to 90% {line['to_90']}, last {line['last']}", flush=True)
     return summary
-
-
-def first_reaching(curve: list[dict[str, Any]], level: float) -> dict[str, Any] | None:
-    """Env steps and training seconds at the first evaluation with success >= ``level``."""
-    for row in curve:
-        if row["success_rate"] >= level:
-            return {"env_steps": row["env_steps"], "train_s": row["train_s"]}
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:

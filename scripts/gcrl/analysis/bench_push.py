@@ -78,14 +78,19 @@ def run_for(arguments: list[str], budget_s: float) -> float:
     return time.perf_counter() - start
 
 
+def first_reaching(curve: list[dict[str, Any]], level: float) -> dict[str, Any] | None:
+    """Env steps and training seconds at the first evaluation with success >= ``level``, or ``None``."""
+    return next(({"env_steps": r["env_steps"], "train_s": r["train_s"]} for r in curve if r["success_rate"] >= level),
+                None)
+
+
 def summarise(curve: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
     """What a recipe reached in its budget: firsts at each level, the best and last evaluation, the rates."""
     if not curve:
         return {"evaluations": 0, "wall_s": wall_s, **{f"to_{int(level * 100)}": None for level in LEVELS},
                 "best_success_rate": None, "last": None, "env_steps_per_s": None, "updates_per_s": None}
     last = curve[-1]
-    firsts = {f"to_{int(level * 100)}": next(({"env_steps": r["env_steps"], "train_s": r["train_s"]}
-                                              for r in curve if r["success_rate"] >= level), None) for level in LEVELS}
+    firsts = {f"to_{int(level * 100)}": first_reaching(curve, level) for level in LEVELS}
     updates = last.get("updates")
     return {"evaluations": len(curve), "wall_s": round(wall_s, 1), **firsts,
             "best_success_rate": max(r["success_rate"] for r in curve),
