@@ -245,3 +245,50 @@ def test_a_sweep_joins_a_cluster_started_the_default_way_and_the_embedded_one_ig
     assert "Traceback" not in refused.stderr, refused.stderr[-3000:]
     nobody = cli("sweep", str(sweep_file), "--runs", str(tmp_path / "refused"), "--address", "127.0.0.1:1", env=env)
     assert nobody.returncode != 0 and "no Ray cluster answers at 127.0.0.1:1" in nobody.stderr
+
+
+CHAPTER_GRID = """
+import json, sys
+from pathlib import Path
+from gcrl.analysis.sweep import train_plan
+from gcrl.core.provenance import RunRecord
+from gcrl.rl.learners import make_config
+
+
+def folder(key):
+    return f"{key[0]}-seed{key[1]}"
+
+
+if __name__ == "__main__":  # the local path spawns worker processes, which import this file again
+    settings = dict(total_steps=100, learning_starts=50, eval_every=50, eval_episodes=2, checkpoint_every=50)
+    plan = {("FetchReach-v4", seed): make_config("sac+her", "FetchReach-v4", seed=seed, **settings) for seed in (0, 1)}
+    results = train_plan(plan, Path(sys.argv[1]), RunRecord(profile="smoke", seeds=[0, 1]), folder)
+    print("RESULTS " + json.dumps({f"{env}-{seed}": [r.metrics["env_steps"], r.metrics["train_time_s"], r.curve]
+                                   for (env, seed), r in results.items()}))
+"""
+
+
+def test_a_chapters_grid_trains_on_the_cluster_it_is_given_and_reads_back_without_it(ray_head, tmp_path):
+    """``GCRL_RAY_ADDRESS`` sends a chapter's grid of runs (the full profile's long runs among them) to the cluster;
+    the same grid executed afterwards on this machine alone reads those runs back instead of training them."""
+    import subprocess
+    import sys
+
+    address, env = ray_head
+    script = tmp_path / "grid.py"
+    script.write_text(CHAPTER_GRID)
+
+    def grid(**extra):
+        done = subprocess.run([sys.executable, str(script), str(tmp_path / "runs")], capture_output=True, text=True,
+                              env={**{k: v for k, v in env.items() if k != "GCRL_RAY_ADDRESS"}, **extra}, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        line = next(x for x in done.stdout.splitlines() if x.startswith("RESULTS "))
+        return done.stdout, json.loads(line.removeprefix("RESULTS "))
+
+    on_cluster, trained = grid(GCRL_RAY_ADDRESS=address)
+    assert f"2 runs trained, 0 read back (Ray " in on_cluster and f"cluster at {address}" in on_cluster, on_cluster
+    assert [v[0] for v in trained.values()] == [100, 100]
+    again, reread = grid(GCRL_RAY_ADDRESS=address)
+    assert "0 runs trained, 2 read back" in again and reread == trained
+    alone, local = grid()  # no cluster named: the process pool, which finds every run complete
+    assert "runs trained" not in alone and local == trained  # same training time: read back, not trained again

@@ -1,7 +1,7 @@
 """Grids of training runs: summarise them, compare two methods on them.
 
 A chapter's experiment is a grid of (environment, seed) runs, trained by
-:func:`gcrl.analysis.scheduler.train_plan`. This module reduces it to one
+:func:`gcrl.analysis.sweep.train_plan`. This module reduces it to one
 summary row per run and one pooled success rate per environment, and compares
 two methods' learning curves at the env steps both evaluated, which is how the
 course measures sample efficiency.
@@ -21,7 +21,7 @@ Grid = dict[tuple[str, int], RunResult]
 
 def grid_plan(make_config: Callable[[str, int], LearnerConfig], env_ids: Iterable[str],
               seeds: Iterable[int]) -> dict[tuple[str, int], LearnerConfig]:
-    """Every (environment, seed) of a grid with its config, for :func:`gcrl.analysis.scheduler.train_plan`."""
+    """Every (environment, seed) of a grid with its config, for :func:`gcrl.analysis.sweep.train_plan`."""
     return {(env_id, seed): make_config(env_id, seed) for env_id in env_ids for seed in seeds}
 
 

@@ -1,9 +1,10 @@
 """The one scheduler of independent jobs on this machine: worker processes, one torch thread each.
 
 Every grid of the course (training runs, evaluations of perturbed policies, the
-determinism check's repeated runs) goes through :func:`run_parallel`. Sweeps
-that may span a cluster go through Ray instead (:mod:`gcrl.analysis.sweep`),
-with the same worker function for a training run.
+determinism check's repeated runs) goes through :func:`run_parallel` when it
+runs on this machine. Sweeps, and a chapter's training runs when a cluster is
+named, go through Ray instead (:mod:`gcrl.analysis.sweep`), with the same worker
+function for a training run.
 
 The course's networks are small: a second torch thread speeds one job up a
 little, while two multi-threaded jobs on the same cores slow each other down

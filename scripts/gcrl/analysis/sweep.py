@@ -34,6 +34,13 @@ this machine (one trial per core, one torch thread per trial, a GPU shared by
 fractional requests); given an address (``GCRL_RAY_ADDRESS`` or ``--address``),
 an existing cluster, whose nodes must see the results folder on a shared
 filesystem.
+
+The chapters' own grids of runs (Chapters 2 to 5, the full profile's long runs
+on Push, PickAndPlace and Slide among them) go through :func:`train_plan`: on
+this machine's process pool by default, and as the same Ray tasks on the
+cluster that ``GCRL_RAY_ADDRESS`` names, so that
+``GCRL_RAY_ADDRESS=HOST:PORT make book GCRL_PROFILE=full`` trains the whole
+book on a cluster with one command.
 """
 
 from __future__ import annotations
@@ -45,10 +52,12 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import yaml
 
+from gcrl.analysis import scheduler
 from gcrl.analysis.scheduler import default_workers, train_in_worker
 from gcrl.core import progress
 from gcrl.core.errors import CourseError
@@ -216,6 +225,32 @@ def run_sweep(spec: SweepSpec, runs_folder: str | os.PathLike[str], run: RunReco
         finished.update(zip(pending, outcomes))
     results = {name: RunResult(runs_folder / name, config, *finished[name]) for name, config in configs.items()}
     return SweepOutcome(trials, results, pending, [n for n in configs if n not in pending], backend)
+
+
+Key = TypeVar("Key")
+
+
+def train_plan(plan: dict[Key, LearnerConfig], runs_folder: Path, run: RunRecord,
+               folder_name: Callable[[Key], str], address: str | None = None) -> dict[Key, RunResult]:
+    """Train every run of a chapter's plan, each in ``runs_folder / folder_name(key)``; results by the same keys.
+
+    With a cluster address (``address``, else ``GCRL_RAY_ADDRESS``) the runs not
+    already complete in their folders are trained as Ray tasks there, exactly as a
+    sweep's trials are, and the complete ones are read back; without one,
+    :func:`gcrl.analysis.scheduler.train_plan` trains them on this machine. Either
+    way a run folder holds the same files, so a book executed later without the
+    cluster reads the cluster's runs back instead of training them again.
+    """
+    address = address or os.environ.get(RAY_ADDRESS_ENV) or None
+    if not address:
+        return scheduler.train_plan(plan, runs_folder, run, folder_name)
+    folders = {key: Path(runs_folder) / folder_name(key) for key in plan}
+    pending = [key for key in plan if completed(plan[key], folders[key]) is None]
+    backend = "none: every run was complete"
+    if pending:
+        backend, _ = _train_on_ray([(plan[key], folders[key]) for key in pending], run, address)
+    print(f"gcrl: {len(pending)} runs trained, {len(plan) - len(pending)} read back ({backend})", flush=True)
+    return {key: RunResult(folders[key], config, *completed(config, folders[key])) for key, config in plan.items()}
 
 
 def _start_ray(address: str | None) -> None:

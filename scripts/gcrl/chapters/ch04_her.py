@@ -4,9 +4,9 @@ Every run of the chapter is planned here, by name, from the profile's budget:
 SAC+HER on Reach, SAC with and without hindsight (k = 0) on Push, the
 ablation over k and the goal-selection strategy, and in the full profile the
 long runs of SAC+HER and TQC+HER on Push, PickAndPlace and Slide. The plan is
-trained as one grid (longest runs first, one worker per core); runs that two
-experiments share, such as the recipe's k = 4 "future" run on the ablation's
-task, are trained once.
+trained as one grid (longest runs first, one worker per core, or as Ray tasks
+on the cluster ``GCRL_RAY_ADDRESS`` names); runs that two experiments share,
+such as the recipe's k = 4 "future" run on the ablation's task, are trained once.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from gcrl.analysis import experiments
-from gcrl.analysis.scheduler import train_plan as train_runs
+from gcrl.analysis.sweep import train_plan as train_runs
 from gcrl.core.provenance import RunRecord
 from gcrl.course.deliverables import Upstream
 from gcrl.course.profiles import HerBudget
