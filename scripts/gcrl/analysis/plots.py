@@ -221,3 +221,28 @@ def sensitivity(configurations: dict[str, dict], recipe: dict[str, object], scor
     axes[0][0].set_ylabel(ylabel, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def imitation_curves(panels: dict[str, dict[str, list[dict]]], experts: dict[str, dict], xlabel: str,
+                     log_x: bool = True):
+    """Held-out success against a budget (demonstrations, or width), one panel per task, one line per method;
+    each point with its 95% Wilson interval, the expert's success as a dotted line with its interval shaded."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.4 * len(panels), 3.0), sharey=True, squeeze=False)
+    for ax, (title, series) in zip(axes[0], panels.items()):
+        expert = experts[title]
+        ax.axhspan(expert["ci95_low"], expert["ci95_high"], color="grey", alpha=0.15, lw=0)
+        ax.axhline(expert["success_rate"], color="k", ls=":", lw=1, label="scripted expert")
+        for colour, (label, rows) in zip(SERIES_COLOURS, series.items()):
+            x = [r["x"] for r in rows]
+            y = [r["success_rate"] for r in rows]
+            err = [[p - r["ci95_low"] for p, r in zip(y, rows)], [r["ci95_high"] - p for p, r in zip(y, rows)]]
+            ax.errorbar(x, y, yerr=err, color=colour, marker="o", ms=4, capsize=3, label=label)
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylim(-0.02, 1.02)
+    axes[0][0].set_ylabel("held-out success rate")
+    axes[0][0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig

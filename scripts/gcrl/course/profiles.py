@@ -161,7 +161,39 @@ class StabilityBudget:
         return len(self.sweep["seeds"]) if isinstance(self.sweep["seeds"], list) else int(self.sweep["seeds"])
 
 
-Budget = ProofOfLifeBudget | AnatomyBudget | TrainingBudget | SacBudget | HerBudget | RobustnessBudget | StabilityBudget
+@dataclass(frozen=True)
+class ExistenceBudget:
+    """Chapter 7: the scripted experts' episodes, behaviour cloning and DAgger.
+
+    ``expert_episodes`` held-out episodes per task measure each expert;
+    ``demonstrations`` are the numbers of expert episodes cloned, on every task of
+    ``clone_tasks``, each fit evaluated on ``eval_episodes`` held-out episodes;
+    ``widths`` is the grid of network widths (three layers each) cloned from the
+    largest number of demonstrations on ``width_tasks``; DAgger runs
+    ``dagger_rounds`` rounds of ``dagger_largest // dagger_rounds`` episodes on
+    ``dagger_task`` and is compared with cloning at each number of demonstrations
+    it can match. ``epochs`` passes over the data fit each policy.
+    """
+
+    expert_episodes: int
+    demonstrations: tuple[int, ...]
+    clone_tasks: tuple[str, ...]
+    widths: tuple[int, ...]
+    width_tasks: tuple[str, ...]
+    dagger_task: str
+    dagger_rounds: int
+    epochs: int
+    eval_episodes: int
+    video_episodes: int
+    seeds: int = 1
+
+
+Budget = (ProofOfLifeBudget | AnatomyBudget | TrainingBudget | SacBudget | HerBudget | RobustnessBudget
+          | StabilityBudget | ExistenceBudget)
+
+
+#: The tasks with an object, which Chapter 7's experts and clones are measured on.
+_OBJECT_TASKS = ("FetchPush-v4", "FetchPickAndPlace-v4", "FetchSlide-v4")
 
 
 def _stability_sweep(name: str, seeds: int, reach: dict[str, Any], ppo: dict[str, Any],
@@ -271,6 +303,18 @@ BUDGETS: dict[str, dict[str, Budget]] = {
                                       "n_sampled_goal": [1, 8]}}),
             bootstrap_reps=50_000, determinism_env_steps=10_000, determinism_learning_starts=None),
     },
+    "ch07": {
+        "smoke": ExistenceBudget(expert_episodes=10, demonstrations=(2, 4), clone_tasks=_OBJECT_TASKS,
+                                 widths=(16, 64), width_tasks=("FetchPickAndPlace-v4",), dagger_task="FetchPush-v4",
+                                 dagger_rounds=2, epochs=2, eval_episodes=5, video_episodes=1),
+        "standard": ExistenceBudget(expert_episodes=500, demonstrations=(10, 100, 1000), clone_tasks=_OBJECT_TASKS,
+                                    widths=(16, 32, 64, 128, 256), width_tasks=("FetchPush-v4", "FetchPickAndPlace-v4"),
+                                    dagger_task="FetchPush-v4", dagger_rounds=5, epochs=40, eval_episodes=100,
+                                    video_episodes=2),
+        "full": ExistenceBudget(expert_episodes=2000, demonstrations=(10, 100, 1000, 4000), clone_tasks=_OBJECT_TASKS,
+                                widths=(16, 32, 64, 128, 256), width_tasks=_OBJECT_TASKS, dagger_task="FetchPush-v4",
+                                dagger_rounds=10, epochs=40, eval_episodes=500, video_episodes=4),
+    },
 }
 
 
@@ -288,6 +332,8 @@ def budget(chapter: Literal["ch04"], profile: str) -> HerBudget: ...
 def budget(chapter: Literal["ch05"], profile: str) -> RobustnessBudget: ...
 @overload
 def budget(chapter: Literal["ch06"], profile: str) -> StabilityBudget: ...
+@overload
+def budget(chapter: Literal["ch07"], profile: str) -> ExistenceBudget: ...
 @overload
 def budget(chapter: str, profile: str) -> Budget: ...
 

@@ -50,6 +50,21 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
     return float(interval.low), float(interval.high)
 
 
+def newcombe_interval(successes_a: int, trials_a: int, successes_b: int, trials_b: int,
+                      confidence: float = 0.95) -> tuple[float, float]:
+    """The interval of the difference p_a - p_b of two independent proportions from their Wilson intervals.
+
+    Newcombe's (1998) method 10, the hybrid score interval: with (l, u) each rate's Wilson interval,
+    ``d - sqrt((p_a - l_a)^2 + (u_b - p_b)^2)`` to ``d + sqrt((u_a - p_a)^2 + (p_b - l_b)^2)``.
+    """
+    if min(trials_a, trials_b) < 1:
+        raise ValueError("each proportion needs at least one trial")
+    p_a, p_b = successes_a / trials_a, successes_b / trials_b
+    (l_a, u_a), (l_b, u_b) = wilson_interval(successes_a, trials_a, confidence), wilson_interval(successes_b, trials_b, confidence)
+    d = p_a - p_b
+    return d - float(np.hypot(p_a - l_a, u_b - p_b)), d + float(np.hypot(u_a - p_a, p_b - l_b))
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """One evaluation: the success rate with its Wilson interval, and each episode's outcome.

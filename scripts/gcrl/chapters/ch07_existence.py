@@ -1,0 +1,189 @@
+"""Chapter 7: the existence question, answered by construction.
+
+Every measurement of the chapter is planned here from the profile's budget:
+the scripted experts' success and failure causes on the held-out episodes,
+behaviour cloning from growing numbers of expert episodes, the grid of widths,
+and DAgger against cloning at the same number of expert labels. Each fit is an
+independent job for the course's process pool; its policy is saved in the
+chapter's folder so that a later cell (and a reader) can reload it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gcrl.analysis.scheduler import run_parallel
+from gcrl.core.errors import CourseError
+from gcrl.course.profiles import ExistenceBudget
+from gcrl.rl import experts, imitation
+from gcrl.rl.evaluate import evaluate, evaluation_seeds, newcombe_interval, wilson_interval
+
+#: Demonstrations are the expert's episodes from reset seeds DEMO_SEED_BASE, DEMO_SEED_BASE + 1, ...; DAgger's
+#: episodes start at DAGGER_SEED_BASE; both stay far from the held-out evaluation seeds (gcrl.rl.evaluate).
+DEMO_SEED_BASE, DAGGER_SEED_BASE = 0, 200_000
+#: The width of the recipe's networks (Chapter 4): the cloning curves use it.
+RECIPE_WIDTH = 256
+LAYERS = 3
+#: "Existence in a bounded class": the smallest width whose clone reaches this fraction of the expert's success.
+EXPERT_FRACTION = 0.9
+#: The chapter's claims (``deliverables.yaml`` declares the same numbers, and a test checks they agree).
+EXPERT_TARGET = 0.9
+
+
+def expert_record(env_id: str, episodes: int) -> dict[str, Any]:
+    """The expert's success on the held-out episodes, with its Wilson interval and the failures by cause."""
+    rollouts = experts.expert_rollouts(env_id, evaluation_seeds(episodes))
+    successes = sum(r.success for r in rollouts)
+    low, high = wilson_interval(successes, episodes)
+    record = {"env_id": env_id, "episodes": episodes, "successes": successes, "success_rate": successes / episodes,
+              "ci95_low": low, "ci95_high": high, "stateless": bool(experts.make_expert(env_id).stateless),
+              "failures": experts.failure_counts(env_id, rollouts),
+              "outcomes": "".join("1" if r.success else "0" for r in rollouts)}
+    if env_id == "FetchSlide-v4":  # the goals one strike cannot reach, and how those episodes ended
+        reach = float(experts.SlideExpert.DISTANCES[-1])
+        far = [r for r in rollouts if start_distance(r) > reach]
+        record["beyond_one_strike"] = {"reach_m": reach, "episodes": len(far), "failed": sum(not r.success for r in far)}
+    return record
+
+
+def start_distance(r: experts.Rollout) -> float:
+    """The object's distance to the goal in the table plane when the episode starts."""
+    return float(np.linalg.norm(r.episode.achieved_goal[0][:2] - r.episode.desired_goal[:2]))
+
+
+def expert_table(budget: ExistenceBudget) -> dict[str, dict[str, Any]]:
+    """Every task's expert record, one job per task."""
+    records = run_parallel(expert_record, [(env_id, budget.expert_episodes) for env_id in budget.clone_tasks],
+                           "expert episodes")
+    return dict(zip(budget.clone_tasks, records))
+
+
+def clone_config(budget: ExistenceBudget, width: int, seed: int) -> imitation.CloneConfig:
+    return imitation.CloneConfig(net_arch=(width,) * LAYERS, epochs=budget.epochs, seed=seed)
+
+
+def clone_job(env_id: str, demonstrations: int, config: imitation.CloneConfig, eval_episodes: int,
+              save_to: Path | None) -> dict[str, Any]:
+    """Clone the expert from its first ``demonstrations`` episodes; evaluate on held-out episodes; save if asked."""
+    demos = experts.expert_rollouts(env_id, list(range(DEMO_SEED_BASE, DEMO_SEED_BASE + demonstrations)))
+    data = imitation.Labelled.from_episodes([r.episode for r in demos])
+    policy, losses = imitation.fit(data, config)
+    evaluation = evaluate(env_id, policy, evaluation_seeds(eval_episodes))
+    if save_to is not None:
+        policy.save(save_to)
+    return {"env_id": env_id, "method": "BC", "demonstrations": demonstrations, "labels": len(data),
+            "width": config.net_arch[0], "seed": config.seed, "losses": losses,
+            "demo_success_rate": sum(r.success for r in demos) / demonstrations,
+            "checkpoint": None if save_to is None else save_to.name, **evaluation.as_dict()}
+
+
+def dagger_job(env_id: str, rounds: int, episodes_per_round: int, config: imitation.CloneConfig,
+               eval_episodes: int, save_to: Path | None) -> list[dict[str, Any]]:
+    """DAgger, evaluated on the held-out episodes after every round (each a row, as clone_job's)."""
+    rows = []
+
+    def evaluate_round(policy: imitation.ClonedPolicy, record: imitation.DaggerRound) -> None:
+        evaluation = evaluate(env_id, policy, evaluation_seeds(eval_episodes))
+        rows.append({"env_id": env_id, "method": "DAgger", "round": record.round, "acting": record.acting,
+                     "demonstrations": record.round * episodes_per_round, "labels": record.labels,
+                     "width": config.net_arch[0], "seed": config.seed, "final_loss": record.final_loss,
+                     "rollout_success": record.rollout_success, **evaluation.as_dict()})
+
+    policy, _ = imitation.dagger(env_id, rounds, episodes_per_round, config, DAGGER_SEED_BASE, on_round=evaluate_round)
+    if save_to is not None:
+        policy.save(save_to)
+        rows[-1]["checkpoint"] = save_to.name
+    return rows
+
+
+def checkpoint_name(env_id: str, method: str, demonstrations: int, width: int) -> str:
+    return f"{method.lower()}-{env_id}-n{demonstrations}-w{width}.pt"
+
+
+def plan(budget: ExistenceBudget, seed: int, out: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The cloning jobs (every task x number of demonstrations at the recipe's width, then the width grid at the
+    largest number) and the DAgger job; a fit two experiments share is planned once."""
+    if not budget.demonstrations or min(budget.demonstrations) < 1:
+        raise CourseError(f"demonstrations must list positive numbers of episodes, got {budget.demonstrations!r}")
+    if not budget.widths:
+        raise CourseError("the width grid is empty: name at least one width")
+    largest = max(budget.demonstrations)
+    keys = [(e, n, RECIPE_WIDTH) for e in budget.clone_tasks for n in budget.demonstrations]
+    keys += [(e, largest, w) for e in budget.width_tasks for w in budget.widths]
+    jobs = [(e, n, clone_config(budget, w, seed), budget.eval_episodes,
+             out / checkpoint_name(e, "BC", n, w) if n == largest else None)
+            for e, n, w in dict.fromkeys(keys)]
+    per_round = largest // budget.dagger_rounds
+    if per_round < 1:
+        raise CourseError(f"{budget.dagger_rounds} DAgger rounds cannot share {largest} episodes")
+    dagger = [(budget.dagger_task, budget.dagger_rounds, per_round, clone_config(budget, RECIPE_WIDTH, seed),
+               budget.eval_episodes, out / checkpoint_name(budget.dagger_task, "DAgger", largest, RECIPE_WIDTH))]
+    return jobs, dagger
+
+
+def run_all(budget: ExistenceBudget, seed: int, out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every fit of the plan on the process pool, the longest first: the cloning rows and the DAgger rows."""
+    clones, dagger = plan(budget, seed, out)
+    # a fit costs in proportion to its labels times its width; DAgger refits a growing aggregate every round
+    cost = {clone_job: lambda job: job[1] * job[2].net_arch[0],
+            dagger_job: lambda job: job[1] * (job[1] + 1) / 2 * job[2] * job[3].net_arch[0]}
+    tagged = [(clone_job, job) for job in clones] + [(dagger_job, job) for job in dagger]
+    outcomes = run_parallel(call, tagged, "cloning and DAgger fits", cost=lambda t: cost[t[0]](t[1]))
+    rows = [o for (f, _), o in zip(tagged, outcomes) if f is clone_job]
+    dagger_rows = [row for (f, _), o in zip(tagged, outcomes) if f is dagger_job for row in o]
+    return rows, dagger_rows
+
+
+def call(function, arguments: tuple[Any, ...]):
+    """``function(*arguments)``: one job of :func:`run_all`, picklable for the process pool."""
+    return function(*arguments)
+
+
+def bc_curve(rows: list[dict[str, Any]], env_id: str) -> list[dict[str, Any]]:
+    """Cloning at the recipe's width on ``env_id``, by number of demonstrations."""
+    return sorted((r for r in rows if r["env_id"] == env_id and r["width"] == RECIPE_WIDTH),
+                  key=lambda r: r["demonstrations"])
+
+
+def width_curve(rows: list[dict[str, Any]], env_id: str, demonstrations: int) -> list[dict[str, Any]]:
+    return sorted((r for r in rows if r["env_id"] == env_id and r["demonstrations"] == demonstrations),
+                  key=lambda r: r["width"])
+
+
+def smallest_width(curve: list[dict[str, Any]], expert: dict[str, Any]) -> dict[str, Any]:
+    """The smallest width whose clone's success reaches EXPERT_FRACTION of the expert's (``None`` if none does)."""
+    bar = EXPERT_FRACTION * expert["success_rate"]
+    reaching = [r for r in curve if r["success_rate"] >= bar]
+    return {"bar": bar, "width": reaching[0]["width"] if reaching else None,
+            "success_rate": reaching[0]["success_rate"] if reaching else None,
+            "widths": [r["width"] for r in curve]}
+
+
+def dagger_against_bc(dagger_rows: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At every number of expert episodes both methods used: DAgger's success minus cloning's, Newcombe interval."""
+    env_id = dagger_rows[0]["env_id"]
+    bc = {r["demonstrations"]: r for r in bc_curve(rows, env_id)}
+    matched = []
+    for d in dagger_rows:
+        b = bc.get(d["demonstrations"])
+        if b is None:
+            continue
+        low, high = newcombe_interval(d["successes"], d["episodes"], b["successes"], b["episodes"])
+        matched.append({"demonstrations": d["demonstrations"], "labels": d["labels"], "dagger": d["success_rate"],
+                        "bc": b["success_rate"], "difference": d["success_rate"] - b["success_rate"],
+                        "ci95_low": low, "ci95_high": high, "episodes": d["episodes"]})
+    return matched
+
+
+def difference_text(row: dict[str, Any]) -> str:
+    """What an interval of a difference says, decided by whether it excludes zero."""
+    verdict = ("DAgger is better" if row["ci95_low"] > 0 else "cloning is better" if row["ci95_high"] < 0
+               else "the two are not distinguishable at this number of episodes")
+    return (f"{row['dagger']:.0%} against {row['bc']:.0%} at {row['demonstrations']:,} expert episodes "
+            f"({row['labels']:,} labels), a difference of {row['difference']:+.2f} "
+            f"(95% Newcombe interval [{row['ci95_low']:+.2f}, {row['ci95_high']:+.2f}], {row['episodes']} held-out "
+            f"episodes each): {verdict}")
+
