@@ -69,7 +69,7 @@ def test_bad_input_is_one_clear_error():
         ch07.plan(dataclasses.replace(smoke, widths=()), 0, None)
     with pytest.raises(CourseError, match="demonstrations must list positive"):
         ch07.plan(dataclasses.replace(smoke, demonstrations=(0, 4)), 0, None)
-    with pytest.raises(CourseError, match="an expert that can label any state; FetchSlide-v4's expert keeps state"):
+    with pytest.raises(CourseError, match="an expert that can label any state; FetchSlide-v4's expert acts on internal state"):
         imitation.dagger("FetchSlide-v4", 2, 1, TINY, seed_base=0)
     with pytest.raises(CourseError, match="rounds >= 1"):
         imitation.dagger("FetchPush-v4", 0, 1, TINY, seed_base=0)
@@ -175,3 +175,18 @@ def test_the_declared_claims_are_the_chapters():
     metrics = declarations()["ch07"]["files"]["existence_results.json"]["metrics"]
     for env_id in ("FetchPush-v4", "FetchPickAndPlace-v4"):
         assert metrics[f"/experts/{env_id}/success_rate"]["standard"][0] == ch07.EXPERT_TARGET
+
+
+def test_the_readings_follow_the_numbers():
+    low = {"ci95_low": 0.5, "ci95_high": 0.7}
+    high = [{"ci95_low": 0.9, "ci95_high": 1.0}, {"ci95_low": 0.95, "ci95_high": 1.0}]
+    assert "below" in ch07.interval_against(low, high) and "above" in ch07.interval_against(high[0], [low])
+    assert "overlaps" in ch07.interval_against({"ci95_low": 0.6, "ci95_high": 0.92}, high)
+    found = {"FetchPush-v4": {"smallest": {"width": 64}}}
+    missing = {"FetchSlide-v4": {"smallest": {"width": None}}}
+    assert "existence in a bounded class" in ch07.width_reading(found) and "not shown" not in ch07.width_reading(found)
+    assert ch07.width_reading(missing).startswith("On Slide no width of the grid reached it")
+    row = {"dagger": 0.99, "bc": 0.9, "difference": 0.09, "demonstrations": 1000, "labels": 50000, "episodes": 100}
+    assert "DAgger is better" in ch07.difference_text({**row, "ci95_low": 0.03, "ci95_high": 0.16})
+    assert "not distinguishable" in ch07.difference_text({**row, "ci95_low": -0.01, "ci95_high": 0.16})
+    assert "cloning is better" in ch07.difference_text({**row, "ci95_low": -0.2, "ci95_high": -0.01})

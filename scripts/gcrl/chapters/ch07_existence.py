@@ -19,6 +19,7 @@ from gcrl.analysis.scheduler import run_parallel
 from gcrl.core.errors import CourseError
 from gcrl.course.profiles import ExistenceBudget
 from gcrl.rl import experts, imitation
+from gcrl.rl.envs import task_name
 from gcrl.rl.evaluate import evaluate, evaluation_seeds, newcombe_interval, wilson_interval
 
 #: Demonstrations are the expert's episodes from reset seeds DEMO_SEED_BASE, DEMO_SEED_BASE + 1, ...; DAgger's
@@ -187,3 +188,28 @@ def difference_text(row: dict[str, Any]) -> str:
             f"(95% Newcombe interval [{row['ci95_low']:+.2f}, {row['ci95_high']:+.2f}], {row['episodes']} held-out "
             f"episodes each): {verdict}")
 
+
+
+def interval_against(record: dict[str, Any], others: list[dict[str, Any]]) -> str:
+    """Where one success rate's 95% interval lies against the others': below all, above all, or overlapping."""
+    if all(record["ci95_high"] < o["ci95_low"] for o in others):
+        return "lies entirely below the other experts' intervals"
+    if all(record["ci95_low"] > o["ci95_high"] for o in others):
+        return "lies entirely above the other experts' intervals"
+    return "overlaps at least one other expert's interval"
+
+
+def width_reading(width_record: dict[str, dict[str, Any]]) -> str:
+    """What the width grid shows, task by task, decided by whether a width reached the bar."""
+    found = [env_id for env_id, w in width_record.items() if w["smallest"]["width"] is not None]
+    missing = [env_id for env_id in width_record if env_id not in found]
+    parts = []
+    if found:
+        parts.append("Where a width reached it, this is existence in a bounded class, measured: a network of that "
+                     "size, fitted by the stated procedure from the stated data, does as well. It bounds the width "
+                     "needed from above, not from below: a better fit (more data, more passes, a loss that weights "
+                     "the switching states) could need less.")
+    if missing:
+        parts.append(f"On {', '.join(task_name(e) for e in missing)} no width of the grid reached it, so existence in "
+                     "the class is not shown there at this number of demonstrations.")
+    return " ".join(parts)

@@ -13,9 +13,10 @@ normalises what its actor sees (:class:`gcrl.rl.sac_her.replay.Normalizer`).
 
 DAgger (Ross, Gordon and Bagnell 2011) collects the states the *learner*
 visits, labels them with the expert's action, aggregates them with everything
-labelled before and fits again; round 1 rolls out the expert itself, so it is
-behaviour cloning on the same number of episodes. It needs an expert that can
-label any state, i.e. a stateless one (:mod:`gcrl.rl.experts`).
+labelled before and fits a new policy on the aggregate (follow the leader);
+round 1 rolls out the expert itself, so it is behaviour cloning on the same
+number of episodes. It needs an expert whose action is a function of the
+observation alone, i.e. a stateless one (:mod:`gcrl.rl.experts`).
 
 Every fit is reproducible from its seed: the initialisation, the minibatch
 order and the environments' reset seeds are all drawn from it.
@@ -131,11 +132,10 @@ def bc_loss(actor: Actor, inputs: torch.Tensor, actions: torch.Tensor) -> torch.
     return ((predicted - actions) ** 2).sum(-1).mean()
 
 
-def fit(data: Labelled, config: CloneConfig, policy: ClonedPolicy | None = None) -> tuple[ClonedPolicy, list[float]]:
-    """Fit the actor to ``data`` by minibatch Adam on L_BC; returns the policy and the loss of each epoch.
+def fit(data: Labelled, config: CloneConfig) -> tuple[ClonedPolicy, list[float]]:
+    """Fit a new actor to ``data`` by minibatch Adam on L_BC; returns the policy and the loss of each epoch.
 
-    A new policy (its normaliser from ``data``) unless ``policy`` is given, which is then trained further with its
-    normalisation refitted to ``data`` (DAgger's aggregate).
+    The normalisation is the data's own; the initialisation and the minibatch order come from ``config.seed``.
     """
     if len(data) == 0:
         raise CourseError("no labelled states to fit")
@@ -144,13 +144,10 @@ def fit(data: Labelled, config: CloneConfig, policy: ClonedPolicy | None = None)
             "observation": data.observation.shape[1]}
     normalizer = Normalizer(dims, config.obs_clip)
     normalizer.update(data.inputs())
-    if policy is None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            actor = Actor(sum(dims.values()), ACTION_DIM, config.net_arch)
-        policy = ClonedPolicy(actor, normalizer)
-    else:
-        policy.normalizer = normalizer
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        actor = Actor(sum(dims.values()), ACTION_DIM, config.net_arch)
+    policy = ClonedPolicy(actor, normalizer)
     inputs = torch.from_numpy(normalizer(data.inputs()))
     actions = torch.from_numpy(data.action)
     optimizer = torch.optim.Adam(policy.actor.parameters(), lr=config.learning_rate)
@@ -197,7 +194,8 @@ class DaggerRound:
 def dagger(env_id: str, rounds: int, episodes_per_round: int, config: CloneConfig, seed_base: int,
            on_round: Callable[[ClonedPolicy, DaggerRound], None] | None = None) -> tuple[ClonedPolicy, list[DaggerRound]]:
     """DAgger with beta = 1 in round 1 and 0 afterwards (Ross et al. 2011, §3): ``rounds`` x ``episodes_per_round``
-    episodes, every visited state labelled by the expert; reset seeds ``seed_base, seed_base + 1, ...``.
+    episodes, every visited state labelled by the expert, a new policy fitted on the aggregate after every round;
+    reset seeds ``seed_base, seed_base + 1, ...``.
 
     ``on_round(policy, record)`` is called after every round's fit (to evaluate the policy of each round).
     """
@@ -205,7 +203,8 @@ def dagger(env_id: str, rounds: int, episodes_per_round: int, config: CloneConfi
         raise CourseError(f"DAgger needs rounds >= 1 and episodes_per_round >= 1, got {rounds} and {episodes_per_round}")
     expert = make_expert(env_id)
     if not expert.stateless:
-        raise CourseError(f"DAgger needs an expert that can label any state; {env_id}'s expert keeps state")
+        raise CourseError(f"DAgger needs an expert that can label any state; {env_id}'s expert acts on internal "
+                          "state absent from the observation")
     env = make_fetch_env(env_id)
     data: Labelled | None = None
     policy: ClonedPolicy | None = None
@@ -220,7 +219,7 @@ def dagger(env_id: str, rounds: int, episodes_per_round: int, config: CloneConfi
                 seed += 1
             batch = Labelled.from_episodes([c.episode for c, _ in collected], [labels for _, labels in collected])
             data = batch if data is None else data + batch
-            policy, losses = fit(data, replace(config, seed=config.seed + r - 1), policy)
+            policy, losses = fit(data, replace(config, seed=config.seed + r - 1))
             history.append(DaggerRound(r, "expert" if acting is expert else "learner", len(data),
                                        float(np.mean([c.success for c, _ in collected])), losses[-1]))
             if on_round is not None:
