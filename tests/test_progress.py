@@ -78,3 +78,17 @@ def test_an_incomplete_local_record_falls_back_on_the_reference(tmp_path):
 def test_cli_timings_names_the_fix_when_nothing_is_recorded(tmp_path, cli):
     done = cli("timings", "--profile", "full", "--results", str(tmp_path))
     assert done.returncode != 0 and "run `make book` first" in done.stderr
+
+
+def test_a_reference_that_predates_a_chapter_says_which_it_leaves_out(tmp_path, monkeypatch):
+    from gcrl.course import runner
+
+    layout = Layout.default(results=tmp_path)
+    chapters = [c.chapter_id for c in discover(layout)]
+    recorded = {c: 60.0 for c in chapters[:-1]}
+    monkeypatch.setattr(runner, "reference_timings", lambda profile: {
+        "profile": profile, "chapters": recorded, "commit": "abcdef0", "dirty": False,
+        "device": {"name": "cpu"}, "recorded_at": "2026-12-01T00:00:00Z"})
+    summary = timing_summary(layout, "standard")
+    assert summary["missing"] == [chapters[-1]]
+    assert f"without {chapters[-1]}, which it predates" in standard_time_text(summary)

@@ -189,5 +189,7 @@ def standard_time_text(summary: dict | None) -> str:
              f"for the reference (commit {str(summary.get('commit'))[:7]}, {summary['device']['name']}, "
              f"{summary['recorded_at'][:10]})")
     slowest = max(summary["chapters"], key=summary["chapters"].get)
-    return (f"The last standard run of the whole book recorded {where} took {summary['total_s'] / 60:.0f} minutes, "
-            f"{summary['chapters'][slowest] / 60:.0f} of them in {slowest}.")
+    missing = summary.get("missing") or []
+    scope = f", without {', '.join(missing)}, which it predates" if missing else ""
+    return (f"The last standard run of the whole book recorded {where} took {summary['total_s'] / 60:.0f} minutes"
+            f"{scope}, {summary['chapters'][slowest] / 60:.0f} of them in {slowest}.")

@@ -156,7 +156,8 @@ def timing_summary(layout: Layout, profile: str) -> dict | None:
     reference = reference_timings(profile)
     if reference is None:
         return None
-    return {"source": "reference", **reference, "total_s": sum(reference["chapters"].values())}
+    missing = sorted({c.chapter_id for c in discover(layout)} - set(reference["chapters"]))
+    return {"source": "reference", **reference, "total_s": sum(reference["chapters"].values()), "missing": missing}
 
 
 def write_reference_timings(layout: Layout, profile: str) -> Path:
