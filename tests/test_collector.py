@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from gcrl.core.errors import CourseError
 from gcrl.rl.sac_her.algorithm import Actor
 from gcrl.rl.sac_her.collector import Collector, CollectorProcess, InlineCollector, Snapshot
 from gcrl.rl.sac_her.learner import SacHerConfig, load_agent, train
@@ -78,9 +79,34 @@ def test_several_environments_train_deterministically_in_a_process_or_inline(tmp
                     eval_episodes=2, checkpoint_every=200, n_envs=2, episodes_per_cycle=2, updates_per_cycle=30,
                     device="cpu")
     digests = []
-    for name, collector in (("inline", "inline"), ("process", "process"), ("again", "process")):
-        config = SacHerConfig.from_recipe("FetchPush-v4", collector=collector, **settings)
+    for name, collector, processes in (("inline", "inline", 1), ("process", "process", 1), ("again", "process", 1),
+                                       ("split", "process", 2)):
+        config = SacHerConfig.from_recipe("FetchPush-v4", collector=collector, collector_processes=processes,
+                                          **settings)
         result = train(config, tmp_path / name)
         assert result.metrics["env_steps"] == 600 and result.curve[-1]["updates"] == 2 * 30
         digests.append(_digest(tmp_path / name, config))
-    assert digests[0] == digests[1] == digests[2]
+    assert digests[0] == digests[1] == digests[2] == digests[3]
+
+
+def test_environments_split_over_processes_give_one_collectors_episodes_and_streams():
+    inline = InlineCollector(n_envs=3, seed=4, **SETTINGS)
+    split = CollectorProcess(processes=2, n_envs=3, seed=4, **SETTINGS)  # groups of 2 and 1 environments
+    try:
+        for random in (True, False):
+            for collector in (inline, split):
+                collector.submit(_snapshot(random))
+            a, b = inline.episodes(), split.episodes()
+            assert len(a) == len(b) == 3 * SETTINGS["episodes_per_cycle"] and all(map(_same, a, b))
+        assert inline.state_dict().keys() == split.state_dict().keys()
+        split.load_state_dict(inline.state_dict())  # a checkpoint of one layout resumes in another
+        for collector in (inline, split):
+            collector.submit(_snapshot(False))
+        assert all(map(_same, inline.episodes(), split.episodes()))
+    finally:
+        inline.close()
+        split.close()
+    with pytest.raises(CourseError, match="between 1 and n_envs"):
+        CollectorProcess(processes=3, n_envs=2, seed=0, **SETTINGS)
+    with pytest.raises(CourseError, match="needs collector 'process'"):
+        SacHerConfig.from_recipe("FetchPush-v4", total_steps=800, collector="inline", collector_processes=2)

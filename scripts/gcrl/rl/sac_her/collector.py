@@ -201,41 +201,73 @@ def _serve(connection, settings: dict[str, Any]) -> None:
 
 
 class CollectorProcess:
-    """A collector in a process of its own: a submitted cycle is simulated while the learner updates."""
+    """Collectors in processes of their own: a submitted cycle is simulated while the learner updates.
 
-    def __init__(self, **settings: Any):
+    ``processes`` splits the environments into that many contiguous groups, one
+    process each, for machines where simulation, not learning, is the bottleneck.
+    Environment ``i`` keeps seed ``w + i`` and its own streams whichever group it
+    is in, and each group's episodes come back in environment order, so the
+    episodes (and a run's parameters) do not depend on the split.
+    """
+
+    def __init__(self, processes: int = 1, **settings: Any):
+        n_envs = settings["n_envs"]
+        if not 1 <= processes <= n_envs:
+            raise CourseError(f"collector_processes must be between 1 and n_envs ({n_envs}), got {processes}")
         context = multiprocessing.get_context("spawn")
-        self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, settings), daemon=True)
-        self.process.start()
-        child.close()
+        self.sizes = [n_envs // processes + (g < n_envs % processes) for g in range(processes)]
+        self.connections, self.processes = [], []
+        offset = 0
+        for size in self.sizes:
+            connection, child = context.Pipe()
+            group = {**settings, "n_envs": size, "seed": settings["seed"] + offset}
+            process = context.Process(target=_serve, args=(child, group), daemon=True)
+            process.start()
+            child.close()
+            self.connections.append(connection)
+            self.processes.append(process)
+            offset += size
         self.pending = False  # a submitted cycle whose episodes have not been taken
 
     def submit(self, snapshot: Snapshot) -> None:
-        self.connection.send(("collect", snapshot))
+        for connection in self.connections:
+            connection.send(("collect", snapshot))
         self.pending = True
 
     def episodes(self) -> list[Episode]:
-        try:
-            episodes = self.connection.recv()
-        except EOFError:
-            raise CourseError(f"the collector process stopped (exit code {self.process.exitcode}); "
-                              "see its traceback above") from None
+        episodes = [episode for connection, process in zip(self.connections, self.processes)
+                    for episode in self._receive(connection, process)]
         self.pending = False
         return episodes
 
+    @staticmethod
+    def _receive(connection, process) -> Any:
+        try:
+            return connection.recv()
+        except EOFError:
+            raise CourseError(f"a collector process stopped (exit code {process.exitcode}); "
+                              "see its traceback above") from None
+
     def state_dict(self) -> dict[str, Any]:
-        self.connection.send(("state", None))
-        return self.connection.recv()
+        """The groups' streams joined in environment order: the same as one collector's, whatever the split."""
+        for connection in self.connections:
+            connection.send(("state", None))
+        states = [self._receive(c, p) for c, p in zip(self.connections, self.processes)]
+        return {key: [entry for state in states for entry in state[key]] for key in states[0]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.connection.send(("load", state))
-        self.connection.recv()
+        offset = 0
+        for connection, size in zip(self.connections, self.sizes):
+            connection.send(("load", {key: value[offset:offset + size] for key, value in state.items()}))
+            offset += size
+        for connection, process in zip(self.connections, self.processes):
+            self._receive(connection, process)
 
     def close(self) -> None:
-        if self.process.is_alive():
-            if self.pending:  # a run that stops early leaves one cycle under way: take it, unused
-                self.episodes()
-            self.connection.send(("close", None))
-            self.process.join(timeout=30)
-        self.connection.close()
+        if self.pending and all(p.is_alive() for p in self.processes):  # a run that stops early: take its cycle
+            self.episodes()
+        for connection, process in zip(self.connections, self.processes):
+            if process.is_alive():
+                connection.send(("close", None))
+                process.join(timeout=30)
+            connection.close()

@@ -31,6 +31,7 @@ from which an interrupted run resumes exactly. Both fall on cycle boundaries.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -102,6 +103,8 @@ class SacHerConfig:
     # learner's torch threads may change the last bits of a floating-point sum, so they are part of the run
     device: str = "auto"
     collector: str = "inline"
+    # with collector "process": how many processes simulate the environments (where simulation is the bottleneck)
+    collector_processes: int = 1
     torch_threads: int = 1
     seed: int = 0
     eval_every: int = 1_000
@@ -143,6 +146,12 @@ class SacHerConfig:
             raise CourseError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
         if self.collector not in COLLECTORS:
             raise CourseError(f"unknown collector {self.collector!r}; choose one of {', '.join(COLLECTORS)}")
+        if not (isinstance(self.collector_processes, int) and 1 <= self.collector_processes <= self.n_envs):
+            raise CourseError(f"collector_processes must be an integer from 1 to n_envs ({self.n_envs}), "
+                              f"got {self.collector_processes!r}")
+        if self.collector_processes > 1 and self.collector != "process":
+            raise CourseError(f"collector_processes {self.collector_processes} needs collector 'process', "
+                              f"not {self.collector!r}")
         if self.target_success is not None and not 0 < self.target_success <= 1:
             raise CourseError(f"target_success must be in (0, 1], got {self.target_success!r}")
         if not (isinstance(self.observation_noise, (int, float)) and self.observation_noise >= 0):
@@ -203,7 +212,7 @@ class SacHerConfig:
         return updates * self.batch_size / 256 * sum(w * w for w in self.net_arch)
 
     def cpus(self) -> int:
-        return self.torch_threads + (self.collector == "process")
+        return self.torch_threads + (self.collector_processes if self.collector == "process" else 0)
 
     def load_policy(self, run_dir: Path) -> Policy:
         agent, normalizer = load_agent(run_dir, self)
@@ -237,7 +246,8 @@ class TrainingState:
         self.buffer = EpisodeReplay(-(-config.total_steps // self.horizon), self.horizon, dims, ACTION_DIM)
         self.rng = np.random.default_rng(config.seed)
         self.target_bounds = (-1.0 / (1.0 - config.gamma), 0.0) if config.target_clip else None
-        collector = CollectorProcess if config.collector == "process" else InlineCollector
+        collector = (functools.partial(CollectorProcess, processes=config.collector_processes)
+                     if config.collector == "process" else InlineCollector)
         self.collector = collector(env_id=config.env_id, n_envs=config.n_envs,
                                    episodes_per_cycle=config.episodes_per_cycle, seed=config.seed,
                                    net_arch=config.net_arch, obs_clip=config.obs_clip, random_eps=config.random_eps,
