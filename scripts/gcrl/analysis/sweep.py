@@ -216,15 +216,24 @@ def run_sweep(spec: SweepSpec, runs_folder: str | os.PathLike[str], run: RunReco
     runs_folder = Path(runs_folder)
     trials = spec.trials(seed_offset)
     configs = {t.folder_name: t.build() for t in trials}
-    finished = {name: completed(config, runs_folder / name) for name, config in configs.items()}
-    pending = [name for name, done in finished.items() if done is None]
-    backend = "none: every trial was complete"
+    results, pending, backend = _complete_on_ray({name: (config, runs_folder / name) for name, config in configs.items()},
+                                                 run, address or os.environ.get(RAY_ADDRESS_ENV) or None)
+    return SweepOutcome(trials, results, pending, [n for n in configs if n not in pending],
+                        backend or "none: every trial was complete")
+
+
+def _complete_on_ray(jobs: dict[Any, tuple[LearnerConfig, Path]], run: RunRecord,
+                     address: str | None) -> tuple[dict[Any, RunResult], list[Any], str | None]:
+    """Read back every job already complete in its folder and train the others on Ray: the results by key, the
+    keys trained now, and the backend they trained on (``None`` if every job was complete)."""
+    finished = {key: completed(config, folder) for key, (config, folder) in jobs.items()}
+    pending = [key for key, done in finished.items() if done is None]
+    backend = None
     if pending:
-        backend, outcomes = _train_on_ray([(configs[name], runs_folder / name) for name in pending], run,
-                                          address or os.environ.get(RAY_ADDRESS_ENV) or None)
+        backend, outcomes = _train_on_ray([jobs[key] for key in pending], run, address)
         finished.update(zip(pending, outcomes))
-    results = {name: RunResult(runs_folder / name, config, *finished[name]) for name, config in configs.items()}
-    return SweepOutcome(trials, results, pending, [n for n in configs if n not in pending], backend)
+    results = {key: RunResult(folder, config, *finished[key]) for key, (config, folder) in jobs.items()}
+    return results, pending, backend
 
 
 Key = TypeVar("Key")
@@ -244,13 +253,11 @@ def train_plan(plan: dict[Key, LearnerConfig], runs_folder: Path, run: RunRecord
     address = address or os.environ.get(RAY_ADDRESS_ENV) or None
     if not address:
         return scheduler.train_plan(plan, runs_folder, run, folder_name)
-    folders = {key: Path(runs_folder) / folder_name(key) for key in plan}
-    pending = [key for key in plan if completed(plan[key], folders[key]) is None]
-    backend = "none: every run was complete"
-    if pending:
-        backend, _ = _train_on_ray([(plan[key], folders[key]) for key in pending], run, address)
-    print(f"gcrl: {len(pending)} runs trained, {len(plan) - len(pending)} read back ({backend})", flush=True)
-    return {key: RunResult(folders[key], config, *completed(config, folders[key])) for key, config in plan.items()}
+    results, pending, backend = _complete_on_ray(
+        {key: (config, Path(runs_folder) / folder_name(key)) for key, config in plan.items()}, run, address)
+    print(f"gcrl: {len(pending)} runs trained, {len(plan) - len(pending)} read back "
+          f"({backend or 'none: every run was complete'})", flush=True)
+    return results
 
 
 def _start_ray(address: str | None) -> None:
