@@ -66,10 +66,10 @@ def clone_config(budget: ExistenceBudget, width: int, seed: int) -> imitation.Cl
     return imitation.CloneConfig(net_arch=(width,) * LAYERS, epochs=budget.epochs, seed=seed)
 
 
-def clone_job(env_id: str, demonstrations: int, config: imitation.CloneConfig, eval_episodes: int,
+def clone_job(env_id: str, demos: list[experts.Rollout], config: imitation.CloneConfig, eval_episodes: int,
               save_to: Path | None) -> dict[str, Any]:
-    """Clone the expert from its first ``demonstrations`` episodes; evaluate on held-out episodes; save if asked."""
-    demos = experts.expert_rollouts(env_id, list(range(DEMO_SEED_BASE, DEMO_SEED_BASE + demonstrations)))
+    """Clone the expert from its episodes ``demos``; evaluate on held-out episodes; save if asked."""
+    demonstrations = len(demos)
     data = imitation.Labelled.from_episodes([r.episode for r in demos])
     policy, losses = imitation.fit(data, config)
     evaluation = evaluate(env_id, policy, evaluation_seeds(eval_episodes))
@@ -106,7 +106,8 @@ def checkpoint_name(env_id: str, method: str, demonstrations: int, width: int) -
 
 def plan(budget: ExistenceBudget, seed: int, out: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The cloning jobs (every task x number of demonstrations at the recipe's width, then the width grid at the
-    largest number) and the DAgger job; a fit two experiments share is planned once."""
+    largest number), each naming its number of demonstrations, and the DAgger job; a fit two experiments share is
+    planned once."""
     if not budget.demonstrations or min(budget.demonstrations) < 1:
         raise CourseError(f"demonstrations must list positive numbers of episodes, got {budget.demonstrations!r}")
     if not budget.widths:
@@ -126,10 +127,18 @@ def plan(budget: ExistenceBudget, seed: int, out: Path) -> tuple[list[tuple[Any,
 
 
 def run_all(budget: ExistenceBudget, seed: int, out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every fit of the plan on the process pool, the longest first: the cloning rows and the DAgger rows."""
+    """Every fit of the plan on the process pool, the longest first: the cloning rows and the DAgger rows.
+
+    The expert's demonstrations are played once per task, the largest number of them; a fit from fewer takes the
+    first ones, which are the episodes of the same reset seeds.
+    """
     clones, dagger = plan(budget, seed, out)
+    tasks = list(dict.fromkeys(job[0] for job in clones))
+    seeds = list(range(DEMO_SEED_BASE, DEMO_SEED_BASE + max(budget.demonstrations)))
+    played = dict(zip(tasks, run_parallel(experts.expert_rollouts, [(e, seeds) for e in tasks], "demonstrations")))
+    clones = [(e, played[e][:n], *rest) for e, n, *rest in clones]
     # a fit costs in proportion to its labels times its width; DAgger refits a growing aggregate every round
-    cost = {clone_job: lambda job: job[1] * job[2].net_arch[0],
+    cost = {clone_job: lambda job: len(job[1]) * job[2].net_arch[0],
             dagger_job: lambda job: job[1] * (job[1] + 1) / 2 * job[2] * job[3].net_arch[0]}
     tagged = [(clone_job, job) for job in clones] + [(dagger_job, job) for job in dagger]
     outcomes = run_parallel(call, tagged, "cloning and DAgger fits", cost=lambda t: cost[t[0]](t[1]))
