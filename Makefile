@@ -122,16 +122,20 @@ lab: install sysdeps
 	$(VENV)/bin/jupyter lab $$root $(LAB_ARGS) notebooks/
 
 # --- tests -------------------------------------------------------------------
-# nbval executes every chapter (exported to .ipynb) in the smoke profile, into a
-# results folder of its own; the other tests run chapters and builds in tmp dirs.
-# The browser tests leave screenshots of every page in _build/test-artifacts/.
+# nbval executes every chapter first (exported to .ipynb with the smoke profile's
+# parameters injected, as papermill would run it), into a results folder of its
+# own; tests/nbval_runs.py records each passing chapter as a run there, and the
+# smoke book the book and browser tests build reuses those runs rather than
+# executing the chapters twice. The other tests run chapters and builds in tmp
+# dirs. The browser tests leave screenshots of every page in _build/test-artifacts/.
 
 NBVAL_DIR := _build/nbval
 
 test: install sysdeps browserdeps
-	@rm -rf $(NBVAL_DIR) && $(GCRL) export-notebooks $(NBVAL_DIR) >/dev/null
+	@rm -rf $(NBVAL_DIR) && GCRL_PROFILE=smoke $(GCRL) export-notebooks $(NBVAL_DIR) \
+	  --results $(CURDIR)/$(NBVAL_DIR)/results >/dev/null
 	GCRL_PROFILE=smoke GCRL_RESULTS=$(CURDIR)/$(NBVAL_DIR)/results \
-	  $(PY) -m pytest tests $(NBVAL_DIR) --nbval-lax -p no:cacheprovider
+	  $(PY) -m pytest $(NBVAL_DIR) tests --nbval-lax -p no:cacheprovider
 
 clean:
 	rm -rf results _build book/chapters

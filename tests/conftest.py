@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from gcrl.core.paths import REPO_ROOT
+from nbval_runs import NAME as NBVAL_RUNS, NbvalRuns
 
 HEADER = """\
 # ---
@@ -38,6 +39,8 @@ def pytest_configure(config: pytest.Config) -> None:
         configure_rendering()
     except CourseError as exc:
         raise pytest.UsageError(str(exc)) from None
+    # Registered as a plugin (not as conftest hooks) so that it sees nbval's cells outside tests/.
+    config.pluginmanager.register(NbvalRuns(), NBVAL_RUNS)
 
 
 @pytest.fixture
@@ -91,11 +94,16 @@ class SmokeBook:
 
 
 @pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory) -> SmokeBook:
+def smoke_book(tmp_path_factory, pytestconfig) -> SmokeBook:
+    """Built from the chapters nbval executed and recorded earlier in the session (``make test`` runs nbval
+    first), so they are reused, not executed again; without them, every chapter is executed here."""
     root = tmp_path_factory.mktemp("smoke-book")
-    done = run_cli("book", "--profile", "smoke", "--results", str(root / "results"), "--output", str(root / "site"))
+    recorded = pytestconfig.pluginmanager.get_plugin(NBVAL_RUNS)
+    results = recorded.results if recorded.results is not None and recorded.profile == "smoke" else root / "results"
+    done = run_cli("book", "--profile", "smoke", "--results", str(results), "--output", str(root / "site"),
+                   timeout=3600)
     assert done.returncode == 0, done.stderr[-3000:]
-    return SmokeBook(root / "results", root / "site" / "_build" / "html", done.stdout)
+    return SmokeBook(results, root / "site" / "_build" / "html", done.stdout)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from gcrl.course.deliverables import declarations
 from gcrl.core.errors import CourseError
 from gcrl.course.runner import discover
 from gcrl.core.paths import Layout
+from nbval_runs import NAME as NBVAL_RUNS
 
 
 def test_toc_lists_every_chapter_in_order(repo_root):
@@ -28,9 +29,12 @@ def test_a_sphinx_warning_fails_the_build(planted_book):
 
 
 @pytest.mark.slow
-def test_smoke_book_builds_and_its_deliverables_verify(smoke_book, cli):
+def test_smoke_book_builds_and_its_deliverables_verify(smoke_book, cli, pytestconfig):
     index = smoke_book.html / "index.html"
     assert f"open file://{index}" in smoke_book.stdout
+    if pytestconfig.pluginmanager.get_plugin(NBVAL_RUNS).results == smoke_book.results:
+        # make test: nbval executed every chapter and recorded it, so the book executed none of them again
+        assert smoke_book.stdout.count("unchanged, reused") == len(discover(Layout())), smoke_book.stdout
 
     pages = sorted((smoke_book.html / "book" / "chapters").glob("ch*.html"))
     assert [p.stem for p in pages] == [c.stem for c in discover(Layout())], "every chapter is in the book"

@@ -14,7 +14,7 @@ from pathlib import Path
 from gcrl.core.errors import CourseError, VerificationFailed
 from gcrl.core.paths import REPO_ROOT, Layout
 from gcrl.course.profiles import DEFAULT_PROFILE, PROFILE_ENV, PROFILES, resolve_profile
-from gcrl.course.runner import DEFAULT_SEED, run_chapter, select
+from gcrl.course.runner import DEFAULT_SEED, run_chapter, select, write_parameterised
 from gcrl.rl.recipes import ALGORITHMS
 
 
@@ -93,14 +93,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write each chapter as .ipynb (for nbval, which collects only notebooks)."""
-    import jupytext
-
+    """Write each chapter as the .ipynb papermill would execute under the profile (for nbval, which collects
+    only notebooks): the same injected parameters, so nbval's execution is the runner's, and the test suite
+    can record it as one (``gcrl.course.runner.record_run``)."""
     target = Path(args.folder)
     target.mkdir(parents=True, exist_ok=True)
-    for chapter in select(_layout(args), None):
-        jupytext.write(jupytext.read(chapter.source), target / f"{chapter.stem}.ipynb")
-        print(target / f"{chapter.stem}.ipynb")
+    layout = _layout(args)
+    for chapter in select(layout, None):
+        print(write_parameterised(chapter, layout, args.profile, args.seed, target / f"{chapter.stem}.ipynb"))
     return 0
 
 
@@ -285,10 +285,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="record this machine's complete run as book/reference/<profile>_run.json")
     timings.set_defaults(func=cmd_timings)
 
-    export = sub.add_parser("export-notebooks", help="write the chapters as .ipynb into FOLDER")
+    export = sub.add_parser("export-notebooks", help="write the chapters as .ipynb into FOLDER, parameters injected")
     export.add_argument("folder")
+    _add_common(export)
+    export.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"master seed (default {DEFAULT_SEED})")
     export.add_argument("--notebooks", help="folder of chapter sources (default: notebooks/)")
-    export.set_defaults(func=cmd_export, results=None)
+    export.set_defaults(func=cmd_export)
     return parser
 
 

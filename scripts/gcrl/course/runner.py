@@ -229,7 +229,7 @@ def run_chapter(chapter: Chapter, layout: Layout, profile: str, seed: int = DEFA
     (folder / RUN_RECORD).unlink(missing_ok=True)
     partial = folder / f".partial-{chapter.stem}.ipynb"
     started_at, t0 = utc_now(), time.perf_counter()
-    parameters = {"profile": profile, "seed": seed, "results_root": str(layout.results)}
+    parameters = run_parameters(layout, profile, seed)
     progress_file = folder / ".progress.json"
     try:
         # GCRL_INPUTS_DIGEST lets a chapter keep resumable training runs per input version
@@ -256,9 +256,35 @@ def run_chapter(chapter: Chapter, layout: Layout, profile: str, seed: int = DEFA
         partial.unlink(missing_ok=True)
         raise
     os.replace(partial, notebook)
-    wall = round(time.perf_counter() - t0, 2)
+    return record_run(chapter, notebook, digest, profile, seed, started_at, time.perf_counter() - t0)
+
+
+def run_parameters(layout: Layout, profile: str, seed: int) -> dict:
+    """What papermill injects after a chapter's ``parameters`` cell."""
+    return {"profile": profile, "seed": seed, "results_root": str(layout.results)}
+
+
+def write_parameterised(chapter: Chapter, layout: Layout, profile: str, seed: int, output: Path) -> Path:
+    """Write the chapter as the notebook papermill executes (its injected-parameters cell in place), unexecuted."""
+    import jupytext
+    import papermill
+
+    papermill.execute_notebook(jupytext.read(chapter.source), str(output), parameters=run_parameters(layout, profile, seed),
+                               kernel_name="python3", prepare_only=True, progress_bar=False)
+    return output
+
+
+def record_run(chapter: Chapter, notebook: Path, digest: str, profile: str, seed: int,
+               started_at: str, wall_time_s: float) -> ChapterRun:
+    """Record a successful execution of ``chapter`` (its executed ``notebook`` already in the chapter's folder).
+
+    The record is what makes the next run with the same inputs reuse this one. Besides
+    :func:`run_chapter`, the test suite records nbval's execution of each chapter with it, so
+    the smoke book it builds afterwards does not execute the chapters a second time.
+    """
+    wall = round(wall_time_s, 2)
     write_json_atomic(
-        folder / RUN_RECORD,
+        notebook.parent / RUN_RECORD,
         {
             "chapter": chapter.stem,
             "inputs_sha256": digest,
