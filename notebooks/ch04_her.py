@@ -39,7 +39,8 @@ from gcrl.course.deliverables import verified_table, write_deliverable
 from gcrl.course.session import open_chapter
 from gcrl.rl import her, video
 from gcrl.rl.envs import task_name
-from gcrl.rl.sac_her.learner import SacHerConfig, TrainingState
+from gcrl.rl.sac_her.config import SacHerConfig
+from gcrl.rl.sac_her.learner import TrainingState
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch04", profile, seed, results_root)
@@ -391,8 +392,9 @@ for r in yield_rows:
 # `VecNormalize`, written to be read and to run fast on a CPU. Its algorithm is one
 # module, `scripts/gcrl/rl/sac_her/algorithm.py`: the networks, the losses and one
 # gradient step, `update()`, with Chapter 3's equations beside the lines that
-# compute them; the replay buffer and the normaliser are `replay.py`, and the run
-# loop, evaluation and checkpoints `learner.py`. One gradient step is Chapter 3's
+# compute them; the replay buffer and the normaliser are `replay.py`, every setting
+# of a run is one typed dataclass in `config.py`, and the run loop, evaluation and
+# checkpoints are `learner.py`. One gradient step is Chapter 3's
 # derivation with the relabelled goal inside every term:
 #
 # | step | equation | where |

@@ -40,7 +40,8 @@ from gcrl.course.deliverables import verified_table, write_deliverable
 from gcrl.course.session import open_chapter
 from gcrl.rl import perturb, video
 from gcrl.rl.envs import make_fetch_env, task_name
-from gcrl.rl.sac_her.learner import SacHerConfig, load_agent
+from gcrl.rl.sac_her.config import SacHerConfig
+from gcrl.rl.sac_her.learner import load_agent
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch05", profile, seed, results_root)

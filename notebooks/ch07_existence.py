@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # Chapter 7 — Existence: Scripted Experts and Imitation
+# # Chapter 7 — Existence: Scripted Experts, Imitation and Learning from Demonstrations
 
 # %% tags=["parameters", "hide-input"]
 # Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
@@ -26,18 +26,23 @@ import inspect
 
 import numpy as np
 import pandas as pd
+import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
 from gcrl.analysis import experiments
-from gcrl.analysis.plots import imitation_curves, publish
+from gcrl.analysis.plots import imitation_curves, learning_curves, publish
 from gcrl.chapters import ch01_anatomy as ch01
 from gcrl.chapters import ch07_existence as ch07
+from gcrl.core.paths import training_runs
 from gcrl.course.deliverables import verified_table, write_deliverable
 from gcrl.course.session import open_chapter
 from gcrl.rl import experts, her, imitation, video
 from gcrl.rl.envs import make_fetch_env, task_name
 from gcrl.rl.evaluate import EVAL_SEED_BASE, evaluation_seeds
+from gcrl.rl.sac_her import algorithm
+from gcrl.rl.sac_her.demonstrations import DemonstrationReplay
+from gcrl.rl.sac_her.learner import load_agent
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch07", profile, seed, results_root)
@@ -64,7 +69,12 @@ display(Markdown(run.banner()))
 # its errors compound; we derive the compounding-error bound and the reduction
 # of DAgger {cite:p}`ross2011dagger`, which trains on the learner's own states,
 # and compare the two at the same number of expert labels on
-# {glue:text}`ch07_dagger_task`: {glue:text}`ch07_dagger_verdict`.
+# {glue:text}`ch07_dagger_task`: {glue:text}`ch07_dagger_verdict`. Finally the
+# answer to existence is put to work for learnability: the expert's episodes
+# enter the book's SAC+HER as a second replay buffer with a Q-filtered cloning
+# loss on the actor {cite:p}`nair2018overcoming`, and on
+# {glue:text}`ch07_lfd_task` at {glue:text}`ch07_lfd_steps` environment steps
+# we measure {glue:text}`ch07_lfd_verdict`.
 #
 # ## 1. Theoretical Foundations
 #
@@ -271,6 +281,69 @@ display(Markdown(run.banner()))
 # is an expert that can label any state a learner reaches: our stateless
 # controllers can, Slide's cannot.
 #
+# ### 1.7 Learning from demonstrations
+#
+# Cloning uses the expert's actions and ignores the reward; reinforcement
+# learning uses the reward and must find the rewarding states by itself. On
+# PickAndPlace the second is the obstacle: a goal in the air is achieved only
+# after the block has been grasped and lifted, a sequence that undirected
+# exploration almost never produces, so even hindsight relabelling (Chapter 4)
+# has little to relabel. Nair et al. {cite:p}`nair2018overcoming` combine the
+# two inside an off-policy actor-critic, in three changes.
+#
+# 1. *A demonstration buffer.* $N$ expert episodes are stored in a replay
+#    $\mathcal{D}$ of their own, and every minibatch holds $B$ transitions of the
+#    agent's replay and $B_D$ of $\mathcal{D}$. Both are relabelled as they are
+#    drawn, by Chapter 4's functions: a demonstration that reached its goal also
+#    shows how to reach every goal it passed through.
+# 2. *The critic learns from both.* A demonstrated transition $(s, a, r, s')$ is a
+#    transition of the environment whatever produced $a$, and the soft Bellman
+#    target of Chapter 3, $y = r + \gamma\,(\min_i Q_{\bar\psi_i}(s', a') - \alpha
+#    \log\pi_\theta(a' \mid s'))$ with $a' \sim \pi_\theta(\cdot \mid s')$, evaluates the
+#    *agent's* policy from $s'$ on; so the $B + B_D$ rows are valid off-policy
+#    data for the same regression.
+# 3. *A cloning term on the actor.* With $\mu_\theta(s) = \tanh(m_\theta(s))$ the
+#    actor's deterministic action and $L_\pi(\theta)$ Chapter 3's actor loss on
+#    all $B + B_D$ rows,
+#
+# $$
+# L(\theta) = L_\pi(\theta) + \lambda\,\frac{1}{B_D} \sum_{i \in \mathcal{D}}
+# m_i\,\lVert \mu_\theta(s_i) - a_i \rVert^2 ,
+# \qquad
+# m_i = \mathbb{1}\!\left[\min_j Q_{\psi_j}(s_i, a_i) > \min_j Q_{\psi_j}(s_i, \mu_\theta(s_i))\right].
+# $$
+#
+# The gate $m_i$ is the *Q-filter*, and it follows from what the cloning term
+# must not do. Without it ($m_i = 1$), the term pulls $\mu_\theta(s_i)$ toward
+# $a_i$ at every demonstrated state with a fixed weight, so even an actor that
+# already does better than the demonstrator there, as judged by the critic, is
+# pulled back toward the demonstrator: the combined loss then has its minima
+# at a compromise between the critic's maximiser and the expert, and a large
+# $\lambda$ caps the agent at the expert's level. This is not hypothetical here:
+# Slide's expert succeeds on only part of the episodes (§3.1), and a relabelled
+# goal $g'$ makes the same demonstrated action an answer to a question the
+# demonstrator never asked. We want the cloning term to act only as a
+# policy-improvement step, moving the actor toward $a_i$ exactly where the
+# critic values $a_i$ above the actor's own action; that is $m_i$. Its
+# consequence is exact for a deterministic actor (Nair et al. use DDPG): if
+# $\mu_\theta(s) \in \arg\max_a Q(s, a)$ at every demonstrated state then every
+# $m_i = 0$, and the cloning term contributes no gradient, so the greedy actor of
+# the reinforcement-learning objective stays a stationary point of $L$. For
+# SAC's actor, which maximises $Q - \alpha \log\pi$ rather than $Q$, it holds in
+# the limit of a small temperature (the recipe holds $\alpha$ at 0.05). The gate
+# reads the critic without building its gradient: the critic is trained by the
+# Bellman regression alone.
+#
+# The weight $\lambda$ is the authors' implementation's: their actor loss is
+# $10^{-3}$ times the mean of $-Q$ plus $1/B_D$ times the sum of the filtered
+# squared errors, a ratio of $10^3$ between the mean cloning error and the mean
+# actor term. Adam's steps do not change when the whole loss is scaled (up to its
+# $\epsilon$), so only this ratio matters, and we set $\lambda = 10^3$ on
+# Chapter 3's actor loss. The cloning term therefore dominates while the actor
+# is far from the demonstrations and the filter lets it act, and it fades where
+# the critic has learned to prefer the actor: the agent starts as a clone and
+# keeps improving as a reinforcement learner.
+#
 # ## 2. The Experimental Environment
 
 # %%
@@ -287,6 +360,20 @@ glue("ch07_dagger_per_round", f"{max(budget.demonstrations) // budget.dagger_rou
 glue("ch07_epochs", f"{budget.epochs}", display=False)
 glue("ch07_recipe_width", f"{ch07.LAYERS}×{ch07.RECIPE_WIDTH}", display=False)
 glue("ch07_floors", "; ".join(f"{task_name(e)} {f['success_rate']:.1%}" for e, f in floors.items()), display=False)
+lfd_plan = ch07.lfd_plan(budget, seed)
+lfd_config = lfd_plan[(ch07.WITH, seed)]
+glue("ch07_lfd_task", task_name(budget.lfd_task), display=False)
+glue("ch07_lfd_recipe", f"{len(lfd_config.net_arch)}×{lfd_config.net_arch[0]} networks, batch {lfd_config.batch_size}, "
+     f"{lfd_config.n_envs} environments × {lfd_config.episodes_per_cycle} episodes then "
+     f"{lfd_config.updates_per_cycle} updates per cycle, γ = {lfd_config.gamma}, k = {lfd_config.n_sampled_goal} "
+     f"\"{lfd_config.goal_selection_strategy}\"", display=False)
+glue("ch07_lfd_steps", f"{budget.lfd_env_steps:,}", display=False)
+glue("ch07_lfd_seeds", f"{budget.lfd_seeds}", display=False)
+glue("ch07_lfd_demos", f"{budget.lfd_demos:,}", display=False)
+glue("ch07_lfd_demo_batch", f"{lfd_config.demo_batch_size}", display=False)
+glue("ch07_lfd_weight", f"{lfd_config.bc_weight:g}", display=False)
+glue("ch07_lfd_every", f"{budget.lfd_eval_every:,}", display=False)
+glue("ch07_lfd_episodes", f"{budget.lfd_eval_episodes:,}", display=False)
 pd.DataFrame([{"task": task_name(e), "random-action success (Ch. 1)": f"{f['success_rate']:.1%}",
                "episodes": f["episodes"]} for e, f in floors.items()]).set_index("task")
 
@@ -314,6 +401,17 @@ pd.DataFrame([{"task": task_name(e), "random-action success (Ch. 1)": f"{f['succ
 # refitting the same network on the aggregate after each round; it is compared
 # with cloning where the two have used the same number of expert episodes, and
 # so the same number of expert labels.
+#
+# Learning from demonstrations trains the book's SAC+HER on
+# {glue:text}`ch07_lfd_task` with the task's recipe ({glue:text}`ch07_lfd_recipe`)
+# for {glue:text}`ch07_lfd_steps` environment steps, on
+# {glue:text}`ch07_lfd_seeds` seed(s), once with {glue:text}`ch07_lfd_demos`
+# expert episodes ($B_D$ = {glue:text}`ch07_lfd_demo_batch` of their transitions
+# beside every minibatch, $\lambda$ = {glue:text}`ch07_lfd_weight`, the Q-filter
+# on) and once without them, both evaluated every
+# {glue:text}`ch07_lfd_every` steps on {glue:text}`ch07_lfd_episodes` held-out
+# episodes. The demonstrations come from reset seeds $500\,000$ on, away from the
+# training environments' seeds and from the evaluation's.
 #
 # ## 3. Implementation Details
 #
@@ -525,6 +623,51 @@ display(video.video_html(video.write_mp4(frames, out / "cloned_pickandplace.mp4"
                                  f"{sum(cloned_done)} of {len(cloned_done)} succeeded."))
 
 # %% [markdown]
+# ### 3.6 Learning from demonstrations on PickAndPlace
+#
+# The demonstration buffer is `gcrl.rl.sac_her.demonstrations`; the filter and
+# the cloning term are two functions of the book's algorithm module, beside the
+# losses of Chapter 3, and `update()` adds the term to the actor's loss on the
+# minibatch's last $B_D$ rows, which are the demonstrations':
+
+# %%
+print(inspect.getsource(algorithm.q_filter_mask))
+print(inspect.getsource(algorithm.cloning_loss))
+
+# %%
+lfd = ch07.train_lfd(budget, seed, training_runs(out), run)
+lfd_result = ch07.lfd_comparison(lfd)
+glue("ch07_lfd_verdict", ch07.lfd_text(lfd_result), display=False)
+lfd_floor = ch01.floors(session.upstream, budget.lfd_task)["random"]
+fig = learning_curves({task_name(budget.lfd_task): {
+    arm: [r.curve for (a, _), r in lfd.items() if a == arm] for arm in (ch07.WITH, ch07.WITHOUT)}})
+for ax in fig.axes:
+    ax.axhline(lfd_floor["success_rate"], color="grey", ls="--", lw=1, label="random actions (Ch. 1)")
+    ax.legend(fontsize=8, loc="upper left")
+publish(fig, out / "demonstrations_curves.png", "ch07_lfd_fig")
+pd.DataFrame([{"arm": arm, **{k: lfd_result[key][k] for k in ("runs", "episodes", "successes", "success_rate",
+                                                                "ci95_low", "ci95_high")}}
+              for arm, key in ((ch07.WITH, "with"), (ch07.WITHOUT, "without"))]).set_index("arm").round(3)
+
+# %% [markdown]
+# ```{glue:figure} ch07_lfd_fig
+# :name: fig-ch07-lfd
+#
+# {glue:text}`ch07_lfd_task`: deterministic success of the book's SAC+HER with
+# and without {glue:text}`ch07_lfd_demos` expert episodes against environment
+# steps, on {glue:text}`ch07_lfd_episodes` fixed held-out episodes per
+# evaluation ({glue:text}`ch07_lfd_seeds` seed(s) per arm: thin lines per seed,
+# thick the pooled rate with its 95% Wilson band); Chapter 1's random-action
+# floor dashed.
+# ```
+#
+# At the end of the budget, {glue:text}`ch07_lfd_verdict`. Both arms are
+# evaluated on the same episodes, so their outcomes are positively correlated
+# episode by episode, and an interval that treats the two samples as
+# independent, as Newcombe's does, is conservative for it. With one training
+# seed per arm the interval speaks for these two runs and the held-out
+# episodes, not for the two methods over seeds (Chapter 6 measures that).
+#
 # ## 4. Verification and Sanity Checks
 #
 # First, the experts are deterministic: the same reset seed gives the same
@@ -593,6 +736,32 @@ assert relabelled_ok
 "demonstrations relabel like Chapter 4's episodes"
 
 # %% [markdown]
+# Sixth, the Q-filter of the trained agent never lets the cloning term act where
+# the critic prefers the actor's action. On a minibatch of demonstrated
+# transitions, drawn and relabelled as in training, the gate equals the
+# comparison of the two critics' values row by row, and the cloning loss of the
+# rows it rejects has no gradient at all in the actor's parameters.
+
+# %%
+lfd_run = lfd[(ch07.WITH, seed)]
+agent, normalizer = load_agent(lfd_run.run_dir, lfd_run.config)
+demo_replay = DemonstrationReplay(budget.lfd_task, budget.lfd_demos)
+reward_env = make_fetch_env(budget.lfd_task)
+obs, demo_action, _, _ = demo_replay.sample(256, lfd_run.config.n_sampled_goal, lfd_run.config.goal_selection_strategy,
+                                            np.random.default_rng(seed), reward_env.unwrapped.compute_reward)
+reward_env.close()
+q_check = ch07.q_filter_on_a_batch(agent, torch.from_numpy(normalizer(obs)), torch.from_numpy(demo_action))
+assert q_check["mask_is_the_comparison"] and q_check["rejected_rows_give_no_gradient"], q_check
+glue("ch07_q_passed", f"{q_check['fraction_passed']:.0%} of {q_check['rows']}", display=False)
+"Q-filter checked on a batch"
+
+# %% [markdown]
+# At the end of training the critic preferred the expert's action on
+# {glue:text}`ch07_q_passed` demonstrated (and relabelled) states: there the
+# cloning term still pulled the actor, and everywhere else the agent was on
+# its own.
+
+# %% [markdown]
 # ## 5. Deliverables
 
 # %%
@@ -606,8 +775,12 @@ write_deliverable(out, "existence_results.json", {
     "widths": width_record,
     "dagger": {"env_id": budget.dagger_task, "rounds": dagger_rows, "against_bc": comparison,
                "at_largest": at_largest},
+    "demonstrations": {"env_id": budget.lfd_task, "demonstrations": budget.lfd_demos,
+                       "env_steps": budget.lfd_env_steps, "config": lfd_config.as_dict(), **lfd_result,
+                       "curves": {ch07.lfd_folder(key): r.curve for key, r in lfd.items()}, "q_filter": q_check},
     "checks": {"expert_deterministic": True, "layout_matches_chapter_1": True, "reload_identical": reload_identical,
-               "relabelled_like_chapter_4": relabelled_ok},
+               "relabelled_like_chapter_4": relabelled_ok,
+               "q_filter_on_a_batch": q_check["mask_is_the_comparison"] and q_check["rejected_rows_give_no_gradient"]},
     "videos": {"expert": {"file": "expert_pickandplace.mp4", "episodes": video_seeds, "successes": int(sum(done))},
                "clone": {"file": "cloned_pickandplace.mp4", "episodes": video_seeds,
                          "successes": int(sum(cloned_done)), "checkpoint": clone_file.name}},

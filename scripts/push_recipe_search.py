@@ -24,7 +24,7 @@ from typing import Any
 
 from gcrl.analysis.bench_push import first_reaching
 from gcrl.core.io import write_json_atomic
-from gcrl.rl.sac_her.learner import SacHerConfig
+from gcrl.rl.sac_her.config import SacHerConfig
 
 PUSH = "FetchPush-v4"
 

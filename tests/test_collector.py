@@ -12,7 +12,8 @@ import torch
 from gcrl.core.errors import CourseError
 from gcrl.rl.sac_her.algorithm import Actor
 from gcrl.rl.sac_her.collector import Collector, CollectorProcess, InlineCollector, Snapshot
-from gcrl.rl.sac_her.learner import SacHerConfig, load_agent, train
+from gcrl.rl.sac_her.config import SacHerConfig
+from gcrl.rl.sac_her.learner import load_agent, train
 from gcrl.rl.sac_her.replay import Normalizer
 
 SETTINGS = dict(env_id="FetchPush-v4", episodes_per_cycle=2, net_arch=(32, 32), obs_clip=5.0)

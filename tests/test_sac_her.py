@@ -15,7 +15,8 @@ import torch
 from gcrl.core.errors import CourseError
 from gcrl.rl.run_folder import RunResult
 from gcrl.rl.sac_her import algorithm, replay
-from gcrl.rl.sac_her.learner import SacHerConfig, TrainingState, train
+from gcrl.rl.sac_her.config import SacHerConfig
+from gcrl.rl.sac_her.learner import TrainingState, train
 
 TINY = dict(total_steps=300, learning_starts=100, batch_size=32, net_arch=(16, 16), eval_every=100,
             eval_episodes=2, checkpoint_every=100, n_envs=1, episodes_per_cycle=1, updates_per_cycle=50,
@@ -81,7 +82,7 @@ def test_an_unknown_recipe_key_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_cuda_requested_without_cuda_is_one_clear_error():
-    from gcrl.rl.sac_her.learner import resolve_device
+    from gcrl.rl.sac_her.config import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu")
     if torch.cuda.is_available():

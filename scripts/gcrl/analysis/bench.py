@@ -41,7 +41,7 @@ from gcrl.core.errors import CourseError
 from gcrl.core.io import write_json_atomic
 from gcrl.core.provenance import RunRecord
 from gcrl.rl.learners import make_config
-from gcrl.rl.sac_her.learner import SacHerConfig
+from gcrl.rl.sac_her.config import SacHerConfig
 from gcrl.rl.sb3 import TrainConfig
 
 

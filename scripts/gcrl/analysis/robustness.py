@@ -128,7 +128,8 @@ class PolicySource:
 def _policy(run_dir: str, config_json: str):
     import json
 
-    from gcrl.rl.sac_her.learner import SacHerConfig, load_agent
+    from gcrl.rl.sac_her.config import SacHerConfig
+    from gcrl.rl.sac_her.learner import load_agent
 
     agent, normalizer = load_agent(Path(run_dir), SacHerConfig.from_dict(json.loads(config_json)))
     return lambda observation: agent.act(normalizer(observation), deterministic=True)

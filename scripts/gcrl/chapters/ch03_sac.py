@@ -22,7 +22,7 @@ from gcrl.course.profiles import SacBudget
 from gcrl.rl.learners import make_config
 from gcrl.rl.recipes import library_default, load_hyperparams
 from gcrl.rl.run_folder import Curve, LearnerConfig
-from gcrl.rl.sac_her.learner import SacHerConfig
+from gcrl.rl.sac_her.config import SacHerConfig
 from gcrl.rl.sb3 import TrainConfig
 
 EXPERIMENTS: tuple[str, ...] = ("FetchReachDense-v4", "FetchReach-v4", "FetchPush-v4")

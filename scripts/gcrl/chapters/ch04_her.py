@@ -28,7 +28,7 @@ from gcrl.rl.envs import make_fetch_env
 from gcrl.rl.evaluate import wilson_interval
 from gcrl.rl.learners import make_config
 from gcrl.rl.run_folder import Curve, LearnerConfig, RunResult
-from gcrl.rl.sac_her.learner import SacHerConfig
+from gcrl.rl.sac_her.config import SacHerConfig
 
 REACH, PUSH = "FetchReach-v4", "FetchPush-v4"
 #: The tasks whose goal sets §1.1 measures.

@@ -22,7 +22,7 @@ from gcrl.core.provenance import RunRecord
 from gcrl.course.deliverables import Upstream
 from gcrl.course.profiles import RobustnessBudget
 from gcrl.rl.run_folder import RunResult
-from gcrl.rl.sac_her.learner import SacHerConfig
+from gcrl.rl.sac_her.config import SacHerConfig
 
 REACH, PUSH = "FetchReach-v4", "FetchPush-v4"
 #: Seed of every perturbation's own noise stream (episodes are seeded separately).

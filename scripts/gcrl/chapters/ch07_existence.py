@@ -5,7 +5,9 @@ the scripted experts' success and failure causes on the held-out episodes,
 behaviour cloning from growing numbers of expert episodes, the grid of widths,
 and DAgger against cloning at the same number of expert labels. Each fit is an
 independent job for the course's process pool; its policy is saved in the
-chapter's folder so that a later cell (and a reader) can reload it.
+chapter's folder so that a later cell (and a reader) can reload it. Learning
+from demonstrations is two arms of the book's SAC+HER on one task, with the
+expert's episodes and without them, trained as one grid like Chapter 4's runs.
 """
 
 from __future__ import annotations
@@ -15,12 +17,20 @@ from typing import Any
 
 import numpy as np
 
+import torch
+
 from gcrl.analysis.scheduler import run_parallel
+from gcrl.analysis.sweep import train_plan
 from gcrl.core.errors import CourseError
+from gcrl.core.provenance import RunRecord
 from gcrl.course.profiles import ExistenceBudget
 from gcrl.rl import experts, imitation
 from gcrl.rl.envs import task_name
-from gcrl.rl.evaluate import evaluate, evaluation_seeds, newcombe_interval, wilson_interval
+from gcrl.rl.evaluate import evaluate, evaluation_seeds, newcombe_interval, pooled, wilson_interval
+from gcrl.rl.learners import make_config
+from gcrl.rl.run_folder import RunResult
+from gcrl.rl.sac_her import algorithm
+from gcrl.rl.sac_her.config import SacHerConfig
 
 #: Demonstrations are the expert's episodes from reset seeds DEMO_SEED_BASE, DEMO_SEED_BASE + 1, ...; DAgger's
 #: episodes start at DAGGER_SEED_BASE; both stay far from the held-out evaluation seeds (gcrl.rl.evaluate).
@@ -222,3 +232,70 @@ def width_reading(width_record: dict[str, dict[str, Any]]) -> str:
         parts.append(f"On {', '.join(task_name(e) for e in missing)} no width of the grid reached it, so existence in "
                      "the class is not shown there at this number of demonstrations.")
     return " ".join(parts)
+
+
+# --- learning from demonstrations ----------------------------------------------------------------------------------
+
+#: The two arms of §3.6: the same recipe, seeds and budget, with the expert's episodes and without them.
+WITH, WITHOUT = "SAC+HER with demonstrations", "SAC+HER alone"
+LfdKey = tuple[str, int]
+
+
+def lfd_plan(budget: ExistenceBudget, seed: int) -> dict[LfdKey, SacHerConfig]:
+    """Both arms on every seed, each evaluated and checkpointed every ``lfd_eval_every`` steps."""
+    if budget.lfd_demos < 1:
+        raise CourseError(f"learning from demonstrations needs at least one demonstration, got {budget.lfd_demos}")
+    common = dict(total_steps=budget.lfd_env_steps, eval_every=budget.lfd_eval_every,
+                  checkpoint_every=budget.lfd_eval_every, eval_episodes=budget.lfd_eval_episodes,
+                  **dict(budget.lfd_overrides))
+    demos = {WITH: {"demo_episodes": budget.lfd_demos}, WITHOUT: {}}
+    return {(arm, s): make_config("sac+her", budget.lfd_task, seed=s, **common, **demos[arm])
+            for arm in (WITH, WITHOUT) for s in range(seed, seed + budget.lfd_seeds)}
+
+
+def lfd_folder(key: LfdKey) -> str:
+    return f"{'demos' if key[0] == WITH else 'alone'}-seed{key[1]}"
+
+
+def train_lfd(budget: ExistenceBudget, seed: int, runs_folder: Path, run: RunRecord) -> dict[LfdKey, RunResult]:
+    """Train both arms as one grid (resumable; complete runs are read back)."""
+    return train_plan(lfd_plan(budget, seed), runs_folder, run, lfd_folder)
+
+
+def lfd_comparison(results: dict[LfdKey, RunResult]) -> dict[str, Any]:
+    """Each arm's final success pooled over its seeds (``with``, ``without``), and the difference with its 95%
+    Newcombe interval."""
+    w, wo = (pooled([r.curve[-1] for (a, _), r in results.items() if a == arm]) for arm in (WITH, WITHOUT))
+    low, high = newcombe_interval(w["successes"], w["episodes"], wo["successes"], wo["episodes"])
+    return {"with": w, "without": wo, "difference": w["success_rate"] - wo["success_rate"],
+            "ci95_low": low, "ci95_high": high}
+
+
+def lfd_text(comparison: dict[str, Any]) -> str:
+    """What the difference says, decided by whether its interval excludes zero."""
+    w, wo = comparison["with"], comparison["without"]
+    verdict = ("the demonstrations help" if comparison["ci95_low"] > 0 else
+               "the demonstrations hurt" if comparison["ci95_high"] < 0 else
+               "the two arms are not distinguishable at this budget")
+    return (f"{w['success_rate']:.0%} with demonstrations against {wo['success_rate']:.0%} without "
+            f"({w['episodes']} held-out episodes per arm over {w['runs']} seed(s)), a difference of "
+            f"{comparison['difference']:+.2f} (95% Newcombe interval [{comparison['ci95_low']:+.2f}, "
+            f"{comparison['ci95_high']:+.2f}]): {verdict}")
+
+
+def q_filter_on_a_batch(agent: algorithm.Agent, obs: torch.Tensor, demo_action: torch.Tensor) -> dict[str, Any]:
+    """The Q-filter of a trained agent on a batch of demonstrated transitions: where it lets the cloning loss act
+    (the critic prefers the demonstration), and whether the loss's gradient vanishes on every other row."""
+    mean_action, _ = agent.actor(obs, deterministic=True)
+    mask = algorithm.q_filter_mask(agent, obs, demo_action, mean_action.detach())
+    prefers_demo = algorithm.pairwise_min(agent.critic(obs, demo_action)) > \
+        algorithm.pairwise_min(agent.critic(obs, mean_action))
+    agent.zero_grad(set_to_none=True)
+    rejected = ~mask
+    if bool(rejected.any()):
+        algorithm.cloning_loss(agent, obs[rejected], demo_action[rejected], filtered=True).backward()
+    silent = all(p.grad is None or not bool(p.grad.any()) for p in agent.actor.parameters())
+    agent.zero_grad(set_to_none=True)
+    return {"rows": len(obs), "passed": int(mask.sum()), "fraction_passed": float(mask.float().mean()),
+            "mask_is_the_comparison": bool(torch.equal(mask, prefers_demo)), "rejected_rows_give_no_gradient": silent}
+

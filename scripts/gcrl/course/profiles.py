@@ -89,9 +89,15 @@ class SacBudget:
     video_episodes: int
 
 
-#: Push's env steps in the standard profile. With its recipe, seed 0 is at the floor until about 400,000 steps
-#: and above 0.9 from 640,000 on (0.97 on 100 held-out episodes at 720,000). Other seeds are not measured yet.
-PUSH_STANDARD_STEPS = 720_000
+#: Push's env steps in the standard profile. With its recipe, seed 0 leaves the floor after about 400,000 steps.
+#: The same run differs in its last bits from one CPU to another, and so, over 10^5 updates, like another seed:
+#: on one 2-core host it measured 0.93 at 680,000 and 0.87 at 720,000 (100 held-out episodes), on another 0.92 at
+#: 640,000 and between 0.95 and 1.00 at every one of the 14 evaluations from 680,000 to 1,200,000 (gcrl train,
+#: 2026-12-02). 880,000 leaves 160,000 steps past the plateau's start on the slower of the two.
+PUSH_STANDARD_STEPS = 880_000
+#: PickAndPlace's env steps for learning from demonstrations in the standard profile (Chapter 7). With 100
+#: demonstrations, seed 0 measured 0.73, 0.98, 0.76, 0.99, 0.94 at 40,000 ... 200,000 (100 held-out episodes).
+LFD_STANDARD_STEPS = 200_000
 
 
 @dataclass(frozen=True)
@@ -172,7 +178,12 @@ class ExistenceBudget:
     largest number of demonstrations on ``width_tasks``; DAgger runs
     ``dagger_rounds`` rounds of ``dagger_largest // dagger_rounds`` episodes on
     ``dagger_task`` and is compared with cloning at each number of demonstrations
-    it can match. ``epochs`` passes over the data fit each policy.
+    it can match. ``epochs`` passes over the data fit each policy. Learning from
+    demonstrations trains the book's SAC+HER on ``lfd_task`` for ``lfd_env_steps``
+    with ``lfd_demos`` expert episodes and without them, on ``lfd_seeds`` seeds,
+    evaluated every ``lfd_eval_every`` steps on ``lfd_eval_episodes`` held-out
+    episodes; ``lfd_overrides`` changes the task's recipe only where a profile
+    cannot afford it.
     """
 
     expert_episodes: int
@@ -185,6 +196,13 @@ class ExistenceBudget:
     epochs: int
     eval_episodes: int
     video_episodes: int
+    lfd_task: str
+    lfd_demos: int
+    lfd_env_steps: int
+    lfd_seeds: int
+    lfd_eval_every: int
+    lfd_eval_episodes: int
+    lfd_overrides: tuple[tuple[str, Any], ...] = ()
     seeds: int = 1
 
 
@@ -306,14 +324,23 @@ BUDGETS: dict[str, dict[str, Budget]] = {
     "ch07": {
         "smoke": ExistenceBudget(expert_episodes=10, demonstrations=(2, 4), clone_tasks=_OBJECT_TASKS,
                                  widths=(16, 64), width_tasks=("FetchPickAndPlace-v4",), dagger_task="FetchPush-v4",
-                                 dagger_rounds=2, epochs=2, eval_episodes=5, video_episodes=1),
+                                 dagger_rounds=2, epochs=2, eval_episodes=5, video_episodes=1,
+                                 lfd_task="FetchPickAndPlace-v4", lfd_demos=4, lfd_env_steps=300, lfd_seeds=1,
+                                 lfd_eval_every=100, lfd_eval_episodes=5,
+                                 lfd_overrides=(("net_arch", (16, 16)), ("n_envs", 1), ("episodes_per_cycle", 1),
+                                                ("updates_per_cycle", 10), ("batch_size", 32), ("demo_batch_size", 8),
+                                                ("learning_starts", 100), ("collector", "inline"))),
         "standard": ExistenceBudget(expert_episodes=500, demonstrations=(10, 100, 1000), clone_tasks=_OBJECT_TASKS,
                                     widths=(16, 32, 64, 128, 256), width_tasks=("FetchPush-v4", "FetchPickAndPlace-v4"),
                                     dagger_task="FetchPush-v4", dagger_rounds=5, epochs=40, eval_episodes=100,
-                                    video_episodes=2),
+                                    video_episodes=2, lfd_task="FetchPickAndPlace-v4", lfd_demos=100,
+                                    lfd_env_steps=LFD_STANDARD_STEPS, lfd_seeds=1, lfd_eval_every=40_000,
+                                    lfd_eval_episodes=100),
         "full": ExistenceBudget(expert_episodes=2000, demonstrations=(10, 100, 1000, 4000), clone_tasks=_OBJECT_TASKS,
                                 widths=(16, 32, 64, 128, 256), width_tasks=_OBJECT_TASKS, dagger_task="FetchPush-v4",
-                                dagger_rounds=10, epochs=40, eval_episodes=500, video_episodes=4),
+                                dagger_rounds=10, epochs=40, eval_episodes=500, video_episodes=4,
+                                lfd_task="FetchPickAndPlace-v4", lfd_demos=100, lfd_env_steps=1_000_000, lfd_seeds=3,
+                                lfd_eval_every=40_000, lfd_eval_episodes=100),
     },
 }
 

@@ -18,7 +18,7 @@ from typing import Any
 from gcrl.core.errors import CourseError
 from gcrl.rl.recipes import ALGORITHMS, BOOK_ALGORITHM as BOOK, SB3_ALGORITHMS
 from gcrl.rl.run_folder import LearnerConfig
-from gcrl.rl.sac_her.learner import SacHerConfig
+from gcrl.rl.sac_her.config import SacHerConfig
 from gcrl.rl.sb3 import TrainConfig
 
 

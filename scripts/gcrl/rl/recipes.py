@@ -127,7 +127,7 @@ def load_recipe(env_id: str, known: set[str]) -> dict[str, Any]:
     """The book's SAC+HER recipe for ``env_id`` (``hyperparams/sac_her.yml``), whose keys are its config's fields.
 
     A key outside ``known`` is an error here; each value's domain is checked by
-    the config that takes it (:class:`gcrl.rl.sac_her.learner.SacHerConfig`).
+    the config that takes it (:class:`gcrl.rl.sac_her.config.SacHerConfig`).
     """
     path = HYPERPARAMS_DIR / "sac_her.yml"
     entry = _entry(path, env_id)

@@ -137,14 +137,34 @@ def pairwise_min(q: torch.Tensor) -> torch.Tensor:
     return torch.minimum(q[0], q[1])
 
 
+def q_filter_mask(agent: Agent, obs: torch.Tensor, demo_action: torch.Tensor, policy_action: torch.Tensor) -> torch.Tensor:
+    """Nair et al.'s Q-filter: True where the critic values the demonstrated action above the actor's,
+    min_i Q_psi_i(s, a_D) > min_i Q_psi_i(s, mu_theta(s)) (Ch. 7, §1.5). No gradient flows through it."""
+    with torch.no_grad():
+        return pairwise_min(agent.critic(obs, demo_action)) > pairwise_min(agent.critic(obs, policy_action))
+
+
+def cloning_loss(agent: Agent, obs: torch.Tensor, demo_action: torch.Tensor, filtered: bool) -> torch.Tensor:
+    """L_BC(theta) = 1/N_D sum_i m_i ||mu_theta(s_i) - a_D,i||^2 over N_D demonstrated transitions (Ch. 7, §1.5),
+    mu_theta(s) = tanh(m_theta(s)) the actor's deterministic action, m_i the Q-filter (1 everywhere unfiltered)."""
+    mean_action, _ = agent.actor(obs, deterministic=True)
+    squared = ((mean_action - demo_action) ** 2).sum(-1)
+    if filtered:
+        squared = squared * q_filter_mask(agent, obs, demo_action, mean_action.detach())
+    return squared.mean()
+
+
 def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
-           next_obs: torch.Tensor, gamma: float, tau: float, target_bounds: tuple[float, float] | None = None) -> None:
+           next_obs: torch.Tensor, gamma: float, tau: float, target_bounds: tuple[float, float] | None = None,
+           demo_rows: int = 0, bc_weight: float = 0.0, q_filter: bool = True) -> None:
     """One SAC gradient step: SB3's three losses, in two backward passes.
 
     Fetch episodes end by truncation only, so no transition is terminal and the
     target bootstraps everywhere (Ch. 3, §1.4). ``target_bounds`` clips the
     target to the range the true value must lie in (Ch. 4: under the sparse
-    reward, [-1/(1 - gamma), 0] once the entropy bonus is small).
+    reward, [-1/(1 - gamma), 0] once the entropy bonus is small). With
+    ``demo_rows``, the batch's last rows are demonstrations, and the actor's loss
+    adds ``bc_weight`` times their cloning loss, Q-filtered if ``q_filter``.
     """
     alpha = agent.log_alpha.detach().exp()  # the temperature before this step's update, as in SB3
     action_pi, log_pi = agent.actor(obs)  # a ~ pi_theta(.|s), reparameterised: differentiable in theta
@@ -169,6 +189,9 @@ def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.
     #    gradient has the sign of H - Hbar. The two losses share no parameter, so one backward pass serves both.
     q_pi = pairwise_min(agent.critic(obs, action_pi, frozen=True))
     actor_loss = (alpha * log_pi - q_pi).mean()
+    if demo_rows:
+        # learning from demonstrations (Ch. 7, §1.5): L = L_pi + lambda_BC L_BC on the demonstrated rows
+        actor_loss = actor_loss + bc_weight * cloning_loss(agent, obs[-demo_rows:], action[-demo_rows:], q_filter)
     alpha_loss = -(agent.log_alpha * (log_pi.detach() + agent.target_entropy)).mean() if agent.learns_temperature \
         else 0.0
     agent.policy_optimizer.zero_grad(set_to_none=True)
