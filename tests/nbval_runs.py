@@ -21,7 +21,8 @@ import pytest
 from ipykernel.ipkernel import IPythonKernel
 from nbval.plugin import IPyNbCell
 
-from gcrl.core.paths import DIGEST_ENV, Layout
+from gcrl.core.io import atomic_path
+from gcrl.core.paths import DIGEST_ENV, Layout, chapter_results
 from gcrl.core.provenance import utc_now
 from gcrl.course.runner import Chapter, input_digest, record_run, select
 
@@ -100,12 +101,10 @@ class NbvalRuns:
         # What papermill's kernel reports; the book reads the lexer from it. nbval's kernel is the same ipykernel.
         notebook.metadata["language_info"] = dict(IPythonKernel.language_info)
         nbformat.validate(notebook)
-        folder = execution.layout.results / execution.profile / execution.chapter.chapter_id
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = chapter_results(execution.profile, execution.chapter.chapter_id, execution.layout.results)
         path = folder / f"{execution.chapter.stem}.ipynb"
-        partial = folder / f".partial-{execution.chapter.stem}.ipynb"
-        nbformat.write(notebook, partial)
-        os.replace(partial, path)
+        with atomic_path(path) as partial:
+            nbformat.write(notebook, partial)
         record_run(execution.chapter, path, execution.digest, execution.profile, execution.seed,
                    execution.started_at, time.perf_counter() - execution.t0)
         self.results, self.profile = execution.layout.results, execution.profile
