@@ -24,7 +24,7 @@ GCRL := $(VENV)/bin/gcrl
 RENDER_PKGS := libegl1 libgl1 libegl-mesa0 libosmesa6
 BROWSER_PKGS := chromium chromium-driver
 
-.PHONY: help install deps sysdeps browserdeps chapters book verify bench test lab clean
+.PHONY: help install deps sysdeps browserdeps chapters book verify bench check test lab clean
 
 help:
 	@echo "make book     set up, execute every chapter (GCRL_PROFILE=smoke|standard|full, default standard), build _build/html"
@@ -32,6 +32,7 @@ help:
 	@echo "make chapters execute the chapters whose inputs changed (CHAPTERS=\"ch00 ...\" for some)"
 	@echo "make verify   check results/<profile>/ against the deliverable declarations"
 	@echo "make bench    the book's SAC+HER vs the library: time to 95% on FetchReach, then success on FetchPush in PUSH_MIN (30) min each"
+	@echo "make check    check your solutions to the problem sets in exercises/ (CHAPTER=ch04 for one chapter)"
 	@echo "make lab      JupyterLab on the chapters (py:percent files open as notebooks)"
 	@echo "make clean    remove generated output (results/, _build/), keep the venv"
 
@@ -112,6 +113,10 @@ PUSH_MIN ?= 30
 bench: install
 	$(GCRL) bench $(BENCH_ARGS)
 	$(GCRL) bench --push --budget-min $(PUSH_MIN)
+
+# The problem sets: exercises/chNN.py is the reader's (created from the stub on first check, never overwritten).
+check: install
+	$(GCRL) check $(CHAPTER)
 
 # JupyterLab refuses to start as root unless given --allow-root; as root (a root shell, or the
 # container started by a root host user) make lab passes it and says so.

@@ -50,7 +50,7 @@ display(Markdown(run.banner()))
 # physics simulator renders off-screen and gives a real image; a
 # reinforcement-learning training loop runs to completion on a Fetch task; and
 # the trained policy survives a round trip to disk unchanged. Nothing is learned
-# here. The deliverables are an environment report, a rendered frame, a
+# here. The {term}`deliverables <deliverable>` are an environment report, a rendered frame, a
 # checkpoint and the proof that it reloads exactly.
 #
 # ## 1. Theoretical Foundations
@@ -111,6 +111,23 @@ display(Markdown(run.banner()))
 # wrong device or in the wrong precision.
 
 # %% [markdown]
+# :::{admonition} Key equations
+# :class: note
+#
+# - a rendered frame, $F \in \{0,\dots,255\}^{H\times W\times 3}$, must satisfy
+#   $\operatorname{sd}(F) \ge \mathrm{sd}_{\min}$ and hold at least $c_{\min}$
+#   distinct colours (§1.2, P2)
+# - the interaction step, for $t = 0,\dots,L-1$: act
+#   $a_t \sim \pi_\theta(\cdot \mid o_t, g)$ and store
+#   $(o_t, a_t, r_{t+1}, o_{t+1}, g)$ in $\mathcal{B}$ (§1.2, P3)
+# - the deterministic evaluation map:
+#   $\mu_\theta : \mathcal{O} \times \mathcal{G} \times \mathcal{G} \to \mathcal{A}$ (§1.2, P4)
+# - the round trip, $\theta' = \mathrm{load}(\mathrm{save}(\theta))$, is correct when
+#   $\forall x \in X_{\text{test}}:\quad \mu_{\theta'}(x) = \mu_\theta(x)$
+#   holds bit for bit (§1.2, P4)
+# :::
+
+# %% [markdown]
 # ## 2. The Experimental Environment
 #
 # The chapter runs in one of two places: in the course container (`docker/dev.sh`,
@@ -118,7 +135,7 @@ display(Markdown(run.banner()))
 # created by `make install` on a CPU machine. Both install the same pinned
 # dependencies. The pins that matter most are `mujoco==3.11.0` (Gymnasium-Robotics
 # 1.4.2 cannot build the Fetch environments on later MuJoCo) and
-# `jupyter-book==1.0.4.post1`. The profile, chosen by `GCRL_PROFILE`, sets every
+# `jupyter-book==1.0.4.post1`. The {term}`profile`, chosen by `GCRL_PROFILE`, sets every
 # budget in this chapter; its values come from the single table in
 # `gcrl.course.profiles`.
 #
@@ -341,3 +358,121 @@ verified_table(results, profile, "ch00")
 # %% [markdown]
 # Under the {glue:text}`ch00_profile` profile the whole chapter took
 # {glue:text}`ch00_wall_s` s from its first cell to its last.
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# - A check that cannot fail proves nothing: each of (P1)–(P4) is a predicate
+#   that is false in a broken laboratory, and §4 asserts all four.
+# - A headless renderer can return a uniform buffer without raising an error, so
+#   the frame is judged by its content, through two inequalities.
+# - The training run is a mechanical proof, not evidence of learning: exactly $L$
+#   environment steps and at least one update.
+# - A checkpoint is accepted only if its deterministic actions are reproduced
+#   exactly; the guarantee holds on one device with one build of PyTorch, which is
+#   why every deliverable records its {term}`provenance`.
+# :::
+#
+# :::{admonition} Failure modes measured
+# :class: warning
+#
+# - **A silent CPU fallback** (P1, §2.1): the device is probed and recorded, here
+#   {glue:text}`ch00_device`.
+# - **A missing rendering backend or a blank frame** (P2, §2.2 and §3.1): the
+#   backend is probed in a child process, here {glue:text}`ch00_backend`; the frame
+#   has a pixel standard deviation of {glue:text}`ch00_frame_std` and
+#   {glue:text}`ch00_frame_colours` distinct colours, against
+#   $\mathrm{sd}_{\min}$ = {glue:text}`ch00_blank_std` and
+#   $c_{\min}$ = {glue:text}`ch00_min_colours`.
+# - **A training loop that stops short or never updates** (P3, §3.2): it ran
+#   {glue:text}`ch00_env_steps` environment steps and
+#   {glue:text}`ch00_grad_steps` gradient updates.
+# - **A checkpoint that does not reload to identical actions** (P4, §3.3): on
+#   {glue:text}`ch00_reload_n` fixed observations the largest action difference
+#   is {glue:text}`ch00_reload_diff`.
+# :::
+
+# %% [markdown]
+# ## 6. Problems
+#
+# The chapter's problem set. Write your solutions in `exercises/ch00.py`, a
+# file that is yours: the first check copies the course's stub there and the
+# course never writes to it again. `gcrl check ch00` (or
+# `make check CHAPTER=ch00`) runs each problem's checks on your file against
+# the course's own pipeline and prints, per problem, PASS or FAIL with a hint
+# that names the property that failed; the last cell below runs the same
+# check. A derivation is checked through the closed form it leads to, which
+# you write as the function; a diagnosis problem's stub is code with a planted
+# bug, which you find from the symptom the check prints, and repair. Each
+# dropdown holds a worked solution: open it after you have tried.
+#
+# **Problem 0.1 (implementation): Fetch's sparse reward.** Every Fetch task
+# rewards a step by where the achieved goal $g_a$ (the gripper on Reach, the
+# object elsewhere) ended relative to the desired goal $g_d$:
+# $r = -\mathbb{1}[\lVert g_a - g_d \rVert_2 > \varepsilon]$ with
+# $\varepsilon = 0.05$ m. Write `sparse_reward(achieved_goal, desired_goal,
+# threshold=0.05)` for one pair of goals (shape `(3,)`) and for a batch (shape
+# `(N, 3)`, giving `N` rewards). The check compares it with the environment's own
+# `compute_reward` on real FetchReach transitions whose goals straddle the
+# threshold.
+#
+# :::{dropdown} Solution
+# The distance is taken over the last axis only, so that one call serves a
+# single transition and a minibatch alike (Chapter 1, §1.2, explains why the
+# relabelling of Chapter 4 needs exactly this). The comparison is strict: a
+# distance of exactly $\varepsilon$ is still rewarded 0.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch00.py
+# :language: python
+# :pyobject: sparse_reward
+# ```
+# :::
+#
+# **Problem 0.2 (derivation): how many episodes a half-width needs.** A success
+# rate estimated from $n$ independent episodes has, by the normal approximation,
+# the interval $\hat p \pm z\sqrt{p(1-p)/n}$. Derive the fewest episodes $n$ whose
+# half-width is at most $h$, and write it as `episodes_for_half_width(half_width,
+# p=0.5, z=1.96)`. For which $p$ is $n$ largest, and how many episodes does a
+# half-width of five percentage points then cost?
+#
+# :::{dropdown} Solution
+# $z\sqrt{p(1-p)/n} \le h \iff n \ge z^2 p(1-p)/h^2$, and $n$ is an integer, so
+# $n^\star = \lceil z^2 p(1-p)/h^2 \rceil$. The variance $p(1-p)$ is largest at
+# $p = 1/2$, where it is $1/4$: $n^\star = \lceil 1.96^2/(4h^2) \rceil$, which is
+# 385 episodes for $h = 0.05$ and 97 for $h = 0.1$. Halving the half-width costs
+# four times the episodes. The normal approximation is poor near 0 and 1, which is
+# why the book reports Wilson intervals (Chapter 1, §1.5; Problem 1.1).
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch00.py
+# :language: python
+# :pyobject: episodes_for_half_width
+# ```
+# :::
+#
+# **Problem 0.3 (diagnosis): a dense reward whose policy runs away.** The dense
+# variants (`FetchReachDense-v4` and the others) reward a step by its distance to
+# the goal. The stub's `dense_reward` was written for them; a policy trained with
+# it moves its gripper away from every goal. Run the check, read the symptom, and
+# repair the function.
+#
+# :::{dropdown} Solution
+# The stub returns $+\lVert g_a - g_d\rVert$: reward grows with the distance, so
+# a maximiser is paid for leaving its goal. The dense reward is the *negative*
+# distance, $r = -\lVert g_a - g_d \rVert_2$, maximal (zero) at the goal. A sign
+# is the cheapest bug to plant and among the hardest to see in a learning curve,
+# which only shows that the return rises.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch00.py
+# :language: python
+# :pyobject: dense_reward
+# ```
+# :::
+
+# %% [markdown]
+# Your file, checked (edit `exercises/ch00.py`, then run this cell again):
+
+# %%
+from gcrl.exercises import check
+
+check("ch00")

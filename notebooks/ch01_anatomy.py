@@ -51,7 +51,7 @@ display(Markdown(run.banner()))
 # every dimension, and we validate it against observations from real rollouts.
 # We verify, on every transition of the random-policy rollouts, the reward
 # identities on which every later chapter relies, including the one that makes hindsight
-# relabelling legitimate. Finally we measure two floors, the random and the
+# relabelling legitimate. Finally we measure two {term}`floors <floor>`, the random and the
 # zero-action policy, which every learned policy must clear. Each rate is
 # reported with a confidence interval.
 #
@@ -121,7 +121,7 @@ display(Markdown(run.banner()))
 # $(s, g)$ is worth $r$ at step $T-1$ and $r + \gamma V$ at step $T-2$. The
 # target would then depend on a variable the critic cannot see. Gymnasium
 # separates the two signals (`terminated`, `truncated`), and a Fetch episode only
-# ever truncates; §3.4 checks this on every episode. Under the sparse reward,
+# ever truncates; §3.4 checks this on every episode. Under the {term}`sparse reward`,
 # values lie in $[-\tfrac{1 - \gamma^{T}}{1-\gamma}, 0]$ over a finite horizon, or
 # in $[-\tfrac{1}{1-\gamma}, 0]$ when bootstrapping treats the horizon as
 # infinite.
@@ -137,7 +137,7 @@ display(Markdown(run.banner()))
 # ### 1.5 Floors, and how to state them
 #
 # A success rate $\hat p = x/n$, from $x$ successes in $n$ independent episodes,
-# estimates a probability $p$. We report it with the 95% Wilson interval
+# estimates a probability $p$. We report it with the 95% {term}`Wilson interval`
 # {cite:p}`wilson1927probable`
 #
 # $$
@@ -156,6 +156,24 @@ display(Markdown(run.banner()))
 glue("ch01_n", f"{budget.episodes_per_policy:,}", display=False)
 zero_high = ch01.wilson_interval(0, budget.episodes_per_policy)[1]
 glue("ch01_wilson_zero", f"{zero_high:.1%}", display=False)
+
+# %% [markdown]
+# :::{admonition} Key equations
+# :class: note
+#
+# - the sparse and dense rewards, with $d(x, y) = \lVert x - y \rVert_2$:
+#   $r(s_{t+1}, g) = -\mathbf{1}\!\left[ d(\phi(s_{t+1}), g) > \varepsilon \right]$
+#   and $r_{\text{dense}}(s_{t+1}, g) = -\,d(\phi(s_{t+1}), g)$ (§1.1)
+# - success at step $t$: $d(\phi(s_{t+1}), g) < \varepsilon$, which disagrees with
+#   the sparse reward only at $d = \varepsilon$ (§1.1, §1.4)
+# - the relabelled transition, for any goal $g'$:
+#   $(s_t, a_t, r(s_{t+1}, g'), s_{t+1}, g')$ (§1.2)
+# - the control period, $\Delta = n\,\delta$, and the target at truncation,
+#   $y_{T-1} = r_{T} + \gamma\, V(s_T, g)$ (§1.3)
+# - the 95% Wilson interval,
+#   $\frac{\hat p + \frac{z^2}{2n} \pm z\sqrt{\frac{\hat p(1-\hat p)}{n} + \frac{z^2}{4n^2}}}{1 + \frac{z^2}{n}}$
+#   with $z = 1.96$, whose upper end at $x = 0$ is $z^2/(n + z^2)$ (§1.5)
+# :::
 
 # %% [markdown]
 # ## 2. The Experimental Environment
@@ -325,7 +343,7 @@ glue("ch01_push_moved", f"{push_moved:.1%}", display=False)
 # relabelled fraction is {glue:text}`ch01_fetchpush_relab_succ`, but the block
 # moved more than $\varepsilon$ from where it started in only
 # {glue:text}`ch01_push_moved` of the random episodes. In the others the "future"
-# achieved goal is simply where the block already lay, and those successes say
+# {term}`achieved goal` is simply where the block already lay, and those successes say
 # nothing about how to move it, which is why Push remains hard even with hindsight.
 #
 # ### 3.5 The floors: random and zero-action policies
@@ -333,6 +351,24 @@ glue("ch01_push_moved", f"{push_moved:.1%}", display=False)
 # Success is read at the last step of the episode, as in the evaluations of later
 # chapters. Episode $i$ is reset with seed $\omega + i$, from the chapter's seed $\omega$. The same seeds, and so the same
 # goals, are used for both policies and for the sparse and dense variants.
+
+# %% [markdown]
+# :::{admonition} Procedure: measuring a floor
+# :class: note
+#
+# For each environment and each policy, random or zero-action:
+#
+# 1. Seed the action space once with the chapter's seed $\omega$; then, for
+#    $i = 0, \dots, n-1$ ($n$ = {glue:text}`ch01_n` here), reset episode $i$ with
+#    seed $\omega + i$.
+# 2. Apply, for $T$ steps, an action drawn uniformly from the action space
+#    (random policy) or the zero action. A termination, or a truncation before
+#    step $T$, aborts the measurement.
+# 3. Score the episode once, by `info["is_success"]` at its last step, and count
+#    the $x$ successes.
+# 4. Report $\hat p = x/n$ with the 95% Wilson interval of §1.5, beside the
+#    fraction of episodes solved at reset ($d < \varepsilon$ before the first step).
+# :::
 
 # %%
 eps = reach["distance_threshold"]
@@ -530,3 +566,125 @@ verified_table(results, profile, "ch01")
 # %% [markdown]
 # Under the {glue:text}`ch01_profile` profile the whole chapter took
 # {glue:text}`ch01_wall_s` s from its first cell to its last.
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# - The goal does not enter the dynamics, and the reward is a known function of
+#   $(\phi(s_{t+1}), g)$; together these make a relabelled transition a genuine
+#   transition of the same process (§1.1, §1.2).
+# - Relabelling is legitimate only if `compute_reward` is pure and vectorised: the
+#   function that issued a reward must recompute it from the goals alone, on
+#   single transitions and on minibatches alike.
+# - A Fetch episode only truncates, after $T$ steps, so the Bellman target at the
+#   last step must bootstrap (§1.3).
+# - A floor is stated with its protocol and its Wilson interval: zero successes in
+#   {glue:text}`ch01_n` episodes still allow a true rate of up to
+#   {glue:text}`ch01_wilson_zero`. A learned policy must clear the floors by more
+#   than their intervals (§1.5, §3.5).
+# :::
+#
+# :::{admonition} Failure modes measured
+# :class: warning
+#
+# - **A reward recomputed differently from the reward issued** (§1.2, §3.4):
+#   {glue:text}`ch01_mismatches` identities failed over
+#   {glue:text}`ch01_checked` transitions and {glue:text}`ch01_relabelled`
+#   relabelled ones.
+# - **Success and reward disagreeing at the threshold** (§1.4, §3.4): they
+#   disagreed {glue:text}`ch01_disagreements` times, and every disagreement must
+#   lie at $d = \varepsilon$.
+# - **An observation that violates its schema, or a dimension left unlabelled**
+#   (§3.3, asserted in §4).
+# - **A floor inflated by episodes solved at reset** (§3.5): the zero-action
+#   policy's final outcome differed from its outcome at reset in
+#   {glue:text}`ch01_zero_changed` of its {glue:text}`ch01_zero_episodes` episodes.
+# :::
+
+# %% [markdown]
+# ## 6. Problems
+#
+# The chapter's problem set. Write your solutions in `exercises/ch01.py`, a
+# file that is yours: the first check copies the course's stub there and the
+# course never writes to it again. `gcrl check ch01` (or
+# `make check CHAPTER=ch01`) runs each problem's checks on your file against
+# the course's own pipeline and prints, per problem, PASS or FAIL with a hint
+# that names the property that failed; the last cell below runs the same
+# check. A derivation is checked through the closed form it leads to, which
+# you write as the function; a diagnosis problem's stub is code with a planted
+# bug, which you find from the symptom the check prints, and repair. Each
+# dropdown holds a worked solution: open it after you have tried.
+#
+# **Problem 1.1 (derivation): the Wilson interval.** The score test rejects a
+# proportion $p$ when $|\hat p - p| > z\sqrt{p(1-p)/n}$: its standard error is
+# computed at the hypothesised $p$, not at $\hat p$. The Wilson interval is the set
+# of $p$ it does not reject. Derive the interval's end points of §1.5 by solving
+# the boundary equation for $p$, show that the interval lies in $[0, 1]$ and, with
+# $x = 0$, that its upper end is $z^2/(n + z^2)$. Write `wilson_interval(successes,
+# trials, z=1.96)` returning `(low, high)`.
+#
+# :::{dropdown} Solution
+# Squaring the boundary, $(\hat p - p)^2 = z^2 p(1-p)/n$, a quadratic in $p$:
+# $(1 + z^2/n)\,p^2 - (2\hat p + z^2/n)\,p + \hat p^2 = 0$. Its roots are
+#
+# $$
+# p_\pm = \frac{\hat p + \frac{z^2}{2n} \pm z\sqrt{\frac{\hat p(1-\hat p)}{n} + \frac{z^2}{4n^2}}}{1 + \frac{z^2}{n}} .
+# $$
+#
+# The quadratic's value at $p = 0$ is $\hat p^2 \ge 0$ and at $p = 1$ is
+# $(1 - \hat p)^2 \ge 0$, while at $p = \hat p$ it is $-z^2\hat p(1-\hat p)/n \le 0$:
+# both roots lie in $[0, 1]$ and straddle $\hat p$. With $x = 0$ the constant term
+# vanishes, the roots are $0$ and $(z^2/n)/(1 + z^2/n) = z^2/(n + z^2)$.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch01.py
+# :language: python
+# :pyobject: wilson_interval
+# ```
+# :::
+#
+# **Problem 1.2 (implementation): the random floor, by its protocol.** A floor
+# is only comparable when its protocol is stated. Write `random_floor(env_id,
+# episodes, seed)` returning each episode's outcome (a list of booleans) under
+# uniformly random actions, with this protocol: episode $i$ resets with seed
+# `seed + i`; the actions come from `env.action_space`, seeded once with `seed`
+# before the first episode; an episode succeeds when `info["is_success"]` is 1 at
+# its last step. The check compares your outcomes, episode by episode, with the
+# protocol's on Reach (where success depends on the actions) and on Push (where it
+# depends mostly on where the reset put the object).
+#
+# :::{dropdown} Solution
+# Success is read once, at the end: the episode is cut by the time limit
+# (truncation) after 50 steps and its last `info` decides. Seeding the action space
+# per episode, or resetting without a seed after the first, gives a different,
+# equally random, sequence: a floor that cannot be reproduced.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch01.py
+# :language: python
+# :pyobject: random_floor
+# ```
+# :::
+#
+# **Problem 1.3 (diagnosis): a success criterion that inflates the floor.** The
+# stub's `episode_success` gives a random policy on Reach a floor well above the
+# one this chapter measured. Run the check, read the symptom, and repair it.
+#
+# :::{dropdown} Solution
+# The stub counts an episode successful if `is_success` was 1 at *any* step. A
+# random arm sweeps through the goal's ball and out again, so "any step" measures
+# how often it passes near the goal, not whether it ends there. The book's
+# criterion (§1.4 and Chapter 7, §1.5) is the last step's.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch01.py
+# :language: python
+# :pyobject: episode_success
+# ```
+# :::
+
+# %% [markdown]
+# Your file, checked (edit `exercises/ch01.py`, then run this cell again):
+
+# %%
+from gcrl.exercises import check
+
+check("ch01")

@@ -22,6 +22,8 @@ seed = 0
 results_root = ""
 
 # %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
@@ -34,7 +36,7 @@ from gcrl.course.deliverables import verified_table, write_deliverable
 from gcrl.course.session import open_chapter
 from gcrl.rl import policy_gradient, video
 from gcrl.rl.envs import task_name
-from gcrl.rl.recipes import library_default
+from gcrl.rl.recipes import library_default, load_hyperparams
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch02", profile, seed, results_root)
@@ -45,11 +47,11 @@ display(Markdown(run.banner()))
 # %% [markdown]
 # ## Abstract
 #
-# This chapter asks the Learnability Question of the most widely used on-policy
+# This chapter asks the Learnability Question of the most widely used {term}`on-policy`
 # method, Proximal Policy Optimization {cite:p}`schulman2017ppo`, on three
 # problems of increasing difficulty: Reach with a dense reward, Reach with the
 # sparse reward, and Push with the sparse reward. We derive the policy-gradient
-# theorem, the clipped surrogate objective and generalised advantage estimation
+# theorem, the clipped surrogate objective and {term}`generalised advantage estimation`
 # {cite:p}`schulman2016gae` from first principles. We then train PPO on a grid of
 # environments and seeds, evaluate every run on fixed held-out episodes, and
 # report learning curves and final success rates with their intervals. The
@@ -165,6 +167,36 @@ display(Markdown(run.banner()))
 # bound: for $\hat A_t > 0$ and $w_t < 1 - \kappa$ it equals $(1 - \kappa)\hat A_t > w_t \hat A_t$,
 # and there the minimum keeps the unclipped term, so a step that made a good
 # action much less likely is still corrected.
+
+# %% tags=["hide-input"]
+recipe = load_hyperparams("ppo", "FetchReach-v4")  # the chapter's recipe: what the figures draw
+clip_shown, gamma_shown, lambdas_shown = recipe["clip_range"], recipe["gamma"], (0.5, 0.8, recipe["gae_lambda"])
+glue("ch02_clip_shown", f"{clip_shown}", display=False)
+ratio = np.linspace(0.0, 2.0, 401)
+fig, axes = plt.subplots(1, 2, figsize=(8.4, 2.9), sharex=True)
+for ax, advantage in zip(axes, (1.0, -1.0)):
+    unclipped = ratio * advantage
+    clipped = np.minimum(unclipped, np.clip(ratio, 1 - clip_shown, 1 + clip_shown) * advantage)
+    ax.plot(ratio, unclipped, color="grey", ls="--", lw=1, label=r"$w\hat A$ (unclipped)")
+    ax.plot(ratio, clipped, color="C0", lw=2, label=r"$\min(w\hat A, \mathrm{clip}(w)\hat A)$")
+    for edge in (1 - clip_shown, 1 + clip_shown):
+        ax.axvline(edge, color="k", ls=":", lw=0.8)
+    ax.set_title(rf"$\hat A = {advantage:+.0f}$")
+    ax.set_xlabel("probability ratio $w$")
+axes[0].set_ylabel("per-sample objective")
+axes[0].legend(fontsize=8, loc="upper left")
+publish(fig, out / "clipped_objective.png", "ch02_clip_fig")
+
+# %% [markdown]
+# ```{glue:figure} ch02_clip_fig
+# :name: fig-ch02-clip
+#
+# The per-sample clipped objective against the probability ratio $w$, for a
+# positive and a negative advantage, with $\kappa$ = {glue:text}`ch02_clip_shown`
+# (dotted: $1 \pm \kappa$). Where the thick line is flat the objective has no
+# gradient: for $\hat A > 0$ beyond $1 + \kappa$, for $\hat A < 0$ below
+# $1 - \kappa$. Elsewhere it is the unclipped term, never above it.
+# ```
 #
 # ### 1.3 Generalised advantage estimation
 #
@@ -192,6 +224,35 @@ display(Markdown(run.banner()))
 # \hat A_t^{\text{GAE}(\gamma, \lambda)} = (1-\lambda) \sum_{j=1}^{h-1} \lambda^{j-1} \hat A_t^{(j)} + \lambda^{h-1} \hat A_t^{(h)}
 # = \sum_{l=0}^{h-1} (\gamma \lambda)^l\, \delta_{t+l}.
 # $$
+#
+# The weights are easier to see than to read ({numref}`fig-ch02-gae`).
+
+# %% tags=["hide-input"]
+horizon_shown = 20
+fig, axes = plt.subplots(1, 2, figsize=(8.4, 2.9))
+for lam, colour in zip(lambdas_shown, ("C1", "C0", "C2")):
+    j = np.arange(1, horizon_shown + 1)
+    weights = (1 - lam) * lam ** (j - 1.0)
+    weights[-1] = lam ** (horizon_shown - 1)  # the longest estimate takes the remaining weight
+    axes[0].plot(j, weights, "o-", ms=3, color=colour, label=rf"$\lambda = {lam}$")
+    axes[1].plot(j - 1, (gamma_shown * lam) ** (j - 1.0), "o-", ms=3, color=colour, label=rf"$\lambda = {lam}$")
+axes[0].set(xlabel="$j$ (steps before bootstrapping)", ylabel=r"weight of $\hat A_t^{(j)}$",
+            title="the $j$-step estimates averaged")
+axes[1].set(xlabel="$l$", ylabel=r"weight of $\delta_{t+l}$", title="the same sum, in TD errors")
+axes[0].legend(fontsize=8)
+publish(fig, out / "gae_weights.png", "ch02_gae_fig")
+glue("ch02_gae_shown", f"h = {horizon_shown} steps with γ = {gamma_shown}", display=False)
+
+# %% [markdown]
+# ```{glue:figure} ch02_gae_fig
+# :name: fig-ch02-gae
+#
+# GAE's weights for a stretch of {glue:text}`ch02_gae_shown`. Left: the weight
+# $(1-\lambda)\lambda^{j-1}$ of each $j$-step estimate, the last point taking
+# the remaining $\lambda^{h-1}$ (visible as the upturn at $j = h$ for
+# $\lambda = 0.95$). Right: the equivalent weight $(\gamma\lambda)^l$ of the
+# TD error $l$ steps ahead.
+# ```
 #
 # $\lambda = 0$ gives the one-step TD estimate (biased, low variance), and
 # $\lambda = 1$ the sampled discounted rewards of the stretch plus
@@ -233,6 +294,26 @@ display(Markdown(run.banner()))
 step_success = ch02.random_policy_step_success(session.upstream)
 glue("ch02_ch1_reach", f"{step_success['FetchReach-v4']:.2%}", display=False)
 glue("ch02_ch1_push", f"{step_success['FetchPush-v4']:.2%}", display=False)
+
+# %% [markdown]
+# :::{admonition} Key equations
+# :class: note
+#
+# - the policy-gradient theorem:
+#   $\nabla_\theta J(\theta) = \mathbb{E}\Big[\sum_{t=0}^{H-1} \gamma^t\, \nabla_\theta \log \pi_\theta(a_t \mid s_t, g)\, A^{\pi_\theta}(s_t, a_t, g)\Big]$ (§1.1)
+# - the direction practice follows instead, without $\gamma^t$:
+#   $\mathbb{E}\big[\sum_t \nabla_\theta \log \pi_\theta\, A_t\big]$, which is not $\nabla_\theta J$ (§1.1)
+# - the clipped surrogate, with
+#   $w_t(\theta) = \pi_\theta(a_t \mid s_t, g) / \pi_{\theta_{\text{old}}}(a_t \mid s_t, g)$:
+#   $L^{\text{CLIP}}(\theta) = \mathbb{E}\Big[\sum_t \min\big(w_t(\theta)\, \hat A_t,\; \operatorname{clip}(w_t(\theta), 1 - \kappa, 1 + \kappa)\, \hat A_t\big)\Big]$,
+#   so that $L^{\text{CLIP}} \le L^{\text{IS}}$ (§1.2)
+# - the temporal-difference residual:
+#   $\delta_t = r_{t+1} + \gamma V_\psi(s_{t+1}, g) - V_\psi(s_t, g)$ (§1.3)
+# - generalised advantage estimation:
+#   $\hat A_t^{\text{GAE}(\gamma, \lambda)} = \sum_{l=0}^{h-1} (\gamma \lambda)^l\, \delta_{t+l}$ (§1.3)
+# - the sparse reward's constant value, with which every batch without a success is consistent:
+#   $V \equiv -1/(1-\gamma)$, with $\delta_t = -1 + \gamma V - V = 0$ (§1.4)
+# :::
 
 # %% [markdown]
 # ## 2. The Experimental Environment
@@ -281,6 +362,46 @@ pd.Series({
 # run writes its learning curve, checkpoints and `metrics.json` under this
 # chapter's results folder. A run that is interrupted resumes from its last
 # checkpoint.
+
+# %% [markdown]
+# :::{admonition} Pseudocode: PPO (as Stable-Baselines3 runs it)
+# :class: note
+#
+# The settings are named as in `ppo.yml` and §2: `n_envs`, `n_steps`, `n_epochs`,
+# `batch_size`, `gamma` ($\gamma$), `gae_lambda` ($\lambda$), `clip_range` ($\kappa$),
+# `vf_coef`, `ent_coef`, `max_grad_norm`, `learning_rate`. In Algorithm 1 of
+# {cite:t}`schulman2017ppo` they are the $N$ = `n_envs` actors, the $K$ = `n_epochs`
+# epochs and the minibatch size $M$ = `batch_size`.
+#
+# 1. Initialise the Gaussian policy $\pi_\theta$ and the critic $V_\psi$; set
+#    $\theta_{\text{old}} \leftarrow \theta$.
+# 2. **Rollout.** In each of the `n_envs` environments, for `n_steps` steps, on
+#    observations normalised by running statistics (§2): sample
+#    $a_t \sim \pi_{\theta_{\text{old}}}(\cdot \mid s_t, g)$ and store it with
+#    $\log \pi_{\theta_{\text{old}}}(a_t \mid s_t, g)$ and $V_\psi(s_t, g)$; step the environment
+#    with $a_t$ clipped to the action box, keeping the log-probability of the unclipped
+#    sample. Where an episode is truncated at the time limit, add $\gamma V_\psi(s_T, g)$ to
+#    its last reward and end the episode there: its last residual then bootstraps from
+#    $V_\psi(s_T, g)$ rather than from zero (§1.3).
+# 3. **Advantages.** Compute every $\delta_t$ and, by the backward recursion
+#    $\hat A_t = \delta_t + \gamma\lambda \hat A_{t+1}$ stopped at each episode's end,
+#    $\hat A_t^{\text{GAE}(\gamma, \lambda)}$ with $\lambda$ = `gae_lambda` (§1.3), bootstrapping from
+#    $V_\psi$ of the next observation where the rollout ends inside an episode. The critic's
+#    targets are $\hat A_t + V_\psi(s_t, g)$.
+# 4. **Update.** For `n_epochs` epochs, shuffle the `n_envs` × `n_steps` stored steps
+#    into minibatches of `batch_size`, and on each minibatch:
+#    1. normalise $\hat A_t$ to zero mean and unit standard deviation
+#       (`normalize_advantage`, §1.4);
+#    2. form $w_t(\theta)$ from the stored $\log \pi_{\theta_{\text{old}}}$ (§1.2);
+#    3. form the loss $-L^{\text{CLIP}}(\theta)$ with $\kappa$ = `clip_range`, averaged over the
+#       minibatch with equal weights, without $\gamma^t$ (§1.1–1.2), plus `vf_coef` times the
+#       squared error of $V_\psi$ against its targets, minus `ent_coef` times the policy's
+#       entropy;
+#    4. take one Adam step (`learning_rate`) on $\theta$ and $\psi$ together, with the
+#       gradient's norm clipped at `max_grad_norm`.
+# 5. Discard the rollout, set $\theta_{\text{old}} \leftarrow \theta$, and return to step 2 until
+#    the run's budget of environment steps is spent.
+# :::
 
 # %%
 runs_folder = training_runs(out)
@@ -439,3 +560,144 @@ verified_table(results, profile, "ch02")
 # {glue:text}`ch02_wall_s` s from its first cell to its last. Each run's
 # checkpoint, learning curve (`curve.csv`), TensorBoard log and `metrics.json`
 # are kept under `runs/` in the chapter's results folder.
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# - PPO follows the equal-weight direction $\mathbb{E}\big[\sum_t \nabla_\theta \log \pi_\theta\, A_t\big]$,
+#   not $\nabla_\theta J$ (§1.1); the clipped surrogate lets one batch serve several steps
+#   without rewarding a ratio $w_t(\theta)$ outside $[1 - \kappa, 1 + \kappa]$, and it is
+#   pessimistic, $L^{\text{CLIP}} \le L^{\text{IS}}$ (§1.2).
+# - GAE's $\lambda$ moves the advantage estimate from the critic's bias ($\lambda = 0$) to the
+#   sampled rewards' variance ($\lambda = 1$); at the time limit, and where a rollout ends
+#   inside an episode, it bootstraps from $V_\psi$ rather than from zero (§1.3).
+# - Under the sparse reward, a batch without a success is consistent with a constant
+#   critic whose residuals vanish, and the per-minibatch normalisation scales the critic's
+#   remaining noise up to a full-sized step in a random direction; on-policy sampling then discards each rare success after
+#   `n_epochs` epochs (§1.4).
+# - The dense reward ranks every action: on Reach with it PPO's final pooled success
+#   rate was {glue:text}`ch02_reachdense`, {glue:text}`ch02_reachdense_verdict` (§3.1).
+# :::
+#
+# :::{admonition} Failure modes measured
+# :class: warning
+#
+# - Reach with the sparse reward, the obstacle of §1.4: final pooled success rate
+#   {glue:text}`ch02_reach`, {glue:text}`ch02_reach_verdict`, after
+#   {glue:text}`ch02_steps` environment steps per run (§3.1).
+# - Push with the sparse reward, where almost every reward other than $-1$ comes from an
+#   episode whose block started within $\varepsilon$ of the goal: {glue:text}`ch02_push`,
+#   {glue:text}`ch02_push_verdict` (§3.1).
+# - The direction PPO follows is not the gradient of $J$: on a tabular MDP the
+#   estimator without $\gamma^t$ is off by {glue:text}`ch02_pg_err_plain`, against
+#   {glue:text}`ch02_pg_err` for the estimator with it (§4).
+# :::
+
+# %% [markdown]
+# ## 6. Problems
+#
+# The chapter's problem set. Write your solutions in `exercises/ch02.py`, a
+# file that is yours: the first check copies the course's stub there and the
+# course never writes to it again. `gcrl check ch02` (or
+# `make check CHAPTER=ch02`) runs each problem's checks on your file against
+# the course's own pipeline and prints, per problem, PASS or FAIL with a hint
+# that names the property that failed; the last cell below runs the same
+# check. A derivation is checked through the closed form it leads to, which
+# you write as the function; a diagnosis problem's stub is code with a planted
+# bug, which you find from the symptom the check prints, and repair. Each
+# dropdown holds a worked solution: open it after you have tried.
+#
+# **Problem 2.1 (derivation): the discounted rewards-to-go.** In the
+# policy-gradient theorem of §1.1 the score of the action at step $t$ is weighted
+# by what follows it, not by the whole episode's return. Show that the terms
+# $r_{t'+1}$ with $t' < t$ have zero expectation against
+# $\nabla_\theta \log \pi_\theta(a_t \mid s_t)$, so that the weight may be
+# $G_t = \sum_{k \ge 0} \gamma^k r_{t+k+1}$, and write `rewards_to_go(rewards,
+# gamma)` computing every $G_t$ of one episode in one backward pass (`rewards[t]`
+# is $r_{t+1}$, the reward that follows $a_t$).
+#
+# :::{dropdown} Solution
+# For $t' < t$, $r_{t'+1}$ is fixed by the history up to $s_t$, so
+# $\mathbb{E}[r_{t'+1} \nabla_\theta \log\pi_\theta(a_t \mid s_t)] =
+# \mathbb{E}\big[r_{t'+1}\, \mathbb{E}_{a_t \sim \pi_\theta(\cdot \mid s_t)}[\nabla_\theta \log \pi_\theta(a_t \mid s_t)]\big]$
+# and the inner expectation is $\sum_a \nabla_\theta \pi_\theta(a \mid s_t) =
+# \nabla_\theta 1 = 0$. What remains weights the score by the rewards from $t$ on.
+# They satisfy $G_t = r_{t+1} + \gamma G_{t+1}$ with $G_T = 0$ past the end, one pass
+# from the last step back.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch02.py
+# :language: python
+# :pyobject: rewards_to_go
+# ```
+# :::
+#
+# **Problem 2.2 (implementation): generalised advantage estimation.** Write
+# `gae(rewards, values, next_values, gamma, lam)`, the GAE($\gamma, \lambda$)
+# advantages of §1.3 for one stretch of an episode, where `next_values[t]` is
+# $V(s_{t+1})$ (zero after a termination). Show first that with $\lambda = 1$ the
+# sum telescopes to $G_t^{\text{bootstrapped}} - V(s_t)$ and that with $\lambda = 0$
+# it is the TD error $\delta_t$. The check compares your advantages with the
+# course's, which a test pins to Stable-Baselines3's.
+#
+# :::{dropdown} Solution
+# With $\delta_t = r_{t+1} + \gamma V(s_{t+1}) - V(s_t)$,
+# $\hat A_t = \sum_{l \ge 0} (\gamma\lambda)^l \delta_{t+l}$, so
+# $\hat A_t = \delta_t + \gamma\lambda \hat A_{t+1}$. At $\lambda = 1$ the values
+# cancel in pairs, $\sum_l \gamma^l \delta_{t+l} = \sum_l \gamma^l r_{t+l+1} +
+# \gamma^{L} V(s_{t+L}) - V(s_t)$: the (bootstrapped) return minus the baseline,
+# unbiased and of high variance. At $\lambda = 0$ only $\delta_t$ remains: low
+# variance, biased by the critic's error.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch02.py
+# :language: python
+# :pyobject: gae
+# ```
+# :::
+#
+# **Problem 2.3 (implementation): the clipped surrogate.** Write
+# `clipped_surrogate(ratio, advantage, clip)`, PPO's per-sample objective
+# $\min\big(w \hat A, \operatorname{clip}(w, 1-\kappa, 1+\kappa) \hat A\big)$ of §1.2, and
+# explain from its graph (the figure of §1.2) why the minimum is taken: on which side
+# of the clip range is the objective flat when $\hat A > 0$, and when $\hat A < 0$?
+#
+# :::{dropdown} Solution
+# For $\hat A > 0$ the objective rises with $w$ until $1 + \kappa$ and is flat
+# after it: no gradient pushes the new policy further toward an action already
+# made more likely. Below $1 - \kappa$ it keeps $w A$, so an update that made
+# a good action *less* likely is still corrected. For $\hat A < 0$ the picture is
+# mirrored: flat below $1 - \kappa$, $w A$ above $1 + \kappa$. The minimum
+# makes the objective a pessimistic (lower) bound on the unclipped surrogate.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch02.py
+# :language: python
+# :pyobject: clipped_surrogate
+# ```
+# :::
+#
+# **Problem 2.4 (diagnosis): advantages that leak across episodes.** A rollout
+# of a fixed number of steps holds several episodes one after another. The stub's
+# `rollout_advantages` computes GAE over the whole rollout; its advantages are
+# biased near the end of every episode. Run the check, read the symptom, repair.
+#
+# :::{dropdown} Solution
+# The recursion $\hat A_t = \delta_t + \gamma\lambda\hat A_{t+1}$ must stop at an
+# episode's last step, terminated or truncated: $\hat A_{t+1}$ then belongs to the
+# next episode, whose TD errors say nothing about this one. The stub masks the
+# next *value* at a termination (correct) but not the recursion. At a truncation
+# the last $\delta_t$ still bootstraps from $V(s_{t+1})$ (the episode was cut, not
+# ended); only the sum stops.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch02.py
+# :language: python
+# :pyobject: rollout_advantages
+# ```
+# :::
+
+# %% [markdown]
+# Your file, checked (edit `exercises/ch02.py`, then run this cell again):
+
+# %%
+from gcrl.exercises import check
+
+check("ch02")

@@ -51,12 +51,12 @@ display(Markdown(run.banner()))
 # gives the advantage estimator nothing to rank, and an on-policy estimator that
 # discards every batch after a few epochs. This chapter removes the second
 # obstacle and keeps the first. Soft Actor-Critic {cite:p}`haarnoja2018sac`
-# learns off-policy from a replay buffer, so every transition it has ever
+# learns off-policy from a {term}`replay buffer`, so every transition it has ever
 # collected keeps contributing to its updates, and it explores by maximising
-# entropy alongside reward. We derive the maximum-entropy objective, the soft
+# entropy alongside reward. We derive the {term}`maximum-entropy <maximum-entropy objective>` objective, the soft
 # Bellman backup and its contraction, soft policy improvement, the losses that
 # approximate them, the reparameterised policy gradient and the automatic
-# tuning of the temperature. We then train SAC, without hindsight relabelling, on
+# tuning of the {term}`temperature`. We then train SAC, without hindsight relabelling, on
 # Reach with the dense and the sparse reward and on Push with the sparse reward.
 # The seeds and evaluation episodes are those of Chapter 2, so that success
 # against environment steps compares the two methods directly. A sanity check
@@ -169,7 +169,7 @@ display(Markdown(run.banner()))
 # Each step replaces one more action of $\pi_{\text{old}}$ by one of
 # $\pi_{\text{new}}$, and in the limit every action is drawn from
 # $\pi_{\text{new}}$. Alternating evaluation (§1.2) and improvement therefore
-# never decreases the soft value. In a finite setting it converges to the
+# never decreases the {term}`soft value`. In a finite setting it converges to the
 # optimal maximum-entropy policy within $\Pi$ {cite:p}`haarnoja2018sac`.
 #
 # ### 1.4 From operators to losses
@@ -289,6 +289,28 @@ display(Markdown(run.banner()))
 # tests both expectations.
 
 # %% [markdown]
+# :::{admonition} Key equations
+# :class: note
+#
+# - the maximum-entropy objective:
+#   $J_\alpha(\pi) = \mathbb{E}_{\tau \sim p_\pi}\Big[\sum_{t=0}^{\infty} \gamma^t \big( r_{t+1} + \alpha\, \mathcal{H}(\pi(\cdot \mid s_t)) \big)\Big]$ (§1.1)
+# - the soft Bellman operator, a $\gamma$-contraction in the supremum norm for bounded entropy:
+#   $(\mathcal{T}^\pi Q)(s, a) = r(s, a) + \gamma\, \mathbb{E}_{s', a' \sim \pi}\big[Q(s', a') - \alpha \log \pi(a' \mid s')\big]$ (§1.2)
+# - the critics' target, regressed by $\mathcal{L}_Q(\psi_j)$:
+#   $y = r + \gamma (1 - \mathbb{1}_{\mathrm{term}}) \Big(\min_{i = 1, 2} Q_{\bar\psi_i}(s', a') - \alpha \log \pi_\theta(a' \mid s')\Big)$,
+#   $a' \sim \pi_\theta(\cdot \mid s')$, with the targets trailing by
+#   $\bar\psi \leftarrow \beta \psi + (1 - \beta)\bar\psi$ (§1.4)
+# - the actor's loss:
+#   $\mathcal{L}_\pi(\theta) = \mathbb{E}_{s \sim \mathcal{B}}\Big[\mathbb{E}_{a \sim \pi_\theta(\cdot \mid s)}\big[\alpha \log \pi_\theta(a \mid s) - \min_i Q_{\psi_i}(s, a)\big]\Big]$ (§1.5)
+# - the reparameterised, squashed action and its log-density:
+#   $a = f_\theta(\zeta; s) = \tanh\big(m_\theta(s) + \sigma_\theta(s) \odot \zeta\big)$, $\zeta \sim \mathcal{N}(0, I)$;
+#   $\log \pi_\theta(a \mid s) = \log \mathcal{N}\big(u;\, m_\theta(s), \operatorname{diag}\sigma_\theta^2(s)\big) - \sum_{i=1}^{4} \log\big(1 - \tanh^2(u_i)\big)$ (§1.5)
+# - the temperature's loss and its gradient:
+#   $\mathcal{L}(\alpha) = \mathbb{E}_{s \sim \mathcal{B},\, a \sim \pi(\cdot \mid s)}\big[-\alpha \log \pi(a \mid s) - \alpha \bar{\mathcal{H}}\big]$,
+#   $\frac{\partial \mathcal{L}}{\partial \alpha} = \mathcal{H}(\pi) - \bar{\mathcal{H}}$ (§1.6)
+# :::
+
+# %% [markdown]
 # ## 2. The Experimental Environment
 #
 # Every run uses the SAC recipe in `scripts/gcrl/rl/hyperparams/sac.yml`, with
@@ -347,6 +369,41 @@ settings
 # the policy's entropy on {glue:text}`ch03_entropy_samples` stored observations.
 # That estimate uses its own random stream, so recording it does not perturb
 # training.
+
+# %% [markdown]
+# :::{admonition} Pseudocode: SAC with the automatic temperature (as Stable-Baselines3 runs it)
+# :class: note
+#
+# The settings are named as in `sac.yml` and §2: `buffer_size`, `learning_starts`,
+# `batch_size`, `gamma` ($\gamma$), `tau` ($\beta$), `learning_rate`, and `ent_coef: auto`
+# with the target entropy $\bar{\mathcal{H}} = -\dim\mathcal{A}$.
+#
+# 1. Initialise the actor $\pi_\theta$, the twin critics $Q_{\psi_1}, Q_{\psi_2}$, their target
+#    networks $\bar\psi_i \leftarrow \psi_i$, and $\log\alpha = 0$, so that $\alpha$ starts at 1 (§1.6);
+#    the replay buffer $\mathcal{B}$ holds `buffer_size` transitions and starts empty.
+# 2. At every environment step, act uniformly at random on the action box for the first
+#    `learning_starts` steps and with $a \sim \pi_\theta(\cdot \mid s, g)$ after them; store
+#    $(s, a, r, s', g)$ in $\mathcal{B}$, with $\mathbb{1}_{\mathrm{term}} = 0$ at the time limit (§1.4).
+# 3. After the first `learning_starts` steps, follow every environment step with one
+#    gradient step (§2; `train_freq` and `gradient_steps` in Stable-Baselines3) on a
+#    minibatch of `batch_size` transitions drawn uniformly from $\mathcal{B}$:
+#    1. draw $\zeta \sim \mathcal{N}(0, I)$ and form the reparameterised action $f_\theta(\zeta; s)$
+#       for every $s$ of the minibatch, with its squashed log-density (§1.5);
+#    2. **temperature:** one step on $\log\alpha$ with gradient $\mathcal{H}(\pi) - \bar{\mathcal{H}}$,
+#       estimated as the minibatch mean of $-\log \pi_\theta(f_\theta(\zeta; s) \mid s) - \bar{\mathcal{H}}$
+#       with the log-densities held fixed (§1.6); the rest of the gradient step uses
+#       $\alpha$ as it was before this update;
+#    3. **critics' target:** $y$ with a fresh $a' \sim \pi_\theta(\cdot \mid s')$, the smaller of the
+#       two target critics and the entropy term, without gradient (§1.4);
+#    4. **critics:** one step on $\mathcal{L}_Q(\psi_1) + \mathcal{L}_Q(\psi_2)$ at the stored
+#       actions (§1.4);
+#    5. **actor:** one step on $\mathcal{L}_\pi(\theta)$ with the actions of step 3.1 and the
+#       critics just updated (§1.5);
+#    6. **targets:** $\bar\psi_i \leftarrow \beta \psi_i + (1 - \beta)\bar\psi_i$ with $\beta$ = `tau` (§1.4).
+#
+# Algorithm 1 of {cite:t}`haarnoja2018sacapps` takes the same steps, but updates the
+# temperature after the actor rather than before the critics.
+# :::
 
 # %% tags=["hide-input"]
 glue("ch03_entropy_samples", f"{ENTROPY_SAMPLES:,}", display=False)
@@ -675,3 +732,147 @@ verified_table(results, profile, "ch03")
 # checkpoint, learning curve with the temperature and entropy at every
 # evaluation (`curve.csv`), TensorBoard log and `metrics.json` are kept under
 # `runs/` in the chapter's results folder.
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# - The soft Bellman operator is a $\gamma$-contraction because the entropy terms cancel
+#   in a difference (§1.2), and soft policy improvement never lowers the soft value
+#   (§1.3); SAC's losses approximate the two steps by stochastic gradients on replayed
+#   data (§1.4–1.5).
+# - The target draws a fresh $a' \sim \pi_\theta(\cdot \mid s')$, so every stored transition
+#   estimates the current policy's backup: SAC is off-policy, and the smaller of the twin
+#   target critics counteracts the upward bias of maximising a noisy estimate (§1.4).
+# - The reparameterised actor follows the critic's slope $\nabla_a Q$, and the $\tanh$
+#   squashing enters its log-density through the Jacobian of the change of variables (§1.5).
+# - The temperature is the multiplier of an averaged entropy constraint: it falls while
+#   $\mathcal{H}(\pi)$ is above $\bar{\mathcal{H}}$ and rises while it is below, and it moved as
+#   predicted in {glue:text}`ch03_temp_agree` intervals between evaluations (§4).
+# - Replay removes the half of Chapter 2's obstacle that lies in discarded batches, not
+#   the half that lies in exploration: it cannot repeat a success that was never
+#   collected (§1.7, §3.1).
+# :::
+#
+# :::{admonition} Failure modes measured
+# :class: warning
+#
+# - Push with the sparse reward and no hindsight: final pooled success rate
+#   {glue:text}`ch03_push`, {glue:text}`ch03_push_verdict`, after
+#   {glue:text}`ch03_push_steps` environment steps (§3.1), the outcome §1.7 predicts when
+#   exploration seldom touches the block and replay has few successes, if any, to repeat.
+# - The temperature follows its gradient, but that does not guarantee that the entropy
+#   reaches its target within a short run: the entropy ended closer to $\bar{\mathcal{H}}$ than at the
+#   first evaluation in {glue:text}`ch03_temp_closer` of the {glue:text}`ch03_temp_runs`
+#   runs (§3.2, §4). Under the sparse reward with no success in the buffer, $Q$ is nearly
+#   flat in $a$ and the actor maximises entropy at any $\alpha > 0$ (§4).
+# - The cost of sample efficiency, in wall-clock time: a Reach run trained at
+#   {glue:text}`ch03_reach_throughput` environment steps per second, against
+#   {glue:text}`ch03_ppo_throughput` for Chapter 2's PPO, and the difference is the number
+#   of gradient steps per environment step (§3.1).
+# :::
+
+# %% [markdown]
+# ## 6. Problems
+#
+# The chapter's problem set. Write your solutions in `exercises/ch03.py`, a
+# file that is yours: the first check copies the course's stub there and the
+# course never writes to it again. `gcrl check ch03` (or
+# `make check CHAPTER=ch03`) runs each problem's checks on your file against
+# the course's own pipeline and prints, per problem, PASS or FAIL with a hint
+# that names the property that failed; the last cell below runs the same
+# check. A derivation is checked through the closed form it leads to, which
+# you write as the function; a diagnosis problem's stub is code with a planted
+# bug, which you find from the symptom the check prints, and repair. Each
+# dropdown holds a worked solution: open it after you have tried.
+#
+# **Problem 3.1 (derivation): the soft value.** For one state with a finite set
+# of actions and values $Q(a)$, find the policy that maximises
+# $\sum_a \pi(a) Q(a) + \alpha \mathcal{H}(\pi)$ and the maximum itself, the soft
+# value $V$ of §1.2. Check your answer's limits ($\alpha \to 0$; all $Q$ equal), and
+# write `soft_value(q_values, alpha)` so that it does not overflow when
+# $Q/\alpha$ is large.
+#
+# :::{dropdown} Solution
+# With a multiplier $\mu$ for $\sum_a \pi(a) = 1$, stationarity gives
+# $Q(a) - \alpha(\log\pi(a) + 1) - \mu = 0$, so $\pi(a) \propto \exp(Q(a)/\alpha)$:
+# the Boltzmann policy. Substituting, $V = \alpha \log \sum_a \exp(Q(a)/\alpha)$.
+# As $\alpha \to 0$ it tends to $\max_a Q(a)$ (the hard Bellman backup); with all
+# $Q = c$ it is $c + \alpha\log|\mathcal{A}|$, the uniform policy's entropy paid at
+# rate $\alpha$. Computed as $m + \alpha\log\sum_a \exp((Q(a) - m)/\alpha)$ with
+# $m = \max_a Q(a)$ (log-sum-exp), it never overflows.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch03.py
+# :language: python
+# :pyobject: soft_value
+# ```
+# :::
+#
+# **Problem 3.2 (implementation): the log-density of a squashed Gaussian.**
+# SAC's actor samples $u \sim \mathcal{N}(\mu, \sigma^2)$ per dimension and acts
+# $a = \tanh(u)$. Derive $\log \pi(a)$ by the change of variables of §1.5 and write
+# `tanh_gaussian_log_prob(mean, log_std, u)` in torch, summed over the action
+# dimensions and finite at $|u| = 20$, where $\tanh(u)$ rounds to 1.
+#
+# :::{dropdown} Solution
+# The map is one-to-one per dimension with $da/du = 1 - \tanh^2(u)$, so
+# $\log\pi(a) = \sum_i \big[\log\mathcal{N}(u_i; \mu_i, \sigma_i^2) -
+# \log(1 - \tanh^2 u_i)\big]$. In floating point $1 - \tanh^2(u)$ is 0 for large
+# $|u|$; the identity $1 - \tanh^2 u = 4/(e^u + e^{-u})^2$ gives
+# $\log(1 - \tanh^2 u) = 2(\log 2 - u - \operatorname{softplus}(-2u))$, exact and
+# finite everywhere (it is what Stable-Baselines3 and the book's actor compute).
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch03.py
+# :language: python
+# :pyobject: tanh_gaussian_log_prob
+# ```
+# :::
+#
+# **Problem 3.3 (implementation): the temperature loss.** Write
+# `temperature_loss(log_alpha, log_prob, target_entropy)` whose gradient step on
+# $\log\alpha$ raises the temperature when the policy's entropy
+# $-\mathbb{E}[\log\pi(a \mid s)]$ is below $\bar{\mathcal{H}}$ and lowers it above,
+# as §1.6 derives. Why must the log-probabilities be held fixed in it?
+#
+# :::{dropdown} Solution
+# $J(\alpha) = \mathbb{E}_{a \sim \pi}[-\alpha(\log\pi(a \mid s) + \bar{\mathcal{H}})]$;
+# in $\log\alpha$ (positive by construction) its gradient is
+# $-\alpha\,\mathbb{E}[\log\pi + \bar{\mathcal{H}}]$, negative when the entropy is
+# below the target, so a descent step raises $\alpha$. Stable-Baselines3 (and the
+# book) drop the factor $\alpha$, which changes the step's size, not its sign:
+# $-\mathbb{E}[\log\alpha\,(\log\pi + \bar{\mathcal{H}})]$. The log-probabilities are
+# detached because this loss tunes the dual variable only: the actor has its own
+# loss, and letting this one move the policy would make the actor *lower* its
+# entropy to lower $J$.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch03.py
+# :language: python
+# :pyobject: temperature_loss
+# ```
+# :::
+#
+# **Problem 3.4 (diagnosis): a {term}`target network` that never moves.** The stub's
+# `polyak_update` is called after every gradient step; with it the critic's
+# targets stay those of its initial network and training stalls. Run the check,
+# read the symptom, repair.
+#
+# :::{dropdown} Solution
+# The stub writes `target = (1 - tau) * target + tau * param`: that binds the
+# local name `target` to a new tensor and leaves the target network's parameter
+# untouched. The update must be in place (`mul_`, `add_`, under `no_grad`). After
+# $n$ correct updates the gap to the online parameters has shrunk by
+# $(1 - \tau)^n$, which is what the check measures.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch03.py
+# :language: python
+# :pyobject: polyak_update
+# ```
+# :::
+
+# %% [markdown]
+# Your file, checked (edit `exercises/ch03.py`, then run this cell again):
+
+# %%
+from gcrl.exercises import check
+
+check("ch03")

@@ -62,7 +62,7 @@ display(Markdown(run.banner()))
 # and so turns failed episodes into successful ones for the goals they happened
 # to reach. We state the problem quantitatively, derive why the substitution
 # leaves the soft Bellman target correct, state when it does not, define the
-# goal-selection strategies and the relabelling ratio, implement relabelling as
+# goal-selection strategies and the {term}`relabelling ratio`, implement relabelling as
 # pure functions tested against Stable-Baselines3, and train the book's own
 # SAC+HER on Reach and on Push, with and without hindsight, on the same seeds.
 # An ablation varies the number of substitute goals $k$ and the strategy. The
@@ -165,7 +165,7 @@ for key, c in by_task.items():
 # policy conditioned on $g'$, and the bootstrap reads $Q(s', a', g')$. Nothing
 # in the target refers to the behaviour policy, so the transition is as valid a
 # sample of the soft Bellman backup for goal $g'$ as for $g$ (Chapter 3,
-# §1.4): SAC's off-policy target is what allows a transition collected for one
+# §1.4): SAC's {term}`off-policy` target is what allows a transition collected for one
 # goal to train the value of another. An on-policy learner such as Chapter 2's
 # PPO cannot do this without importance weights, because its estimator assumes
 # that actions were drawn from the current policy *for the current goal*.
@@ -215,7 +215,42 @@ for key, c in by_task.items():
 # goals that are reachable from $s_t$ but take more steps, which teaches the
 # critic multi-step values. `episode` can choose goals reached *before* $s_t$,
 # which may be unreachable in the remaining time. `final` gives only one
-# distinct goal per episode.
+# distinct goal per episode. {numref}`fig-ch04-relabelling` draws `future` on one
+# real episode.
+
+# %% tags=["hide-input"]
+sketch = ch04.relabelling_schematic("FetchReach-v4", seed=3, t=20)
+path, t_shown = sketch["achieved"], sketch["t"]
+fig, ax = plt.subplots(figsize=(7.4, 4.0))
+ax.plot(path[:, 0], path[:, 1], "-", color="grey", lw=1)
+ax.scatter(path[1:, 0], path[1:, 1], s=8, color="grey", label=r"achieved goals $\phi(s_{j+1})$")
+ax.scatter(path[t_shown + 1:, 0], path[t_shown + 1:, 1], s=14, color="C0",
+           label=r"future candidates, $j \geq t$")
+ax.plot(*path[t_shown, :2], "ks", ms=7, label=rf"$\phi(s_t)$, $t = {t_shown}$")
+for j, reward in zip(sketch["j"], sketch["rewards"]):
+    ax.annotate("", xy=path[j + 1, :2], xytext=path[t_shown, :2],
+                arrowprops={"arrowstyle": "->", "color": "C2" if reward == 0 else "C1", "lw": 1.2})
+ax.plot(*sketch["goal"][:2], "r*", ms=14, label="the desired goal $g$")
+ax.set(xlabel="x (m)", ylabel="y (m)", aspect="equal")
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+fig.tight_layout()
+publish(fig, out / "relabelling.png", "ch04_relabelling_fig")
+rewarded = int(np.sum(sketch["rewards"] == 0))
+glue("ch04_sketch_text", f"{len(sketch['j'])} substitutes drawn for transition {t_shown} (at j = "
+     f"{', '.join(str(j) for j in sketch['j'])}), {rewarded} of them rewarded; its real reward is "
+     f"{sketch['real_reward']:+.0f}", display=False)
+
+# %% [markdown]
+# ```{glue:figure} ch04_relabelling_fig
+# :name: fig-ch04-relabelling
+#
+# Relabelling one episode (FetchReach, random actions, seen from above). Grey:
+# the gripper's achieved goals, one after each transition; blue: those a
+# `future` draw may pick for the marked transition; arrows: the
+# {glue:text}`ch04_sketch_text`. An arrow is green when the substitute lies
+# within the threshold of the state the transition reached (reward 0), orange
+# otherwise.
+# ```
 #
 # HER stores $k$ substitute goals for every real transition, so a fraction
 # $k/(k+1)$ of the data is relabelled. Sampling minibatches instead of storing
@@ -246,6 +281,18 @@ glue("ch04_ch3_steps", f"{chapter3['env_steps']:,}", display=False)
 glue("ch04_ch3_push", experiments.pooled_text(chapter3), display=False)
 glue("ch04_ch3_verdict", experiments.against_floor(chapter3, floor["random"]), display=False)
 glue("ch04_push_reset", f"{floor['random']['success_at_reset_fraction']:.1%}", display=False)
+
+# %% [markdown]
+# :::{admonition} Key equations
+# :class: note
+#
+# - sparse reward: $r(s, a, s', g) = -\mathbb{1}\big[\lVert \phi(s') - g \rVert > \varepsilon\big]$ (§1.1)
+# - volume ratio: $p_q(\varepsilon, S) = \frac{\pi^{q/2}}{\Gamma(q/2 + 1)} \frac{\varepsilon^{q}}{|S|}$ (§1.1)
+# - relabelled reward: $r' = -\mathbb{1}\big[\lVert \phi(s') - g' \rVert > \varepsilon\big]$ (§1.2)
+# - critic target, $g$ replaced by $g'$ in every term: $y = r + \gamma\big(\min_i Q_{\bar\psi_i}(s', a', g) - \alpha \log \pi(a' \mid s', g)\big)$, $a' \sim \pi(\cdot \mid s', g)$ fresh (§1.3)
+# - `future`: $j$ uniform on $\{t, \dots, T - 1\}$, substitute goal $\phi_{j+1} = \phi(s_{j+1})$ (§1.4)
+# - relabelled share: $\lfloor \tfrac{k}{k+1} B \rfloor$ of a minibatch of size $B$, a weight $1/(k+1)$ on the task's own goals (§1.3–1.4)
+# :::
 
 # %% [markdown]
 # ## 2. The Experimental Environment
@@ -344,6 +391,67 @@ trained = ch04.train_plan(runs_plan, training_runs(out), run)
 # %% [markdown]
 # ## 3. Implementation Details
 #
+
+# %% [markdown]
+# :::{admonition} Algorithm: SAC+HER as `learner.py` runs it
+# :class: note
+#
+# Settings in backticks are fields of `SacHerConfig`; $N$ = `n_envs`,
+# $E$ = `episodes_per_cycle`, $U$ = `updates_per_cycle`, $B$ = `batch_size`,
+# $k$ = `n_sampled_goal`, $\gamma$ = `gamma`, $\beta$ = `tau`, $T$ the episode length.
+#
+# 1. Initialise the actor $\pi_\theta$, the twin critic $Q_{\psi_1}, Q_{\psi_2}$ and
+#    its targets $\bar\psi_i \leftarrow \psi_i$, the temperature ($\alpha = 1$, or held
+#    at `ent_coef` when that is a number), the normaliser's statistics
+#    $(\mu, \sigma)$ and an empty buffer of whole episodes; take the snapshot
+#    $(\theta_0, \mu_0, \sigma_0)$.
+# 2. For cycles $c = 0, 1, \dots$, until the buffer holds `total_steps` environment
+#    steps or an evaluation reaches `target_success`:
+#    1. *Collect* (`collector.py`, in a process of its own if `collector` is
+#       `process`): $N$ environments play $E$ complete episodes
+#       each with the snapshot $(\theta_c, \mu_c, \sigma_c)$: uniform random
+#       actions if the buffer held fewer than `learning_starts` steps when the
+#       snapshot was taken; otherwise a sample of $\pi_{\theta_c}(\cdot \mid s_t, g)$
+#       on the normalised input, replaced by a uniform action with probability
+#       `random_eps`.
+#    2. *Learn* (meanwhile, on the episodes of cycles $0, \dots, c - 1$ only;
+#       skipped while they hold fewer than `learning_starts` steps): $U$ times,
+#       1. draw $B$ transitions $(s_t, a_t, s_{t+1})$ uniformly from the stored
+#          episodes; for the first $\lfloor\frac{k}{k+1}B\rfloor$, draw $j$ by
+#          `goal_selection_strategy` (`future`: uniform on $\{t, \dots, T - 1\}$)
+#          and substitute $g' = \phi(s_{j+1})$ of the same episode; the others keep
+#          their episode's $g$;
+#       2. recompute every reward with `compute_reward` from $\phi(s_{t+1})$ and
+#          the transition's goal (§1.2);
+#       3. normalise $s$ and $s'$, goals included, with the current
+#          $(\mu, \sigma)$, each coordinate clipped at ±`obs_clip`;
+#       4. critic: $y = r + \gamma(\min_i Q_{\bar\psi_i}(s', a', g) - \alpha \log \pi(a' \mid s', g))$
+#          with $a'$ fresh and $g$ the transition's goal, clipped to
+#          $[-1/(1 - \gamma), 0]$ if `target_clip` (no transition is terminal);
+#          one Adam step (`learning_rate`) on both critics' squared error to $y$;
+#       5. actor and temperature: one Adam step on $\alpha \log \pi - \min_i Q_{\psi_i}$,
+#          read through the just-updated critics, and, if `ent_coef` is `auto`, on
+#          $-\log\alpha\,(\log\pi + \bar{\mathcal{H}})$ with
+#          $\bar{\mathcal{H}} = -\dim\mathcal{A}$ ($\alpha$ in both losses at its
+#          value before the step);
+#       6. Polyak update: $\bar\psi \leftarrow \beta \psi + (1 - \beta)\bar\psi$.
+#    3. *Receive*: the cycle's $NET$ transitions enter the buffer as whole
+#       episodes, and the observations the policy acted on update the running
+#       mean and variance $(\mu, \sigma)$.
+#    4. Take the snapshot $(\theta_{c+1}, \mu_{c+1}, \sigma_{c+1})$; every
+#       `eval_every` steps evaluate the deterministic policy on fixed held-out
+#       episodes, every `checkpoint_every` steps write a checkpoint.
+#
+# Against the paper's Algorithm 1 {cite:p}`andrychowicz2017her`, storing each
+# transition with its own goal and with $k$ substitutes is replaced by relabelling
+# a fraction $k/(k+1)$ as minibatches are drawn, which gives the same distribution
+# (Problem 4.1). The cycles, `random_eps`, the normalised and clipped inputs and
+# the clipped target follow the original code; its learner is DDPG, it trains on
+# a cycle's episodes within the same cycle (no lag), and it updates its targets
+# once per cycle rather than after every gradient step.
+# :::
+
+# %% [markdown]
 # ### 3.1 Relabelling as pure functions
 #
 # `scripts/gcrl/rl/her.py` holds relabelling without state: `goal_indices(t, T,
@@ -575,6 +683,46 @@ publish(fig, out / "learning_curves.png", "ch04_curves_fig")
 # hindsight run of seed {glue:text}`ch04_push_cost_seed` took
 # {glue:text}`ch04_push_cost`.
 #
+# **What each choice bought.** The search is recorded, with its provenance, in
+# `book/reference/push_search.json`: {glue:text}`ch04_search_protocol`. Each
+# candidate below is the original schedule with the changes listed; success is
+# at the candidate's last evaluation, with its Wilson interval.
+
+# %%
+search = ch04.recipe_search()
+search_table = pd.DataFrame(search["rows"]).drop(columns="curve").set_index("candidate")
+search_table["95% CI"] = [f"[{lo:.2f}, {hi:.2f}]" for lo, hi in zip(search_table.ci95_low, search_table.ci95_high)]
+search_table["steps to 50%"] = [f"{s['env_steps']:,}" if s else "not reached" for s in search_table.steps_to_50]
+search_table[["changes", "env_steps", "success_rate", "95% CI", "steps to 50%", "env_steps_per_s", "updates_per_s"]]
+
+# %% tags=["hide-input"]
+protocol = search["protocol"]
+glue("ch04_search_protocol", f"seed {protocol['seed']}, one candidate at a time, a budget "
+     f"of {protocol['budget_steps']:,} env steps each, {protocol['eval_episodes']} held-out episodes every "
+     f"{protocol['eval_every']:,} steps, on {search['provenance']['device']['name']} "
+     f"({search['provenance']['device']['cores']} cores), commit {search['provenance']['commit'][:7]}",
+     display=False)
+for i, line in enumerate(ch04.search_reading(search)):
+    glue(f"ch04_search_choice{i}", line, display=False)
+glue("ch04_search_not_run", ", ".join(f"`{n}`" for n in search["not_run"]) or "none", display=False)
+timed = all(r["throughput_alone"] for r in search["rows"])
+glue("ch04_search_throughput", "the throughputs come from timing each candidate afresh with nothing else running"
+     if timed else "the throughputs come from the search runs themselves, on a machine that was not kept idle, and "
+     "are approximate", display=False)
+
+# %% [markdown]
+# Against the recipe, each candidate that lacks one of its choices says what
+# that choice bought at the same budget: {glue:text}`ch04_search_choice0`;
+# {glue:text}`ch04_search_choice1`. Success is compared by the Newcombe
+# interval of the difference of the two final rates (independent evaluations);
+# one seed per candidate, so a difference is a property of this seed's runs,
+# not yet of the recipes. Success depends on env steps only (each run is
+# deterministic given its seed), not on what else the machine did meanwhile;
+# {glue:text}`ch04_search_throughput`. The candidates the script
+# defines but this record did not train, {glue:text}`ch04_search_not_run`, were
+# left out for time; `python scripts/push_recipe_search.py NAME` trains any of
+# them and adds it to the record.
+#
 # ### 3.5 Ablation: how many substitute goals, and which
 
 # %%
@@ -783,3 +931,144 @@ verified_table(results, profile, "ch04")
 # and random states, from which an interrupted run resumes exactly), learning
 # curve and `metrics.json` are kept under `runs/` in the chapter's results
 # folder.
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# - The goal does not enter the dynamics and the reward is a known function of
+#   $(\phi(s'), g)$, so a stored transition is a transition of the task with any
+#   goal $g'$ once $r'$ is recomputed; SAC's off-policy target makes it a valid
+#   sample of the soft Bellman backup for $g'$, which PPO cannot use without
+#   importance weights (§1.2–1.3).
+# - The substitution is exact only insofar as the observation determines the next
+#   achieved goal: `final`, `future` and `episode` choose $g'$ from the outcome,
+#   and the weight $1/(k+1)$ on real goals is what keeps the test-time goals in
+#   the objective (§1.3).
+# - Relabelling $\lfloor \tfrac{k}{k+1} B \rfloor$ transitions of each minibatch as it
+#   is drawn gives the distribution of storing $k$ substitutes per transition
+#   (§1.4, Problem 4.1).
+# - Hindsight does not make Push easy; it makes every push a success for some
+#   goal. On Push, hindsight minus none is {glue:text}`ch04_push_gap`:
+#   {glue:text}`ch04_push_gap_verdict` (§3.4).
+# :::
+#
+# :::{admonition} Failure modes measured
+# :class: warning
+#
+# - SAC without hindsight on Push: {glue:text}`ch04_push_noher`,
+#   {glue:text}`ch04_push_noher_verdict` (§3.4); Chapter 3's SAC without
+#   hindsight on Push was {glue:text}`ch04_ch3_verdict` (§1.1).
+# - The ablation's $k = 0$ arm, which sees a rewarded transition only when
+#   exploration reaches the goal by itself: {glue:text}`ch04_ablation_k0` (§3.5).
+# - Hindsight successes that mostly teach leaving the block alone: on random-action Push
+#   episodes {glue:text}`ch04_yield_push_her` of the hindsight transitions are
+#   rewarded, against {glue:text}`ch04_yield_reach_her` on Reach: random motion
+#   rarely moves the block, so the goal it "achieved" is where it already was
+#   (§3.1).
+# :::
+
+# %% [markdown]
+# ## 6. Problems
+#
+# The chapter's problem set. Write your solutions in `exercises/ch04.py`, a
+# file that is yours: the first check copies the course's stub there and the
+# course never writes to it again. `gcrl check ch04` (or
+# `make check CHAPTER=ch04`) runs each problem's checks on your file against
+# the course's own pipeline and prints, per problem, PASS or FAIL with a hint
+# that names the property that failed; the last cell below runs the same
+# check. A derivation is checked through the closed form it leads to, which
+# you write as the function; a diagnosis problem's stub is code with a planted
+# bug, which you find from the symptom the check prints, and repair. Each
+# dropdown holds a worked solution: open it after you have tried.
+#
+# **Problem 4.1 (derivation): the relabelled fraction.** The HER paper stores
+# each real transition once with its own goal and $k$ more times with substitute
+# goals. Show that a transition drawn uniformly from such a buffer carries a
+# substitute with probability $k/(k+1)$, that sampling a transition and then
+# relabelling it with that probability gives the same distribution (which is what
+# the book's buffer does, §1.4), and write `relabelled_fraction(k)`.
+#
+# :::{dropdown} Solution
+# Each real transition contributes $k + 1$ stored copies, $k$ of them relabelled,
+# and every transition contributes equally, so a uniform draw is relabelled with
+# probability $k/(k+1)$, and given that it is, its substitute is a uniform draw
+# from the strategy's distribution. Drawing a real transition uniformly and then
+# relabelling it with probability $k/(k+1)$ (goal drawn afresh) gives that same
+# joint distribution without storing the copies. For $k = 4$, 80% of a minibatch
+# is relabelled.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch04.py
+# :language: python
+# :pyobject: relabelled_fraction
+# ```
+# :::
+#
+# **Problem 4.2 (implementation): the `future` strategy.** For transitions at
+# times $t$ of an episode of horizon $T$, write `future_goal_indices(t, horizon,
+# rng)`: indices $j$ drawn uniformly from $\{t, \dots, T - 1\}$, the substitute
+# goal being `next_achieved_goals[j]`, the achieved goal after transition $j$.
+# Why must $j = t$ be allowed?
+#
+# :::{dropdown} Solution
+# `rng.integers(t, horizon)` draws each $j$ uniformly from $[t, T)$, vectorised
+# over $t$. The index $j = t$ is the state transition $t$ itself reached: relabelled
+# with it, the transition is rewarded by construction, which is where the
+# algorithm's first successes come from (§1.2). Excluding it, or drawing from the
+# whole episode (the `episode` strategy), changes what the agent learns: the
+# ablation of §3.5 measures both.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch04.py
+# :language: python
+# :pyobject: future_goal_indices
+# ```
+# :::
+#
+# **Problem 4.3 (implementation): relabelled goals and their rewards.** Write
+# `relabel(next_achieved_goals, t, j, threshold=0.05)` returning the substitute
+# goals $g' = \phi(s_{j+1})$ (row $j$ of `next_achieved_goals`) and the rewards
+# $r' = -\mathbb{1}[\lVert \phi(s_{t+1}) - g' \rVert > \varepsilon]$ they give
+# transitions $t$ (§1.2). Why is the reward recomputed from the *next* achieved goal of transition $t$,
+# not from the goal of its starting state?
+#
+# :::{dropdown} Solution
+# The reward of a transition is a function of the state it reached and of the
+# goal, $r_t = R(\phi(s_{t+1}), g)$, with $\phi(s_{t+1})$ the row
+# `next_achieved_goals[t]`. Relabelling substitutes $g$ only, so the reward is
+# recomputed at the same reached state; pure, vectorised `compute_reward` is what
+# makes this a single call per minibatch (Chapter 1, §1.2). The check compares
+# your rewards with FetchPush's own `compute_reward` through the course's
+# `relabel_episode`.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch04.py
+# :language: python
+# :pyobject: relabel
+# ```
+# :::
+#
+# **Problem 4.4 (diagnosis): a relabelling that leaks other episodes' goals.**
+# A replay buffer stores whole episodes in one flat array. The stub's
+# `sample_future_goals` draws future goals by offsetting a transition's flat index.
+# Run the check, read the symptom, repair it.
+#
+# :::{dropdown} Solution
+# The stub adds an offset drawn from $[0, T)$ to the flat index, so a transition
+# late in its episode receives the achieved goal of the *next* episode (or reads
+# past the buffer's end). That goal was never reachable from this episode's start,
+# yet the transition is rewarded as if it were: a silent bias, because the
+# learning curve still rises on the easy goals. The future index must be drawn in
+# $[i, \text{start}(i) + T)$, within the transition's own episode.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch04.py
+# :language: python
+# :pyobject: sample_future_goals
+# ```
+# :::
+
+# %% [markdown]
+# Your file, checked (edit `exercises/ch04.py`, then run this cell again):
+
+# %%
+from gcrl.exercises import check
+
+check("ch04")

@@ -57,7 +57,7 @@ display(Markdown(run.banner()))
 # that kind is narrow: it is a statement about one transition kernel, one
 # observation channel and one goal distribution, each exactly as the simulator
 # defines them. This chapter asks how far the claim extends. We define
-# robustness as a curve, the success rate as a function of a perturbation's
+# {term}`robustness <robustness curve>` as a curve, the success rate as a function of a perturbation's
 # severity over a stated family of perturbations, and we measure it for Chapter
 # 4's Reach and Push policies, loaded from Chapter 4's results and not retrained,
 # under every family that applies to the task ({glue:text}`ch05_family_counts`):
@@ -214,6 +214,18 @@ display(Markdown(run.banner()))
 # more of it, so we compare the learning curves as well as the end points.
 
 # %% [markdown]
+# :::{admonition} Key equations
+# :class: note
+#
+# - robustness curve: $R_\pi(\sigma) = \Pr\big[\text{success at } T \mid \pi, \mathcal{M}_\sigma\big]$, $\sigma \ge 0$ (§1.1)
+# - normalised area: $A_\pi = \frac{1}{u(\sigma_m)} \int_0^{\sigma_m} R_\pi(\sigma)\, \mathrm{d}u(\sigma)$, with $u = \sigma$ or $u = \log(1 + \sigma)$ (§1.1)
+# - half-success severity: $\sigma_{1/2} = \inf\{\sigma : R_\pi(\sigma) \le R_\pi(0)/2\}$ (§1.1)
+# - observation noise as the policy sees it: $\nu_i / \hat s_i$ (§1.2)
+# - relabelled goal and reward: $\tilde g = \phi(s_{j+1})$, $j \ge t$, and $r(\phi(s_{t+1}), \tilde g)$ (§1.3)
+# - {term}`domain randomisation`: $J_p(\pi) = \mathbb{E}_{\xi \sim p}\big[J(\pi; \mathcal{M}_\xi)\big]$, against the worst case $\max_\pi \min_\xi J(\pi; \mathcal{M}_\xi)$ (§1.4)
+# :::
+
+# %% [markdown]
 # ## 2. The Experimental Environment
 #
 # ### 2.1 The perturbation families
@@ -292,6 +304,30 @@ randomised = ch05.train_randomised(randomised_plan, training_runs(out), run)
 # %% [markdown]
 # ## 3. Implementation Details
 #
+
+# %% [markdown]
+# :::{admonition} Procedure: a degradation curve
+# :class: note
+#
+# 1. Fix a family $\{\mathcal{M}_\sigma\}_{\sigma \ge 0}$ and its grid
+#    $0 = \sigma_0 < \sigma_1 < \dots < \sigma_m$ in the family's unit (§1.1, §2.1).
+# 2. Fix the episodes: the task's policies, one per training seed, each play an
+#    equal share of {glue:text}`ch05_point_episodes` episodes whose reset seeds
+#    start at {glue:text}`ch05_seed_base`, the same at every severity (§2.2).
+# 3. At each severity $\sigma_i$, run each policy in the family's wrapper, whose
+#    noise stream is re-seeded at every reset; one job is a policy, a family, a
+#    severity and a block of episodes, and the nominal point, the identity for
+#    every family, is evaluated once per policy and shared (§3.1–3.2).
+# 4. Judge success on the true state of $\mathcal{M}_{\sigma_i}$, never on what a
+#    perturbed sensor reports, and pool over policies and episodes into one
+#    point with its 95% Wilson interval (§1.1).
+# 5. Condense the curve into $A_\pi$, by the trapezoidal rule on the family's
+#    axis $u$, and $\sigma_{1/2}$, interpolated linearly on $u$ and reported as
+#    undefined where the curve never halves within the grid or $R_\pi(0) = 0$
+#    (§1.1).
+# :::
+
+# %% [markdown]
 # ### 3.1 Perturbations as wrappers
 #
 # `scripts/gcrl/rl/perturb.py` implements each family as a Gymnasium wrapper with a
@@ -709,3 +745,133 @@ verified_table(results, profile, "ch05")
 # Under the {glue:text}`ch05_profile` profile the chapter took
 # {glue:text}`ch05_wall_s` s. The randomised runs keep their checkpoints and
 # curves under `runs/` in the chapter's results folder.
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# - Robustness is the function $R_\pi(\sigma)$ over a stated family and grid, not
+#   a number; areas and half-success severities compare policies within one
+#   family and grid, never one family with another (§1.1).
+# - Where a perturbation enters the loop decides what it breaks: observation
+#   noise evaluates the policy at states it is not in, latency breaks the Markov
+#   property in $(s_t, g)$, a dynamics shift changes $P$, and a goal shift asks
+#   the critic to extrapolate (§1.2).
+# - Per-feature normalisation makes millimetres of observation noise matter; that
+#   fragility belongs to the input scaling, not to the control problem (§3.4).
+# - Domain randomisation maximises an average, $J_p$, not a worst case; on Reach
+#   it changed nominal success by {glue:text}`ch05_nominal_cost` (randomised
+#   minus nominal): {glue:text}`ch05_nominal_cost_verdict` (§3.5).
+# :::
+#
+# :::{admonition} Failure modes measured
+# :class: warning
+#
+# - Families under which success halves within the grid: on Reach
+#   {glue:text}`ch05_halves_reach`; on Push {glue:text}`ch05_halves_push` (§3.3).
+# - Observation noise amplified by normalisation: {glue:text}`ch05_min_std_feature`
+#   turns one millimetre of noise into {glue:text}`ch05_amplification` training
+#   standard deviations, and on Reach success halves at
+#   {glue:text}`ch05_obsnoise_half` (§3.4).
+# - Push policies against Chapter 1's floor: their nominal success,
+#   {glue:text}`ch05_push_nominal`, against {glue:text}`ch05_push_floor` for a
+#   gripper that does not move, is {glue:text}`ch05_push_reading` (§3.3).
+# - Optimistic relabelling under the hidden parameter: two draws of the hidden
+#   damping from the same state and actions end {glue:text}`ch05_bias_short`; the
+#   spread grows to {glue:text}`ch05_bias_long` (§3.6).
+# :::
+
+# %% [markdown]
+# ## 6. Problems
+#
+# The chapter's problem set. Write your solutions in `exercises/ch05.py`, a
+# file that is yours: the first check copies the course's stub there and the
+# course never writes to it again. `gcrl check ch05` (or
+# `make check CHAPTER=ch05`) runs each problem's checks on your file against
+# the course's own pipeline and prints, per problem, PASS or FAIL with a hint
+# that names the property that failed; the last cell below runs the same
+# check. A derivation is checked through the closed form it leads to, which
+# you write as the function; a diagnosis problem's stub is code with a planted
+# bug, which you find from the symptom the check prints, and repair. Each
+# dropdown holds a worked solution: open it after you have tried.
+#
+# **Problem 5.1 (implementation): an action-noise wrapper.** Actuators do not
+# execute exactly what they are sent. Write the Gymnasium wrapper `ActionNoise(env,
+# sigma, seed=0)` whose `action` method returns $a + \varepsilon$,
+# $\varepsilon \sim \mathcal{N}(0, \sigma^2 I)$, kept inside the action box, from a
+# generator seeded once. Where in the loop of §1.2 does this perturbation enter,
+# and why does clipping make the effective noise smaller than $\sigma$ near the
+# box's faces?
+#
+# :::{dropdown} Solution
+# The wrapper sits between the policy and the simulator: the policy's observation
+# and the success criterion are untouched, only the executed action changes (actuation
+# noise in §1.2's loop $s_t \to o_t \to a_t \to s_{t+1}$, between $a_t$ and the physics). Clipping to $[-1, 1]$ maps every draw beyond a
+# face onto it, so near a face the executed noise is truncated and biased toward
+# the interior; the course's `gcrl.rl.perturb.ActionNoise` does the same, and the
+# chapter's severities are the $\sigma$ before clipping.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch05.py
+# :language: python
+# :pyobject: ActionNoise
+# ```
+# :::
+#
+# **Problem 5.2 (derivation): Newcombe's interval of a difference.** Comparing
+# two success rates, a domain-randomised policy against the nominal one (§3.5) or
+# Chapter 7's two training arms, needs an interval of their difference. With $(l_a, u_a)$ and
+# $(l_b, u_b)$ the two Wilson intervals, justify Newcombe's hybrid interval for
+# $d = \hat p_a - \hat p_b$,
+#
+# $$
+# \Big[d - \sqrt{(\hat p_a - l_a)^2 + (u_b - \hat p_b)^2},\;
+#       d + \sqrt{(u_a - \hat p_a)^2 + (\hat p_b - l_b)^2}\Big],
+# $$
+#
+# and write `newcombe_interval(successes_a, trials_a, successes_b, trials_b)`.
+# When is it *not* the right interval for this chapter's comparisons?
+#
+# :::{dropdown} Solution
+# For independent estimates, $\operatorname{Var}(\hat p_a - \hat p_b) =
+# \operatorname{Var}\hat p_a + \operatorname{Var}\hat p_b$. Newcombe's method 10
+# takes each rate's Wilson distances to its ends as that rate's (asymmetric)
+# margins, and combines in quadrature the two that move $d$ the same way: $d$ is
+# smallest when $p_a$ is low and $p_b$ high, hence $(\hat p_a - l_a)$ with
+# $(u_b - \hat p_b)$. It inherits Wilson's good behaviour near 0 and 1, where the
+# Wald difference interval fails. It assumes the two samples independent: two
+# policies evaluated on the *same* episodes, as this chapter evaluates every point
+# of a curve, are paired, and for paired outcomes an interval of the paired
+# differences is the right one (and, when the outcomes agree often, narrower).
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch05.py
+# :language: python
+# :pyobject: newcombe_interval
+# ```
+# :::
+#
+# **Problem 5.3 (diagnosis): sensor noise on the commanded goal.** The stub's
+# `noisy_observation` is meant to model noisy sensors on a Fetch observation.
+# Under it, even a perfect policy fails more often than its sensing error
+# explains. Run the check, read the symptom, repair.
+#
+# :::{dropdown} Solution
+# The stub perturbs every key, `desired_goal` included. The desired goal is a
+# *command*, known exactly to whoever issued it; no sensor measures it. Noise on
+# it moves the target the policy aims at while success is still judged against
+# the true goal (§1.1), so the policy is penalised for a perturbation that has no
+# physical counterpart. The course's `ObservationNoise` perturbs the sensed state,
+# and optionally the achieved goal, which *is* measured.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch05.py
+# :language: python
+# :pyobject: noisy_observation
+# ```
+# :::
+
+# %% [markdown]
+# Your file, checked (edit `exercises/ch05.py`, then run this cell again):
+
+# %%
+from gcrl.exercises import check
+
+check("ch05")

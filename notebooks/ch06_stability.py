@@ -57,8 +57,8 @@ display(Markdown(run.banner()))
 # algorithm's performance is once training is treated as random; we show on the
 # course's own runs how little a mean over three of them pins it down; and we
 # adopt the estimators of Agarwal et al. {cite}`agarwal2021rliable`: the
-# interquartile mean with stratified-bootstrap confidence intervals, performance
-# profiles, and the probability of improvement. We then rerun the comparison the
+# {term}`interquartile mean` with stratified-bootstrap confidence intervals, performance
+# profiles, and the {term}`probability of improvement`. We then rerun the comparison the
 # course has built towards, SAC with hindsight relabelling against the same
 # learner without it and against PPO, with more seeds, and measure how
 # sensitive SAC+HER is to its learning rate, batch size and relabelling ratio.
@@ -260,6 +260,23 @@ display(Markdown(run.banner()))
 # result, and through the training dynamics those bits can grow.
 
 # %% [markdown]
+# :::{admonition} Key equations
+# :class: note
+#
+# - a run's score, a random variable of its seed:
+#   $X_m(\omega) = \Pr\big[\text{success} \mid \pi_\omega, \text{task } m\big] \in [0, 1]$ (§1.1)
+# - the variance of a mean over $N$ runs: $\operatorname{Var}\bar X = \operatorname{Var}\hat X / N$ (§1.2)
+# - the interquartile mean of the $NM$ pooled scores:
+#   $\operatorname{IQM} = \frac{1}{NM - 2c} \sum_{j = c + 1}^{NM - c} x_{(j)}$, with $c = \lfloor NM/4 \rfloor$ (§1.3)
+# - the performance profile:
+#   $\hat F(\eta) = \frac{1}{NM} \sum_{i, m} \mathbb{1}\big[\hat X_m(\omega_i) > \eta\big]$ (§1.5)
+# - the probability of improvement:
+#   $P(X > Y) = \frac1M \sum_{m=1}^{M} \Big(\Pr\big[X_m > Y_m\big] + \tfrac12 \Pr\big[X_m = Y_m\big]\Big)$ (§1.6)
+# - the spread of run scores on shared episodes:
+#   $\operatorname{Var}\hat X = \operatorname{Var} u + \operatorname{Var} z / n$ (§1.7)
+# :::
+
+# %% [markdown]
 # ## 2. The Experimental Environment
 #
 # ### 2.1 One sweep
@@ -308,7 +325,34 @@ plan.groupby(["group", "configuration", "algorithm", "task", "env steps"], sort=
 
 # %% [markdown]
 # ## 3. Implementation Details
+
+# %% [markdown]
+# :::{admonition} Procedure: comparing algorithms over seeds
+# :class: note
 #
+# 1. *Trials.* Train every algorithm on every task with each of the $N$ seeds
+#    of the sweep, one trial per folder; a complete trial is read back, not
+#    retrained (§3.1).
+# 2. *Score matrix.* Score each trained policy by its final success on the
+#    same fixed held-out episodes, $\hat X_m(\omega_i)$, which gives one
+#    $N \times M$ matrix per algorithm (§1.1).
+# 3. *IQM with {term}`stratified bootstrap`.* Compute the IQM of each matrix (beside the
+#    mean, the median and the optimality gap); draw $B$ replicate matrices by
+#    resampling the $N$ runs with replacement within each task, recompute, and
+#    report the 2.5th and 97.5th percentiles, the resampling seeded (§1.3, §1.4,
+#    §3.2).
+# 4. *Profiles.* Evaluate $\hat F(\eta)$ on a grid of thresholds $\eta$, with
+#    stratified-bootstrap bands (§1.5).
+# 5. *Probability of improvement.* For each pair $(X, Y)$, estimate $P(X > Y)$
+#    as the fraction of the $N_X N_Y$ pairs of runs that $X$ wins, ties counting
+#    one half, with its bootstrap interval; an interval that excludes $0.5$
+#    orders the pair (§1.6).
+#
+# The sensitivity study of §3.4 applies steps 3 and 5 to the area under each
+# run's learning curve instead of its final success.
+# :::
+
+# %% [markdown]
 # ### 3.1 Trials on Ray, resumable
 #
 # A trial is built and trained like every run of the course, through the one
@@ -456,7 +500,7 @@ plots.publish(fig, out / "sample_efficiency.png", "ch06_efficiency_fig")
 # 95% bootstrap bands (the runs are resampled afresh at each evaluation).
 # ```
 #
-# The performance profiles ({numref}`fig-ch06-profiles`) show the whole score
+# The {term}`performance profiles <performance profile>` ({numref}`fig-ch06-profiles`) show the whole score
 # distribution of each algorithm, and the sample-efficiency curves
 # ({numref}`fig-ch06-efficiency`) show how each got there: two algorithms with the
 # same final score may differ in how early they reached it.
@@ -672,3 +716,151 @@ verified_table(results, profile, "ch06")
 # chapter, or one of their own, without retraining; the trials' checkpoints
 # stay under `runs/` in the chapter's results folder, and running
 # `gcrl sweep` on the same file resumes or extends them.
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# - A training run is one draw from a distribution over seeds, and a claim
+#   about an algorithm is a statistic of the $N \times M$ score matrix, to be
+#   reported with its interval (§1.1).
+# - A mean over three seeds has a wide interval, hides bimodal outcomes and,
+#   when the best of several is reported, is biased upwards (§1.2); the IQM
+#   ignores up to a quarter of the runs on either side while averaging the
+#   middle half, and the stratified bootstrap resamples runs within each task
+#   (§1.3, §1.4).
+# - The aggregates, the profiles and the probability of improvement answer
+#   different questions: how large, above which threshold, how often. Here the
+#   IQM of final success is {glue:text}`ch06_iqm_recipe` for SAC+HER,
+#   {glue:text}`ch06_iqm_noher` without relabelling and
+#   {glue:text}`ch06_iqm_ppo` for PPO, and
+#   $P(\text{SAC+HER} > \text{SAC, no HER})$ is {glue:text}`ch06_poi_0`,
+#   {glue:text}`ch06_poi_0_verdict` (§3.3).
+# - More evaluation episodes shrink only the evaluation noise; the spread
+#   across seeds is a property of the algorithm on the task, and only more runs
+#   estimate it better (§1.7, §3.5).
+# - A run is a function of its seed only on a fixed device, software stack and
+#   thread count; here two runs with the same seed and settings are
+#   {glue:text}`ch06_det_repeatable` (§3.6).
+# :::
+#
+# :::{admonition} Failure modes measured
+# :class: warning
+#
+# - *Three-seed studies that disagree* (§3.3): every subset of three runs is a
+#   study another reader could have published.
+#   {glue:text}`ch06_three_seed_reading`
+# - *Knife-edge hyperparameters* (§3.4): over the tried values the learning
+#   rate is {glue:text}`ch06_verdict_learning_rate`, the batch size
+#   {glue:text}`ch06_verdict_batch_size` and $k$
+#   {glue:text}`ch06_verdict_n_sampled_goal`, each verdict from comparisons
+#   not corrected for one another.
+# - *Evaluation noise read as seed variance* (§3.5): the observed spread of the
+#   recipe's area across seeds is {glue:text}`ch06_sd_seeds_area_observed`, and
+#   {glue:text}`ch06_sd_seeds_area` once corrected as in §1.7.
+# - *A thread count that changes the run* (§3.6): with two torch threads
+#   instead of one, the run is {glue:text}`ch06_det_threads`.
+# :::
+
+# %% [markdown]
+# ## 6. Problems
+#
+# The chapter's problem set. Write your solutions in `exercises/ch06.py`, a
+# file that is yours: the first check copies the course's stub there and the
+# course never writes to it again. `gcrl check ch06` (or
+# `make check CHAPTER=ch06`) runs each problem's checks on your file against
+# the course's own pipeline and prints, per problem, PASS or FAIL with a hint
+# that names the property that failed; the last cell below runs the same
+# check. A derivation is checked through the closed form it leads to, which
+# you write as the function; a diagnosis problem's stub is code with a planted
+# bug, which you find from the symptom the check prints, and repair. Each
+# dropdown holds a worked solution: open it after you have tried.
+#
+# **Problem 6.1 (implementation): the interquartile mean.** Write `iqm(scores)`,
+# the mean of the middle half of a set of run scores, as rliable defines it (sort,
+# drop $\lfloor n/4 \rfloor$ from each end, average the rest; §1.3). What fraction
+# of the runs can collapse to 0 without moving it more than the spread of the
+# others?
+#
+# :::{dropdown} Solution
+# Sorting and trimming $\lfloor n/4 \rfloor$ scores from each end is
+# `scipy.stats.trim_mean(scores, 0.25)`, which rliable's `aggregate_iqm` calls. Any
+# $\lfloor n/4 \rfloor$ runs may take any values (a collapsed seed at 0, an outlier
+# at 1) and the IQM stays between the remaining quartiles: its breakdown point is
+# 25%, against 0% for the mean and 50% for the median, whose variance is larger.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch06.py
+# :language: python
+# :pyobject: iqm
+# ```
+# :::
+#
+# **Problem 6.2 (implementation): the percentile bootstrap.** Write
+# `bootstrap_interval(scores, statistic, reps, seed, confidence=0.95)`: draw `reps`
+# resamples of the $n$ scores with replacement (numpy's `default_rng(seed)`),
+# compute the statistic on each, and return the $\tfrac{1-c}{2}$ and $\tfrac{1+c}{2}$
+# quantiles. The check estimates your interval's coverage of a known mean over 200
+# simulated samples. Why does rliable *stratify* the resampling by task (§1.4)?
+#
+# :::{dropdown} Solution
+# The resamples' statistic approximates the sampling distribution of the
+# statistic; its quantiles bound the estimate at the stated confidence
+# (approximately: with 15 scores the percentile interval of a mean covers somewhat
+# less than 95%). Stratifying resamples runs within each task, so that every
+# replicate keeps the design's number of runs per task: an unstratified resample
+# could draw one task's runs twice and another's not at all, mixing task
+# difficulty into the interval's width.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch06.py
+# :language: python
+# :pyobject: bootstrap_interval
+# ```
+# :::
+#
+# **Problem 6.3 (derivation): the probability of improvement.** §1.6 defines
+# $P(X > Y)$ between two algorithms from their runs. Show that its natural
+# estimate, $\frac{1}{nm}\sum_{i,j}\big(\mathbb{1}[x_i > y_j] + \tfrac12\mathbb{1}[x_i = y_j]\big)$,
+# is the Mann–Whitney $U$ statistic divided by $nm$, that it is unbiased for
+# $P(X > Y) + \tfrac12 P(X = Y)$, and that the estimates of the two orders sum to 1;
+# write `probability_of_improvement(x, y)`.
+#
+# :::{dropdown} Solution
+# $U = \sum_{i,j} (\mathbb{1}[x_i > y_j] + \tfrac12 \mathbb{1}[x_i = y_j])$ counts
+# the pairs in which $x$ wins, ties split; each term has expectation
+# $P(X > Y) + \tfrac12 P(X = Y)$ for independent runs, so $U/(nm)$ is unbiased.
+# Exchanging $x$ and $y$ turns each win into a loss and keeps each tie, so the two
+# estimates sum to 1 and an algorithm against itself scores $\tfrac12$. Unlike a
+# difference of means, it says how often one algorithm's run beats the other's,
+# not by how much.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch06.py
+# :language: python
+# :pyobject: probability_of_improvement
+# ```
+# :::
+#
+# **Problem 6.4 (diagnosis): a run that its seed does not reproduce.** The stub's
+# `seeded_generators` gives a run its numpy and torch generators. Two runs with one
+# seed, on one machine, end with different parameters (§3.6 requires them equal).
+# Run the check, read the symptom, repair.
+#
+# :::{dropdown} Solution
+# `np.random.default_rng()` without an argument draws its seed from the operating
+# system's entropy: every call gives a new stream. Everything the numpy generator
+# drives (exploration noise, minibatch indices, relabelling) then differs between
+# runs although torch's generator agrees. Every source of randomness must be
+# derived from the run's seed.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch06.py
+# :language: python
+# :pyobject: seeded_generators
+# ```
+# :::
+
+# %% [markdown]
+# Your file, checked (edit `exercises/ch06.py`, then run this cell again):
+
+# %%
+from gcrl.exercises import check
+
+check("ch06")

@@ -61,13 +61,13 @@ display(Markdown(run.banner()))
 # episodes: on Push, PickAndPlace and Slide we measure
 # {glue:text}`ch07_expert_summary`, and count every failure by its cause.
 # Existence in the *hypothesis class* (the book's actor network) is shown by
-# fitting that network to the controller's actions, behaviour cloning, from
+# fitting that network to the controller's actions, {term}`behaviour cloning`, from
 # {glue:text}`ch07_demos` expert episodes, and measuring the clone on the same
 # held-out episodes: from the most demonstrations it reaches
 # {glue:text}`ch07_largest_summary`. A grid of widths bounds the class that
 # suffices. Cloning is trained on the expert's states and tested on its own, so
 # its errors compound; we derive the compounding-error bound and the reduction
-# of DAgger {cite:p}`ross2011dagger`, which trains on the learner's own states,
+# of {term}`DAgger` {cite:p}`ross2011dagger`, which trains on the learner's own states,
 # and compare the two at the same number of expert labels on
 # {glue:text}`ch07_dagger_task`: {glue:text}`ch07_dagger_verdict`. Finally the
 # answer to existence is put to work for learnability: the expert's episodes
@@ -240,7 +240,7 @@ display(Markdown(run.banner()))
 # $1 - S(\hat\pi) \le 1 - S(\pi^\star) + \Pr[E_{T-1}] \le 1 - S(\pi^\star) + T \bar e$.
 # This is linear in $T$, because a terminal cost in $[0, 1]$ charges any
 # departure at most 1, and it is informative only when $\bar e < 1/T$: it counts
-# every departure as a failure. Under this criterion covariate shift shows
+# every departure as a failure. Under this criterion {term}`covariate shift` shows
 # itself not in the order in $T$ but in what the bound cannot see: nothing
 # controls $\hat\pi$ after a departure, so whether a departure is fatal is
 # decided in states the training data never contained.
@@ -313,7 +313,7 @@ display(Markdown(run.banner()))
 # m_i = \mathbb{1}\!\left[\min_j Q_{\psi_j}(s_i, a_i) > \min_j Q_{\psi_j}(s_i, \mu_\theta(s_i))\right].
 # $$
 #
-# The gate $m_i$ is the *Q-filter*, and it follows from what the cloning term
+# The gate $m_i$ is the *{term}`Q-filter`*, and it follows from what the cloning term
 # must not do. Without it ($m_i = 1$), the term pulls $\mu_\theta(s_i)$ toward
 # $a_i$ at every demonstrated state with a fixed weight, so even an actor that
 # already does better than the demonstrator there, as judged by the critic, is
@@ -343,7 +343,24 @@ display(Markdown(run.banner()))
 # is far from the demonstrations and the filter lets it act, and it fades where
 # the critic has learned to prefer the actor: the agent starts as a clone and
 # keeps improving as a reinforcement learner.
+
+# %% [markdown]
+# :::{admonition} Key equations
+# :class: note
 #
+# - the cloning loss:
+#   $\mathcal{L}_{\text{BC}}(\theta) = \frac{1}{N} \sum_{i=1}^{N} \big\lVert \mu_\theta(s_i, g_i) - a^\star_i \big\rVert_2^2$ (§1.4)
+# - cloning's bound: $J(\hat\pi) \le J(\pi^\star) + T^2 \bar e$ (§1.5)
+# - on the learner's own states: $J(\hat\pi) \le J(\pi^\star) + u\,T\hat e$ (§1.5)
+# - success at the last step:
+#   $1 - S(\hat\pi) \le 1 - S(\pi^\star) + \Pr[E_{T-1}] \le 1 - S(\pi^\star) + T \bar e$ (§1.5)
+# - DAgger's guarantee, once $N$ is of order $uT$: $J \le J(\pi^\star) + u\,T\,e_N + O(1)$ (§1.6)
+# - the Q-filtered actor loss:
+#   $L(\theta) = L_\pi(\theta) + \lambda\,\frac{1}{B_D} \sum_{i \in \mathcal{D}} m_i\,\lVert \mu_\theta(s_i) - a_i \rVert^2$,
+#   with $m_i = \mathbb{1}\!\left[\min_j Q_{\psi_j}(s_i, a_i) > \min_j Q_{\psi_j}(s_i, \mu_\theta(s_i))\right]$ (§1.7)
+# :::
+
+# %% [markdown]
 # ## 2. The Experimental Environment
 
 # %%
@@ -414,7 +431,78 @@ pd.DataFrame([{"task": task_name(e), "random-action success (Ch. 1)": f"{f['succ
 # training environments' seeds and from the evaluation's.
 #
 # ## 3. Implementation Details
+
+# %% [markdown]
+# :::{admonition} Algorithm: behaviour cloning (`imitation.clone`)
+# :class: note
 #
+# Settings, of `CloneConfig`: `net_arch`, `epochs`, `batch_size`,
+# `learning_rate`, `obs_clip`, `seed`.
+#
+# 1. Keep every step of the expert's episodes (reset seeds $0, 1, \dots$) with
+#    the action taken there: $\mathcal{D} = \{(s_i, g_i, a^\star_i)\}_{i=1}^{N}$.
+# 2. Fit the normaliser to the observations and goals of $\mathcal{D}$; every
+#    input is then normalised and clipped at `obs_clip`.
+# 3. Initialise the actor $\mu_\theta = \tanh(m_\theta)$, of widths `net_arch`,
+#    from `seed`.
+# 4. For each of `epochs` passes, shuffle $\mathcal{D}$ and take one Adam step
+#    (`learning_rate`) on $\mathcal{L}_{\text{BC}}$ per minibatch of
+#    `batch_size` rows.
+# 5. Return $\hat\pi = \mu_\theta$ with its normaliser; its success is measured
+#    on held-out episodes, never on $\mathcal{D}$.
+# :::
+#
+# :::{admonition} Algorithm: DAgger (`imitation.dagger`)
+# :class: note
+#
+# Settings: `rounds` ($N$), `episodes_per_round`, the `CloneConfig` of every
+# fit, and `seed_base`, the first reset seed; the expert must be stateless.
+#
+# 1. Start with an empty aggregate $\mathcal{D}$.
+# 2. For each round $j = 1, \dots, N$:
+#    1. Roll out the acting policy for `episodes_per_round` episodes from the
+#       next unused reset seeds: the expert in round 1 ($\beta_1 = 1$), the
+#       current learner $\hat\pi_j$ afterwards ($\beta_j = 0$).
+#    2. Label every visited state with the expert's action $\pi^\star(s)$.
+#    3. Aggregate: add the labelled states to $\mathcal{D}$, keeping every
+#       earlier round's.
+#    4. Refit: fit a fresh actor $\hat\pi_{j+1}$, with its own normaliser, on
+#       all of $\mathcal{D}$ by behaviour cloning, and measure it on the
+#       held-out episodes.
+# 3. Return the last learner. Ross et al. return the policy of the sequence
+#    that is best on validation; §3.4 reports every round's.
+#
+# Round 1 is behaviour cloning on the same number of episodes.
+# :::
+#
+# :::{admonition} Algorithm: learning from demonstrations (SAC+HER with a demonstration replay)
+# :class: note
+#
+# Settings, of `SacHerConfig`: `demo_episodes` ($N$), `demo_batch_size`
+# ($B_D$), `bc_weight` ($\lambda$) and `q_filter`, beside the recipe's
+# `batch_size` ($B$), `n_sampled_goal` ($k$), `goal_selection_strategy`,
+# `updates_per_cycle` and `tau`.
+#
+# 1. Once, at the start: the expert plays `demo_episodes` episodes from reset
+#    seeds $500\,000$ on; they fill the demonstration replay $\mathcal{D}$ and
+#    give the normaliser its first statistics.
+# 2. Every cycle, the actor as it stood at the cycle's start plays the cycle's
+#    episodes while the learner takes `updates_per_cycle` gradient steps on the
+#    episodes of earlier cycles; the new episodes then enter the agent's replay
+#    and the normaliser's statistics. Each gradient step:
+#    1. Draw $B$ transitions from the agent's replay and $B_D$ from
+#       $\mathcal{D}$, each relabelled as drawn by Chapter 4's functions with
+#       the same $k$ and strategy; stack them, the demonstrations last.
+#    2. Critic: one step of Chapter 3's soft Bellman regression on all
+#       $B + B_D$ rows.
+#    3. Actor: $L_\pi(\theta)$ on all $B + B_D$ rows, plus $\lambda$ times the
+#       cloning loss on the last $B_D$ rows, each row weighted by its Q-filter
+#       $m_i$ (read from the just-updated critic, without gradient) if
+#       `q_filter`, and by $m_i = 1$ otherwise; one step.
+#    4. Target critic: Polyak averaging at rate `tau`.
+# :::
+
+# %% [markdown]
 # ### 3.1 The experts
 #
 # The experts live in `gcrl.rl.experts`, one class per task. Push's is the
@@ -794,3 +882,147 @@ verified_table(results, profile, "ch07")
 # {glue:text}`ch07_wall_s` s. The cloned and DAgger policies of the largest
 # number of demonstrations are saved beside the results as `bc-*.pt` and
 # `dagger-*.pt`; `gcrl.rl.imitation.ClonedPolicy.load` reads them back.
+
+# %% [markdown]
+# :::{admonition} Takeaways
+# :class: tip
+#
+# - Existence in the task is shown by construction: a scripted controller
+#   measured on held-out episodes bounds from below what the task admits. With
+#   95% confidence, policies with success at least
+#   {glue:text}`ch07_expert_push_low` on Push and
+#   {glue:text}`ch07_expert_pickandplace_low` on PickAndPlace exist (§1.3, §3.1).
+# - Existence in the class is shown by a network of fixed widths, fitted from
+#   finite data, whose closed-loop success is measured; neither universal
+#   approximation nor a small $\mathcal{L}_{\text{BC}}$ shows it. From
+#   {glue:text}`ch07_largest` expert episodes the clone reaches
+#   {glue:text}`ch07_largest_summary` (§1.2, §3.2).
+# - Cloning controls its error on the expert's states only, which bounds its
+#   cost by $T^2 \bar e$; DAgger trains on the learner's own states, at the
+#   price of an expert that can label any state, which Slide's cannot (§1.5,
+#   §1.6).
+# - Demonstrations put existence to work for learnability: a second replay and
+#   a Q-filtered cloning term, which acts only where the critic prefers the
+#   expert's action; at the end of training it acted on
+#   {glue:text}`ch07_q_passed` demonstrated states (§1.7, §4).
+# :::
+#
+# :::{admonition} Failure modes measured
+# :class: warning
+#
+# - *An imperfect expert* (§3.1): Slide's open-loop strike succeeds on
+#   {glue:text}`ch07_expert_slide`; of its {glue:text}`ch07_slide_failed`
+#   failures the causes are {glue:text}`ch07_slide_causes`.
+# - *A small loss that does not transfer* (§3.2): at the smallest number of
+#   demonstrations, {glue:text}`ch07_small_fit`.
+# - *Compounding errors* (§3.4): cloning is tested on states it was never
+#   trained on; at the same number of expert labels on
+#   {glue:text}`ch07_dagger_task`, DAgger's policy against cloning's is
+#   {glue:text}`ch07_dagger_verdict`.
+# - *Exploration that does not find the grasp* (§3.6): on
+#   {glue:text}`ch07_lfd_task`, SAC+HER alone is measured against the same
+#   learner with demonstrations and against Chapter 1's random-action floor;
+#   at {glue:text}`ch07_lfd_steps` environment steps we measure
+#   {glue:text}`ch07_lfd_verdict`.
+# :::
+
+# %% [markdown]
+# ## 6. Problems
+#
+# The chapter's problem set. Write your solutions in `exercises/ch07.py`, a
+# file that is yours: the first check copies the course's stub there and the
+# course never writes to it again. `gcrl check ch07` (or
+# `make check CHAPTER=ch07`) runs each problem's checks on your file against
+# the course's own pipeline and prints, per problem, PASS or FAIL with a hint
+# that names the property that failed; the last cell below runs the same
+# check. A derivation is checked through the closed form it leads to, which
+# you write as the function; a diagnosis problem's stub is code with a planted
+# bug, which you find from the symptom the check prints, and repair. Each
+# dropdown holds a worked solution: open it after you have tried.
+#
+# **Problem 7.1 (derivation): the union bound on cloning's regret.** §1.5 bounds
+# $J(\hat\pi) - J(\pi^\star)$ by $\sum_{t=1}^{T} \Pr[E_{t-1}]$ and then by
+# $T^2\bar e$. Redo the middle step: from the per-step departure rates
+# $e_0, \dots, e_{T-1}$ on the expert's states, derive the tightest bound the union
+# bound gives before it is relaxed to $T^2 \bar e$, and write
+# `cloning_regret_bound(departure)`. Which departures cost most, and why?
+#
+# :::{dropdown} Solution
+# $\Pr[E_{t-1}] \le \sum_{i=0}^{t-1} e_i$, so
+# $\sum_{t=1}^{T}\Pr[E_{t-1}] \le \sum_{t=1}^{T}\sum_{i=0}^{t-1} e_i =
+# \sum_{i=0}^{T-1} (T - i)\, e_i$: a departure at step $i$ is counted at every
+# later step $t = i + 1, \dots, T$. Since $T - i \le T$, this is at most
+# $T \sum_i e_i = T^2 \bar e$. Early departures cost most: they leave the learner
+# the longest time in states the expert's data never showed it.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch07.py
+# :language: python
+# :pyobject: cloning_regret_bound
+# ```
+# :::
+#
+# **Problem 7.2 (implementation): the Q-filter.** Write `q_filter(q_demo,
+# q_policy)`: given the twin critics' values of the demonstrated actions and of
+# the actor's own actions, each of shape `(critics, batch)`, the boolean mask of
+# the rows whose demonstration the critic prefers, as §1.7 defines it. Why the
+# minimum over the critics, and why a strict comparison?
+#
+# :::{dropdown} Solution
+# Each side is valued pessimistically, as the twin minimum values it in the Bellman target:
+# $\min_i Q_i(s, a_D) > \min_i Q_i(s, \mu(s))$. Using one critic, or their mean,
+# would accept demonstrations on the strength of the overestimation the twin
+# minimum exists to remove (Chapter 3). The comparison is strict so that where the
+# critic cannot tell the two actions apart the actor is left to its own objective:
+# a greedy actor stays a stationary point of the filtered loss (§1.7).
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch07.py
+# :language: python
+# :pyobject: q_filter
+# ```
+# :::
+#
+# **Problem 7.3 (implementation): the Q-filtered cloning loss.** Write
+# `cloning_loss(policy_action, demo_action, mask)` $=
+# \frac{1}{B_D}\sum_{i=1}^{B_D} m_i \lVert \mu(s_i) - a_i \rVert^2$ on the $B_D$
+# demonstration rows of a minibatch. Why divide by $B_D$ rather than by the number
+# of rows the filter kept?
+#
+# :::{dropdown} Solution
+# The squared error is summed over action dimensions and masked per row. Dividing
+# by $B_D$ keeps the term's weight proportional to how much of the demonstration
+# data the critic still endorses: as the actor overtakes the expert, fewer rows
+# pass and the cloning term fades on its own. Dividing by the kept rows would hold
+# its weight constant however few survive, forcing the actor toward the last few
+# demonstrations it has not yet beaten.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch07.py
+# :language: python
+# :pyobject: cloning_loss
+# ```
+# :::
+#
+# **Problem 7.4 (diagnosis): a DAgger that forgets.** The stub's
+# `dagger_aggregate` builds each round's training set. With it, the learner's
+# success oscillates from round to round instead of rising as in §3.4. Run the
+# check, read the symptom, repair.
+#
+# :::{dropdown} Solution
+# The stub trains each round on the states of the latest policy only. DAgger's
+# guarantee (§1.6) is for the *aggregate* of all rounds' states, labelled by the
+# expert: it is a no-regret argument over the sequence of policies, and a learner
+# trained on the last policy's states alone forgets the states its earlier
+# mistakes led to, and returns to them.
+#
+# ```{literalinclude} /scripts/gcrl/exercises/solutions/ch07.py
+# :language: python
+# :pyobject: dagger_aggregate
+# ```
+# :::
+
+# %% [markdown]
+# Your file, checked (edit `exercises/ch07.py`, then run this cell again):
+
+# %%
+from gcrl.exercises import check
+
+check("ch07")

@@ -24,6 +24,7 @@ from typing import Any
 
 from gcrl.analysis.bench_push import first_reaching
 from gcrl.core.io import write_json_atomic
+from gcrl.core.provenance import RunRecord
 from gcrl.rl.sac_her.config import SacHerConfig
 
 PUSH = "FetchPush-v4"
@@ -53,39 +54,72 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "explore_narrow": ("as explore, with 3x128 networks on one learner thread",
                        {"n_envs": 8, "batch_size": 512, "ent_coef": 0.05, "random_eps": 0.3,
                         "net_arch": (128, 128, 128)}),
+    "no_explore": ("as explore_narrow, with SAC's own exploration only: the temperature learned, no random actions",
+                   {"n_envs": 8, "batch_size": 512, "net_arch": (128, 128, 128)}),
     "zoo_schedule": ("3x256, batch 256, one update per env step (the zoo's schedule), gamma 0.95, no clipping",
                      {"updates_per_cycle": 200, "gamma": 0.95, "target_clip": False, "obs_clip": 10.0}),
 }
 
 
+def record(name: str, config: SacHerConfig, curve: list[dict[str, Any]]) -> dict[str, Any]:
+    """One candidate's line of the summary, read from its learning curve."""
+    description, changes = CANDIDATES[name]
+    last = curve[-1]
+    finished = last["env_steps"] >= config.total_steps or max(r["success_rate"] for r in curve) >= config.target_success
+    return {"description": description, "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
+            "stopped_by_hand": not finished, "budget_steps": config.total_steps, "config": config.as_dict(),
+            **{f"to_{int(level * 100)}": first_reaching(curve, level) for level in (0.5, 0.9)},
+            "best_success_rate": max(r["success_rate"] for r in curve),
+            "last": {k: last[k] for k in ("env_steps", "train_s", "success_rate", "ci95_low", "ci95_high", "updates")},
+            "env_steps_per_s": round(last["env_steps"] / last["train_s"], 1),
+            "updates_per_s": round(last["updates"] / last["train_s"], 1),
+            "curve": [{k: r[k] for k in ("env_steps", "train_s", "success_rate", "updates")} for r in curve]}
+
+
 def run(names: list[str], runs: Path, total_steps: int, eval_every: int, eval_episodes: int, target: float,
         seed: int, threads: int, record_only: bool = False) -> dict[str, Any]:
+    """Train (or, with ``record_only``, read back) each candidate and rewrite ``search.json`` after each."""
     found = runs / "search.json"
     summary: dict[str, Any] = json.loads(found.read_text()) if found.is_file() else {}
+    candidates = summary.get("candidates", {})
     for name in names:
-        description, changes = CANDIDATES[name]
-        config = SacHerConfig.from_recipe(PUSH, **{**BASE, **changes, "total_steps": total_steps, "eval_every": eval_every,
-                                                   "checkpoint_every": eval_every, "eval_episodes": eval_episodes,
-                                                   "target_success": target, "seed": seed, "torch_threads": threads})
-        if record_only:  # a candidate stopped by hand: what its curve shows, marked as such
+        config = SacHerConfig.from_recipe(PUSH, **{**BASE, **CANDIDATES[name][1], "total_steps": total_steps,
+                                                   "eval_every": eval_every, "checkpoint_every": eval_every,
+                                                   "eval_episodes": eval_episodes, "target_success": target,
+                                                   "seed": seed, "torch_threads": threads})
+        if record_only:  # read what the run left, finished or not
             curve = json.loads((runs / name / "curve.json").read_text())
             config = SacHerConfig.from_dict(json.loads((runs / name / "checkpoint" / "state.json").read_text())["config"])
         else:
             curve = config.train(runs / name).curve
-        summary[name] = {"description": description, "changes": {k: list(v) if isinstance(v, tuple) else v
-                                                                  for k, v in changes.items()},
-                         "stopped_by_hand": record_only, "budget_steps": config.total_steps,
-                         "config": config.as_dict(), **{f"to_{int(level * 100)}": first_reaching(curve, level)
-                                                        for level in (0.5, 0.9)},
-                         "best_success_rate": max(r["success_rate"] for r in curve),
-                         "last": {k: curve[-1][k] for k in ("env_steps", "train_s", "success_rate", "updates")},
-                         "env_steps_per_s": round(curve[-1]["env_steps"] / curve[-1]["train_s"], 1),
-                         "updates_per_s": round(curve[-1]["updates"] / curve[-1]["train_s"], 1),
-                         "curve": [{k: r[k] for k in ("env_steps", "train_s", "success_rate", "updates")}
-                                   for r in curve]}
-        write_json_atomic(runs / "search.json", summary)
-        line = summary[name]
+        candidates[name] = record(name, config, curve)
+        summary = {"protocol": {"env_id": PUSH, "defined": {n: d for n, (d, _) in CANDIDATES.items()}, "seed": seed, "budget_steps": total_steps, "eval_every": eval_every,
+                                "eval_episodes": eval_episodes, "target": target, "torch_threads": threads,
+                                "base": {k: list(v) if isinstance(v, tuple) else v for k, v in BASE.items()}},
+                   "provenance": RunRecord(profile="push-search", seeds=[seed]).snapshot(), "candidates": candidates}
+        write_json_atomic(found, summary)
+        line = candidates[name]
         print(f"{name}: best {line['best_success_rate']:.2f}, to 90% {line['to_90']}, last {line['last']}", flush=True)
+    return summary
+
+
+def throughput(names: list[str], runs: Path, steps: int, seed: int, threads: int) -> dict[str, Any]:
+    """Each candidate trained afresh for ``steps`` env steps with nothing else asked of the machine: env steps and
+    gradient steps per training second, recorded beside the candidate's search result (which may have shared the
+    CPU with other work; its success rates do not depend on that, its throughput does)."""
+    found = runs / "search.json"
+    summary = json.loads(found.read_text())
+    for name in names:
+        config = SacHerConfig.from_recipe(PUSH, **{**BASE, **CANDIDATES[name][1], "total_steps": steps,
+                                                   "eval_every": steps, "checkpoint_every": steps, "eval_episodes": 1,
+                                                   "seed": seed, "torch_threads": threads})
+        last = config.train(runs / "throughput" / name).curve[-1]
+        summary["candidates"][name]["throughput"] = {"env_steps": last["env_steps"], "train_s": last["train_s"],
+                                                     "env_steps_per_s": round(last["env_steps"] / last["train_s"], 1),
+                                                     "updates_per_s": round(last["updates"] / last["train_s"], 1)}
+        summary["throughput_provenance"] = RunRecord(profile="push-search-throughput", seeds=[seed]).snapshot()
+        write_json_atomic(found, summary)
+        print(f"{name}: {summary['candidates'][name]['throughput']}", flush=True)
     return summary
 
 
@@ -94,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"candidates to train (default all: {', '.join(CANDIDATES)})")
     parser.add_argument("--list", action="store_true", help="print the candidates and stop")
     parser.add_argument("--record-only", action="store_true",
-                        help="record candidates stopped by hand from their curves, without training")
+                        help="record candidates from the curves their runs left (finished or stopped), without training")
     parser.add_argument("--runs", type=Path, default=Path("results/push_search"))
     parser.add_argument("--total-steps", type=int, default=600_000)
     parser.add_argument("--eval-every", type=int, default=20_000)
@@ -102,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", type=float, default=0.95)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="the learner's torch threads")
+    parser.add_argument("--throughput-steps", type=int, default=0,
+                        help="instead of searching, time each named candidate afresh for this many env steps "
+                             "(run it with nothing else on the machine) and add the rates to search.json")
     args = parser.parse_args(argv)
     if args.list:
         for name, (description, changes) in CANDIDATES.items():
@@ -110,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in args.names if n not in CANDIDATES]
     if unknown:
         parser.error(f"unknown candidate {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
+    if args.throughput_steps:
+        throughput(args.names or list(CANDIDATES), args.runs, args.throughput_steps, args.seed, args.threads)
+        return 0
     run(args.names or list(CANDIDATES), args.runs, args.total_steps, args.eval_every, args.eval_episodes,
         args.target, args.seed, args.threads, args.record_only)
     return 0

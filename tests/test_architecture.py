@@ -24,13 +24,15 @@ def lint(root: Path) -> subprocess.CompletedProcess:
 def test_every_contract_is_kept(repo_root):
     done = lint(repo_root)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "3 kept, 0 broken" in done.stdout
+    assert "4 kept, 0 broken" in done.stdout
 
 
 @pytest.mark.parametrize("module, planted, contract", [
     ("rl/her.py", "import gcrl.course.runner", "Layers"),
     ("rl/sac_her/algorithm.py", "import gcrl.rl.envs", "The book's algorithm knows nothing"),
     ("rl/sb3.py", "import gcrl.rl.sac_her.learner", "The learners are independent"),
+    ("exercises/solutions/ch04.py", "import gcrl.rl.her", "The reference solutions read on their own"),
+    ("exercises/ch04.py", "import gcrl.course.runner", "Layers"),
 ])
 def test_a_planted_violation_breaks_its_contract(repo_root, tmp_path, module, planted, contract):
     shutil.copytree(repo_root / "scripts" / "gcrl", tmp_path / "scripts" / "gcrl",
@@ -55,4 +57,4 @@ def test_every_layer_is_a_folder_and_every_module_sits_in_one(repo_root):
     loose = sorted(p.name for p in package.glob("*.py") if p.name != "__init__.py")
     assert loose == [], f"modules outside a layer's folder: {loose}"
     assert {p.name for p in package.iterdir() if p.is_dir() and p.name != "__pycache__"} == {
-        "chapters", "course", "analysis", "rl", "core"}
+        "chapters", "course", "exercises", "analysis", "rl", "core"}

@@ -139,6 +139,23 @@ def test_search_finds_a_chapter_zero_term(browser, site):
         page.close()
 
 
+def test_a_problems_worked_solution_opens_in_its_dropdown(browser, site):
+    page, problems = open_page(browser, f"{site}/book/chapters/ch04_her.html")
+    try:
+        dropdown = page.locator("details.sd-dropdown", has_text="Solution").filter(
+            has=page.locator("code, pre", has_text="def relabelled_fraction")).first
+        code = dropdown.locator("pre", has_text="def relabelled_fraction")
+        assert not code.is_visible(), "the solution is hidden until the reader opens it"
+        dropdown.locator("summary").click()
+        code.wait_for(state="visible", timeout=5_000)
+        assert "return k / (k + 1)" in code.inner_text()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        dropdown.screenshot(path=str(ARTIFACTS / "ch04_solution_dropdown.png"))
+        assert not problems, problems
+    finally:
+        page.close()
+
+
 class LinkCollector(HTMLParser):
     ATTRIBUTES = {"a": "href", "img": "src", "script": "src", "link": "href", "video": "src", "source": "src"}
 

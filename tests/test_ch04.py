@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from gcrl.chapters import ch04_her as ch04
 from gcrl.course import profiles
 from gcrl.course.deliverables import declarations, range_for
@@ -43,3 +47,33 @@ def test_pushs_recipe_is_stated_against_the_original_her_schedule():
     assert ch04.recipe_origin(original)["recipe_cost_ratio"] == "about 1.0 times"
     half = ch04.SacHerConfig.from_recipe(ch04.PUSH, total_steps=800, net_arch=(256, 256, 256), batch_size=1024)
     assert ch04.recipe_origin(half)["recipe_cost_ratio"] == "about 1/2"
+
+
+def _planted_search(winner_successes: int, other_successes: int) -> dict:
+    def candidate(successes: int, steps_per_s: float) -> dict:
+        curve = [{"env_steps": 40_000, "train_s": 40_000 / steps_per_s, "success_rate": 0.04, "updates": 2_000},
+                 {"env_steps": 80_000, "train_s": 80_000 / steps_per_s, "success_rate": successes / 50, "updates": 4_000}]
+        return {"changes": {}, "last": {**curve[-1], "ci95_low": 0.0, "ci95_high": 1.0}, "best_success_rate": 0.5,
+                "to_50": None, "env_steps_per_s": steps_per_s, "updates_per_s": 50.0, "curve": curve}
+
+    return {"protocol": {"eval_episodes": 50, "defined": {"explore_narrow": "", "explore": "", "narrow": ""}},
+            "provenance": {}, "candidates": {"explore_narrow": candidate(winner_successes, 600.0),
+                                             "explore": candidate(other_successes, 400.0)}}
+
+
+@pytest.mark.parametrize("winner, other, verdict", [(40, 5, "raised"), (5, 40, "lowered"), (20, 18, "no measurable")])
+def test_what_each_choice_bought_is_decided_by_the_interval_of_the_difference(tmp_path, winner, other, verdict):
+    path = tmp_path / "search.json"
+    path.write_text(json.dumps(_planted_search(winner, other)))
+    search = ch04.recipe_search(path)
+    width, exploration = ch04.search_reading(search)
+    assert verdict in width and f"{winner}/50" in width and "80,000 env steps" in width and "1.50 times" in width
+    assert "not measured" in exploration
+    assert search["not_run"] == ["narrow"]
+
+
+def test_the_committed_search_record_names_only_defined_candidates_and_reads():
+    search = ch04.recipe_search()
+    assert ch04.SEARCH_WINNER in {r["candidate"] for r in search["rows"]}
+    assert set(r["candidate"] for r in search["rows"]) <= set(search["protocol"]["defined"])
+    assert search["provenance"]["commit"] and len(ch04.search_reading(search)) == len(ch04.SEARCH_CHOICES)

@@ -192,6 +192,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    """Each chapter's problems against the reader's file (``exercises/chNN.py``, created from the stub once)."""
+    from gcrl.exercises import CHAPTERS, check
+
+    chapters = args.chapters or list(CHAPTERS)
+    reports = [check(chapter, folder=args.folder, reference=args.reference) for chapter in chapters]
+    for report in reports:
+        print(report.text(), flush=True)
+    if len(reports) > 1:
+        passed = sum(r.passed for r in reports)
+        print(f"gcrl: {passed} of {sum(len(r.outcomes) for r in reports)} problems pass in {len(reports)} chapters")
+    return 0 if all(r.all_passed for r in reports) else 1
+
+
 def cmd_timings(args: argparse.Namespace) -> int:
     """The last measured run of the book under a profile, per chapter; optionally recorded as the reference."""
     from gcrl.course.runner import timing_summary, write_reference_timings
@@ -278,6 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="an existing Ray cluster (default: $GCRL_RAY_ADDRESS, else Ray embedded here)")
     _add_profile(sweeping)
     sweeping.set_defaults(func=cmd_sweep, results=None)
+
+    checking = sub.add_parser("check", help="check your solutions to the chapters' problem sets (exercises/chNN.py)")
+    checking.add_argument("chapters", nargs="*", help="chapter ids (ch04); default: every chapter")
+    checking.add_argument("--folder", help="your exercises folder (default: $GCRL_EXERCISES or exercises/)")
+    checking.add_argument("--reference", action="store_true", help="check the course's reference solutions instead")
+    checking.set_defaults(func=cmd_check, results=None)
 
     timings = sub.add_parser("timings", help="how long each chapter took in the last recorded run of a profile")
     _add_common(timings)
