@@ -51,16 +51,21 @@ class PushBenchConfig:
         if self.budget_s <= 0 or self.eval_episodes < 1 or self.zoo_eval_every < 1 or self.book_eval_every < 1:
             raise CourseError(f"bench: budget_s, eval_episodes and the evaluation intervals must be positive; got {self}")
 
+    def runs(self) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Each recipe's algorithm and overrides: a step budget no run reaches, so the clock alone stops it."""
+        common = {"total_steps": 100_000_000, "eval_episodes": self.eval_episodes, "seed": self.seed,
+                  "checkpoint_every": 100_000_000}
+        return {"zoo": ("tqc", {**common, "eval_every": self.zoo_eval_every}),
+                "book": ("sac+her", {**common, "eval_every": self.book_eval_every})}
+
     def commands(self, runs: Path) -> dict[str, list[str]]:
-        """``gcrl train`` for each recipe: a step budget no run reaches, so the clock alone stops it."""
-        common = ["--env", PUSH, "--steps", "100000000", "--eval-episodes", str(self.eval_episodes),
-                  "--seed", str(self.seed)]
-        return {
-            "zoo": ["--algo", "tqc", *common, "--eval-every", str(self.zoo_eval_every),
-                    "--checkpoint-every", "100000000", "--run-dir", str(runs / "zoo")],
-            "book": ["--algo", "sac+her", *common, "--eval-every", str(self.book_eval_every),
-                     "--checkpoint-every", "100000000", "--run-dir", str(runs / "book")],
-        }
+        """``gcrl train`` for each recipe, with the overrides of :meth:`runs`."""
+        flags = {"total_steps": "--steps", "eval_episodes": "--eval-episodes", "seed": "--seed",
+                 "checkpoint_every": "--checkpoint-every", "eval_every": "--eval-every"}
+        return {recipe: ["--algo", algo, "--env", PUSH, *(x for key, value in overrides.items()
+                                                            for x in (flags[key], str(value))),
+                         "--run-dir", str(runs / recipe)]
+                for recipe, (algo, overrides) in self.runs().items()}
 
 
 def run_for(arguments: list[str], budget_s: float) -> float:
@@ -106,22 +111,22 @@ def zoo_updates(curve: list[dict[str, Any]], learning_starts: int) -> list[dict[
 
 def run_push_bench(out: Path, bench: PushBenchConfig = PushBenchConfig()) -> dict[str, Any]:
     """Both recipes, one at a time from scratch, each for ``budget_s``; ``out/bench_FetchPush-v4.json`` and its figure."""
-    from gcrl.rl.recipes import load_hyperparams
+    from gcrl.rl.learners import make_config
 
     runs = out / "push_runs"
     shutil.rmtree(runs, ignore_errors=True)  # a benchmark measures; it never resumes
     run = RunRecord(profile="bench", seeds=[bench.seed])
     results = {}
     for recipe, arguments in bench.commands(runs).items():
+        algo, overrides = bench.runs()[recipe]
+        config = make_config(algo, PUSH, **overrides).as_dict()  # what the command trains, recorded before it runs
         print(f"gcrl: bench: {recipe} on {PUSH} for {bench.budget_s / 60:.0f} min", flush=True)
         wall = run_for(arguments, bench.budget_s)
         curve_file = runs / recipe / "curve.json"
         curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
         if recipe == "zoo":
-            curve = zoo_updates(curve, load_hyperparams("tqc", PUSH)["learning_starts"])
-        state = runs / recipe / "checkpoint" / "state.json"
-        results[recipe] = {"summary": summarise(curve, wall), "curve": curve,
-                           "config": json.loads(state.read_text())["config"] if state.is_file() else None}
+            curve = zoo_updates(curve, config["hyperparams"]["learning_starts"])
+        results[recipe] = {"summary": summarise(curve, wall), "curve": curve, "config": config}
     record = {"bench": asdict(bench), "env_id": PUSH, "recipes": results, "provenance": run.snapshot()}
     write_json_atomic(out / f"bench_{PUSH}.json", record)
     figure(record, out / f"bench_{PUSH}.png")
