@@ -31,7 +31,7 @@ help:
 	@echo "make test     set up, run the test suite (unit, contract, nbval smoke, -W book build, browser)"
 	@echo "make chapters execute the chapters whose inputs changed (CHAPTERS=\"ch00 ...\" for some)"
 	@echo "make verify   check results/<profile>/ against the deliverable declarations"
-	@echo "make bench    the book's SAC+HER vs the library: time to 95% on FetchReach, then success on FetchPush in PUSH_MIN (30) min each"
+	@echo "make bench    the book's SAC+HER vs the library: time to 95% on FetchReach, then success on FetchPush in PUSH_MIN (25) min each"
 	@echo "make check    check your solutions to the problem sets in exercises/ (CHAPTER=ch04 for one chapter)"
 	@echo "make lab      JupyterLab on the chapters (py:percent files open as notebooks)"
 	@echo "make clean    remove generated output (results/, _build/), keep the venv"
@@ -109,7 +109,7 @@ verify: install
 
 # A benchmark, not a test: it prints what it measured and writes _build/bench/bench_FetchReach-v4.json, then
 # gives the book's Push recipe and the zoo's TQC+HER PUSH_MIN minutes each (bench_FetchPush-v4.json and .png).
-PUSH_MIN ?= 30
+PUSH_MIN ?= 25
 bench: install
 	$(GCRL) bench $(BENCH_ARGS)
 	$(GCRL) bench --push --budget-min $(PUSH_MIN)

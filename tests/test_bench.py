@@ -77,3 +77,67 @@ def test_time_to_threshold_runs_every_recipe_per_seed_from_scratch(tmp_path):
     for row in rows:
         assert row["reached"] == (row["env_steps"] is not None) == (row["train_s"] is not None)
         assert 0 <= row["final_success_rate"] <= 1 and row["steps_per_s"] > 0
+
+
+def test_push_bench_settings_are_refused_when_not_positive():
+    from gcrl.analysis.bench_push import PushBenchConfig
+
+    for settings in ({"budget_s": 0}, {"eval_episodes": 0}, {"zoo_eval_every": 0}, {"book_eval_every": -1}):
+        with pytest.raises(CourseError, match="bench: budget_s, eval_episodes and the evaluation intervals"):
+            PushBenchConfig(**settings)
+
+
+def test_push_bench_commands_train_what_the_record_says():
+    """The command line each recipe runs and the config recorded for it come from the same overrides."""
+    from pathlib import Path
+
+    from gcrl.analysis.bench_push import PUSH, PushBenchConfig
+    from gcrl.course.cli import build_parser
+    from gcrl.rl.learners import make_config
+
+    settings = PushBenchConfig(eval_episodes=7, zoo_eval_every=300, book_eval_every=1_600, seed=4)
+    for recipe, arguments in settings.commands(Path("/runs")).items():
+        args = build_parser().parse_args(["train", *arguments])
+        algo, overrides = settings.runs()[recipe]
+        assert (args.algo, args.env, args.steps, args.eval_episodes, args.seed, args.eval_every) == \
+               (algo, PUSH, overrides["total_steps"], 7, 4, {"zoo": 300, "book": 1_600}[recipe])
+        assert args.run_dir == f"/runs/{recipe}"
+        make_config(algo, PUSH, **overrides)  # a valid run of the recipe
+
+
+def test_push_bench_summary_reads_firsts_and_rates_from_the_curve():
+    from gcrl.analysis.bench_push import summarise, zoo_updates
+
+    curve = [{"env_steps": s, "train_s": t, "success_rate": r, "updates": u}
+             for s, t, r, u in ((2_000, 30.0, 0.1, 1_000), (4_000, 60.0, 0.6, 3_000), (6_000, 90.0, 0.92, 5_000),
+                                (8_000, 120.0, 0.88, 7_000))]
+    s = summarise(curve, wall_s=130.04)
+    assert s["to_50"] == {"env_steps": 4_000, "train_s": 60.0} and s["to_90"] == {"env_steps": 6_000, "train_s": 90.0}
+    assert (s["best_success_rate"], s["last"]["success_rate"], s["evaluations"], s["wall_s"]) == (0.92, 0.88, 4, 130.0)
+    assert s["env_steps_per_s"] == round(8_000 / 120, 1) and s["updates_per_s"] == round(7_000 / 120, 1)
+    assert summarise(curve[:1], 40.0)["to_50"] is None
+    assert summarise([], 40.0)["evaluations"] == 0
+    assert [r["updates"] for r in zoo_updates([{"env_steps": 500}, {"env_steps": 3_000}], 1_000)] == [0, 2_000]
+
+
+def test_the_push_bench_runs_both_recipes_on_the_clock_and_writes_its_record_and_figure(tmp_path):
+    """A tiny budget: both recipes start, are evaluated, are stopped by the clock; record, figure and report."""
+    import json
+
+    from PIL import Image
+
+    from gcrl.analysis.bench_push import PUSH, PushBenchConfig, report, run_push_bench
+
+    settings = PushBenchConfig(budget_s=50, eval_episodes=2, zoo_eval_every=250, book_eval_every=800)
+    record = run_push_bench(tmp_path, settings)
+    assert json.loads((tmp_path / f"bench_{PUSH}.json").read_text()) == json.loads(json.dumps(record))
+    for recipe, batch in (("zoo", record["recipes"]["zoo"]["config"]["hyperparams"]["batch_size"]),
+                          ("book", record["recipes"]["book"]["config"]["batch_size"])):
+        summary = record["recipes"][recipe]["summary"]
+        assert summary["evaluations"] >= 1, f"{recipe} was never evaluated in {settings.budget_s} s"
+        assert settings.budget_s <= summary["wall_s"] < settings.budget_s + 30  # stopped by the clock
+        assert summary["env_steps_per_s"] > 0 and batch > 0
+    assert record["provenance"]["profile"] == "bench"
+    assert Image.open(tmp_path / f"bench_{PUSH}.png").size[0] >= 600
+    text = report(record)
+    assert "zoo" in text and "book" in text

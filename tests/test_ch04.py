@@ -7,8 +7,10 @@ import json
 import pytest
 
 from gcrl.chapters import ch04_her as ch04
+from gcrl.chapters import ch04_records as records
 from gcrl.course import profiles
 from gcrl.course.deliverables import declarations, range_for
+from gcrl.rl.sac_her.config import SacHerConfig
 
 
 def test_the_push_claims_the_prose_states_are_the_declared_ranges():
@@ -65,15 +67,62 @@ def _planted_search(winner_successes: int, other_successes: int) -> dict:
 def test_what_each_choice_bought_is_decided_by_the_interval_of_the_difference(tmp_path, winner, other, verdict):
     path = tmp_path / "search.json"
     path.write_text(json.dumps(_planted_search(winner, other)))
-    search = ch04.recipe_search(path)
-    width, exploration = ch04.search_reading(search)
+    search = records.recipe_search(path)
+    width, exploration = records.search_reading(search)
     assert verdict in width and f"{winner}/50" in width and "80,000 env steps" in width and "1.50 times" in width
     assert "not measured" in exploration
     assert search["not_run"] == ["narrow"]
 
 
 def test_the_committed_search_record_names_only_defined_candidates_and_reads():
-    search = ch04.recipe_search()
-    assert ch04.SEARCH_WINNER in {r["candidate"] for r in search["rows"]}
+    search = records.recipe_search()
+    assert records.SEARCH_WINNER in {r["candidate"] for r in search["rows"]}
     assert set(r["candidate"] for r in search["rows"]) <= set(search["protocol"]["defined"])
-    assert search["provenance"]["commit"] and len(ch04.search_reading(search)) == len(ch04.SEARCH_CHOICES)
+    assert search["provenance"]["commit"] and len(records.search_reading(search)) == len(records.SEARCH_CHOICES)
+
+
+def _bench_record(book_curve, zoo_curve):
+    from gcrl.analysis.bench_push import summarise, zoo_updates
+    from gcrl.rl.learners import make_config
+
+    zoo_config, book_config = make_config("tqc", ch04.PUSH, total_steps=10**8), make_config("sac+her", ch04.PUSH,
+                                                                                            total_steps=10**8)
+    return {"bench": {"budget_s": 1500.0, "seed": 0, "eval_episodes": 50}, "env_id": ch04.PUSH,
+            "recipes": {"zoo": {"summary": summarise(zoo_updates(zoo_curve, 1000), 1500.0), "curve": zoo_curve,
+                                "config": zoo_config.as_dict()},
+                        "book": {"summary": summarise(book_curve, 1500.0), "curve": book_curve,
+                                 "config": book_config.as_dict()}},
+            "provenance": {"commit": "0123456789abcdef", "device": {"name": "CPU", "cores": 2}}}
+
+
+def test_the_push_bench_reading_is_computed_from_its_record(tmp_path):
+    row = lambda steps, s, rate, updates=None: {"env_steps": steps, "train_s": s, "success_rate": rate,  # noqa: E731
+                                                **({"updates": updates} if updates is not None else {})}
+    book = [row(400_000, 400.0, 0.3, 20_000), row(480_000, 480.0, 0.6, 24_000), row(640_000, 640.0, 0.94, 32_000)]
+    zoo = [row(2_000, 380.0, 0.08), row(4_000, 1_100.0, 0.1)]
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(_bench_record(book, zoo)))
+    bench = records.push_bench(path)
+    assert "the book recipe reached 50% after 8.0 min of training (480,000 env steps) and 90% after 10.7 min" \
+           in bench["reading"]
+    assert "the zoo recipe reached neither level: its best evaluation in 4,000 env steps was 10%" in bench["reading"]
+    assert "1,000 env steps per second of training against the zoo's 3.6 (278 times as many)" in bench["reading"]
+    assert "50 gradient steps of 512 per second against 2.7 of 2,048" in bench["reading"]
+    assert {r["recipe"]: r["to 90%"] for r in bench["rows"]} == {"zoo": "not reached",
+                                                                 "book": "640,000 steps, 10.7 min"}
+    assert "25 min of wall clock per recipe" in bench["protocol"] and "commit 0123456" in bench["protocol"]
+    path.write_text(json.dumps(_bench_record(book, [])))
+    assert "not evaluated within its budget" in records.push_bench(path)["reading"]
+
+
+RECIPE_KEYS = ("net_arch", "batch_size", "learning_rate", "gamma", "tau", "n_sampled_goal", "n_envs",
+               "episodes_per_cycle", "updates_per_cycle", "ent_coef", "random_eps", "target_clip", "obs_clip")
+
+
+def test_the_committed_push_bench_record_has_both_recipes_and_reads():
+    record = json.loads(records.BENCH_RECORD.read_text())
+    assert set(record["recipes"]) == {"zoo", "book"} and record["provenance"]["dirty"] is False
+    shipped = json.loads(json.dumps(SacHerConfig.from_recipe(ch04.PUSH, total_steps=10**8).as_dict()))  # today's recipe
+    assert {k: record["recipes"]["book"]["config"][k] for k in RECIPE_KEYS} == {k: shipped[k] for k in RECIPE_KEYS}
+    assert all(r["summary"]["evaluations"] >= 1 for r in record["recipes"].values())
+    assert records.push_bench()["reading"]

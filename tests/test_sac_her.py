@@ -6,7 +6,10 @@ run read back, metrics.json, a killed run resumed) is tested for both learners a
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+import shutil
 
 import numpy as np
 import pytest
@@ -63,6 +66,9 @@ def test_push_recipe_states_its_schedule():
     (dict(target_clip="yes"), "target_clip must be true or false"),
     (dict(device="tpu"), "unknown device 'tpu'; choose one of auto, cpu, cuda"),
     (dict(collector="thread"), "unknown collector 'thread'; choose one of process, inline"),
+    (dict(compile_mode="max"), "unknown compile_mode 'max'; choose one of none, default, reduce-overhead"),
+    (dict(compile_mode="reduce-overhead", device="cpu"), "compile_mode 'reduce-overhead' replays the update as a "
+                                                         "CUDA graph and needs device 'cuda'"),
     (dict(observation_noise=-0.1), "observation_noise"),
     (dict(physics_ranges=(("gravity", 0.0, 1.0),)), "physics_ranges"),
     (dict(physics_ranges=(("object_mass", 1.0, 0.5),)), "physics_ranges"),
@@ -103,6 +109,56 @@ def test_a_cuda_run_trains_and_its_policy_reloads_on_the_cpu(tmp_path):
 
     agent, _ = load_agent(tmp_path, config)
     assert next(agent.parameters()).device.type == "cpu"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_graphs_where_auto_finds_no_cuda_are_one_clear_error():
+    from gcrl.rl.sac_her.learner import compile_networks
+
+    agent = algorithm.Agent(16, 4, (16, 16), 1e-3)
+    with pytest.raises(CourseError, match="needs a CUDA device; this run's device is cpu"):
+        compile_networks(agent, "reduce-overhead", torch.device("cpu"))
+
+
+@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None,
+                    reason="torch.compile's CPU backend needs a C++ compiler; this machine has none")
+def test_the_compiled_update_computes_the_eager_one(monkeypatch):
+    """compile_mode 'default' changes how a step runs, not what it computes: three steps from one state agree.
+
+    Inductor draws its random numbers with its own generator unless told to fall back to torch's, so the
+    comparison makes it fall back; kernels may still sum in another order, hence a tolerance, not equality.
+    """
+    import torch._inductor.config as inductor
+
+    from gcrl.rl.sac_her.learner import compile_networks
+
+    monkeypatch.setattr(inductor, "fallback_random", True)
+    torch.manual_seed(0)
+    eager = algorithm.Agent(16, 4, (16, 16), 1e-3)
+    compiled, start = copy.deepcopy(eager), copy.deepcopy(eager.state_dict())
+    compile_networks(compiled, "default", torch.device("cpu"))
+    for seed in range(3):
+        batch = _batch(eager, seed=seed)
+        torch.manual_seed(100 + seed)
+        algorithm.update(eager, *batch, gamma=0.98, tau=0.05, target_bounds=(-50.0, 0.0))
+        torch.manual_seed(100 + seed)
+        algorithm.update(compiled, *batch, gamma=0.98, tau=0.05, target_bounds=(-50.0, 0.0))
+    assert max(float((eager.state_dict()[k] - v).abs().max()) for k, v in start.items()) > 1e-4  # they did something
+    assert list(compiled.state_dict()) == list(start)  # a checkpoint of either loads into the other
+    for a, b in zip(eager.state_dict().values(), compiled.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device; this machine has none")
+@pytest.mark.parametrize("mode", ["default", "reduce-overhead"])
+def test_a_cuda_run_with_a_compiled_update_trains_and_its_policy_reloads(tmp_path, mode):
+    from gcrl.rl.sac_her.learner import load_agent
+
+    config = tiny(device="cuda", compile_mode=mode)
+    result = train(config, tmp_path)
+    assert result.metrics["env_steps"] == 300 and result.metrics["config"]["compile_mode"] == mode
+    agent, _ = load_agent(tmp_path, config)
+    assert all(torch.isfinite(p).all() for p in agent.parameters())
 
 
 def test_normalizer_matches_vecnormalize():

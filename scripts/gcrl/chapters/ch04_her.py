@@ -11,7 +11,6 @@ such as the recipe's k = 4 "future" run on the ablation's task, are trained once
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,12 @@ import numpy as np
 
 from gcrl.analysis import experiments
 from gcrl.analysis.sweep import train_plan as train_runs
-from gcrl.core.paths import REPO_ROOT
 from gcrl.core.provenance import RunRecord
 from gcrl.course.deliverables import Upstream
 from gcrl.course.profiles import HerBudget
 from gcrl.rl import her
 from gcrl.rl.envs import make_fetch_env
-from gcrl.rl.evaluate import newcombe_interval, wilson_interval
+from gcrl.rl.evaluate import wilson_interval
 from gcrl.rl.learners import make_config
 from gcrl.rl.run_folder import Curve, LearnerConfig, RunResult
 from gcrl.rl.sac_her.config import SacHerConfig
@@ -360,55 +358,3 @@ def ablation_reading(rows: list[dict[str, Any]]) -> dict[str, str]:
     others = [(s, area[(RECIPE_K, s)]) for s in ABLATION_STRATEGIES]
     reading["strategies"] = ", ".join(f"`{s}` {a:.2f}" for s, a in others)
     return reading
-
-
-#: The committed record of ``scripts/push_recipe_search.py`` (§3.4): small, with its provenance.
-SEARCH_RECORD = REPO_ROOT / "book" / "reference" / "push_search.json"
-#: (the choice, the candidate without it): each differs from the recipe ("explore_narrow") in that choice alone.
-SEARCH_CHOICES = (("3 × 128 networks with minibatches of 512 instead of 3 × 256", "explore"),
-                  ("30% random actions and a temperature held at 0.05 instead of SAC's learned one", "no_explore"))
-SEARCH_WINNER = "explore_narrow"
-
-
-def recipe_search(path: Path = SEARCH_RECORD) -> dict[str, Any]:
-    """The search's record, and one row per candidate it trained (success at its last evaluation, with Wilson's
-    interval, env steps to 50% where reached, and throughput: from the separate timing with nothing else running
-    where the record has one, ``throughput_alone``, else from the search run itself)."""
-    record = json.loads(Path(path).read_text())
-    rows = [{"candidate": name, "changes": c["changes"] or "none (the original schedule)",
-             "env_steps": c["last"]["env_steps"], "success_rate": c["last"]["success_rate"],
-             "ci95_low": c["last"]["ci95_low"], "ci95_high": c["last"]["ci95_high"],
-             "best_success_rate": c["best_success_rate"], "steps_to_50": c["to_50"],
-             **{key: c.get("throughput", c)[key] for key in ("env_steps_per_s", "updates_per_s")},
-             "throughput_alone": "throughput" in c, "curve": c["curve"]}
-            for name, c in record["candidates"].items()]
-    return {"protocol": record["protocol"], "provenance": record["provenance"], "rows": rows,
-            "not_run": [n for n in record["protocol"]["defined"] if n not in record["candidates"]]}
-
-
-def search_reading(search: dict[str, Any]) -> list[str]:
-    """What each choice bought: the recipe against the candidate without that choice, at the same env steps.
-
-    The verdict is the Newcombe interval of the difference of final success rates (independent evaluations of
-    ``eval_episodes`` each): a choice "bought" success only when the interval excludes zero.
-    """
-    rows = {r["candidate"]: r for r in search["rows"]}
-    episodes = search["protocol"]["eval_episodes"]
-    lines = []
-    for choice, without in SEARCH_CHOICES:
-        if without not in rows:
-            lines.append(f"{choice}: not measured (the candidate {without!r} is not in the record)")
-            continue
-        pair = (rows[SEARCH_WINNER], rows[without])
-        steps = min(r["curve"][-1]["env_steps"] for r in pair)  # compared where both runs were evaluated
-        a, b = (round(next(c for c in r["curve"] if c["env_steps"] == steps)["success_rate"] * episodes) for r in pair)
-        low, high = newcombe_interval(a, episodes, b, episodes)
-        moved = "raised" if low > 0 else "lowered" if high < 0 else None
-        outcome = (f"{moved} success at {steps:,} env steps from {b}/{episodes} to {a}/{episodes}" if moved else
-                   f"changed success at {steps:,} env steps by no measurable amount ({a}/{episodes} against "
-                   f"{b}/{episodes})")
-        speed = pair[0]["env_steps_per_s"] / pair[1]["env_steps_per_s"]
-        lines.append(f"{choice} {outcome} (difference {(a - b) / episodes:+.2f}, 95% [{low:+.2f}, {high:+.2f}]), and "
-                     f"ran {speed:.2f} times as many env steps per second ({pair[0]['env_steps_per_s']:,.0f} against "
-                     f"{pair[1]['env_steps_per_s']:,.0f})")
-    return lines

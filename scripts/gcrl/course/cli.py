@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--max-steps", type=int, default=10_000, help="give up on a run after this many env steps")
     bench.add_argument("--push", action="store_true",
                        help="FetchPush: the book's recipe against the zoo's TQC+HER, a fixed wall clock each")
-    bench.add_argument("--budget-min", type=float, default=30.0, help="with --push: minutes per recipe (default 30)")
+    bench.add_argument("--budget-min", type=float, default=25.0, help="with --push: minutes per recipe (default 25)")
     bench.add_argument("--out", default="_build/bench", help="folder for the record and the runs (default _build/bench)")
     bench.set_defaults(func=cmd_bench, results=None)
 

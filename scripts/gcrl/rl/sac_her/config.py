@@ -26,6 +26,9 @@ from gcrl.rl.run_folder import Policy, RunResult
 
 DEVICES = ("auto", "cpu", "cuda")
 COLLECTORS = ("process", "inline")
+#: how the gradient step runs: eagerly, as one graph compiled by ``torch.compile``, or compiled and replayed as a
+#: CUDA graph (``reduce-overhead``: the launch overhead of many small kernels is what limits a GPU at batch 512)
+COMPILE_MODES = ("none", "default", "reduce-overhead")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -73,6 +76,9 @@ class SacHerConfig:
     # learner's torch threads may change the last bits of a floating-point sum, so they are part of the run
     device: str = "auto"
     collector: str = "inline"
+    # the update compiled (one of COMPILE_MODES; reduce-overhead needs CUDA): compiled kernels may sum in
+    # another order than eager ones, so like the device it is part of the run
+    compile_mode: str = "none"
     # with collector "process": how many processes simulate the environments (where simulation is the bottleneck)
     collector_processes: int = 1
     torch_threads: int = 1
@@ -122,6 +128,11 @@ class SacHerConfig:
             raise CourseError(f"target_clip must be true or false, got {self.target_clip!r}")
         if self.device not in DEVICES:
             raise CourseError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise CourseError(f"unknown compile_mode {self.compile_mode!r}; choose one of {', '.join(COMPILE_MODES)}")
+        if self.compile_mode == "reduce-overhead" and self.device == "cpu":
+            raise CourseError("compile_mode 'reduce-overhead' replays the update as a CUDA graph and needs device "
+                              "'cuda' (or 'auto' on a machine with CUDA), not 'cpu'; use 'default' or 'none' on a CPU")
         if self.collector not in COLLECTORS:
             raise CourseError(f"unknown collector {self.collector!r}; choose one of {', '.join(COLLECTORS)}")
         if not (isinstance(self.collector_processes, int) and 1 <= self.collector_processes <= self.n_envs):

@@ -53,6 +53,26 @@ from gcrl.rl.sac_her.demonstrations import DemonstrationReplay, joined
 from gcrl.rl.sac_her.replay import OBS_KEYS, EpisodeReplay, Normalizer
 
 
+def compile_networks(agent: Agent, mode: str, device: torch.device) -> None:
+    """Compile the agent's networks in place as ``mode`` says (``SacHerConfig.compile_mode``); ``none`` leaves them.
+
+    ``torch.compile`` traces each network's forward pass (and so its backward
+    pass) into generated kernels; ``reduce-overhead`` also records them as CUDA
+    graphs, replayed with one launch each. The networks are compiled one by one,
+    not the whole of :func:`update`: a single graph over the update would join
+    the actor's and the critic's forward passes into one autograd node, which the
+    critic's backward pass would free before the actor's could use it. Parameter
+    names, and so checkpoints, are those of the eager networks.
+    """
+    if mode == "none":
+        return
+    if mode == "reduce-overhead" and device.type != "cuda":
+        raise CourseError(f"compile_mode 'reduce-overhead' replays the update as a CUDA graph and needs a CUDA "
+                          f"device; this run's device is {device.type} (use compile_mode 'default' or 'none')")
+    for network in (agent.actor, agent.critic, agent.critic_target):
+        network.compile(mode=mode)
+
+
 class TrainingState:
     """The state of one run: agent, normaliser, buffer, collector, random streams, curve and clock."""
 
@@ -67,6 +87,7 @@ class TrainingState:
         torch.manual_seed(config.seed)
         self.agent = Agent(sum(dims.values()), ACTION_DIM, config.net_arch, config.learning_rate,
                            fixed_temperature(config)).to(self.device)
+        compile_networks(self.agent, config.compile_mode, self.device)
         self.normalizer = Normalizer(dims, config.obs_clip)
         # learning from demonstrations (Ch. 7): the expert's episodes, which the normaliser sees as the agent's own
         self.demos = DemonstrationReplay(config.env_id, config.demo_episodes) \

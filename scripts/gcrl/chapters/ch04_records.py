@@ -1,0 +1,124 @@
+"""Chapter 4's records kept with the book, and what the chapter reads from them.
+
+Two measurements are too long for a book run and are made once on the
+reference machine: the search that chose Push's recipe
+(``scripts/push_recipe_search.py``, §3.4) and ``make bench`` on Push
+(:mod:`gcrl.analysis.bench_push`, §3.6). Their small records, with provenance,
+live in ``book/reference/``; the functions here turn them into the chapter's
+tables and sentences, so that a new record changes the prose.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gcrl.analysis.bench_push import LEVELS
+from gcrl.core.paths import REPO_ROOT
+from gcrl.rl.evaluate import newcombe_interval
+
+#: The committed record of ``scripts/push_recipe_search.py`` (§3.4): small, with its provenance.
+SEARCH_RECORD = REPO_ROOT / "book" / "reference" / "push_search.json"
+#: (the choice, the candidate without it): each differs from the recipe ("explore_narrow") in that choice alone.
+SEARCH_CHOICES = (("3 × 128 networks with minibatches of 512 instead of 3 × 256", "explore"),
+                  ("30% random actions and a temperature held at 0.05 instead of SAC's learned one", "no_explore"))
+SEARCH_WINNER = "explore_narrow"
+
+
+def recipe_search(path: Path = SEARCH_RECORD) -> dict[str, Any]:
+    """The search's record, and one row per candidate it trained (success at its last evaluation, with Wilson's
+    interval, env steps to 50% where reached, and throughput: from the separate timing with nothing else running
+    where the record has one, ``throughput_alone``, else from the search run itself)."""
+    record = json.loads(Path(path).read_text())
+    rows = [{"candidate": name, "changes": c["changes"] or "none (the original schedule)",
+             "env_steps": c["last"]["env_steps"], "success_rate": c["last"]["success_rate"],
+             "ci95_low": c["last"]["ci95_low"], "ci95_high": c["last"]["ci95_high"],
+             "best_success_rate": c["best_success_rate"], "steps_to_50": c["to_50"],
+             **{key: c.get("throughput", c)[key] for key in ("env_steps_per_s", "updates_per_s")},
+             "throughput_alone": "throughput" in c, "curve": c["curve"]}
+            for name, c in record["candidates"].items()]
+    return {"protocol": record["protocol"], "provenance": record["provenance"], "rows": rows,
+            "not_run": [n for n in record["protocol"]["defined"] if n not in record["candidates"]]}
+
+
+def search_reading(search: dict[str, Any]) -> list[str]:
+    """What each choice bought: the recipe against the candidate without that choice, at the same env steps.
+
+    The verdict is the Newcombe interval of the difference of final success rates (independent evaluations of
+    ``eval_episodes`` each): a choice "bought" success only when the interval excludes zero.
+    """
+    rows = {r["candidate"]: r for r in search["rows"]}
+    episodes = search["protocol"]["eval_episodes"]
+    lines = []
+    for choice, without in SEARCH_CHOICES:
+        if without not in rows:
+            lines.append(f"{choice}: not measured (the candidate {without!r} is not in the record)")
+            continue
+        pair = (rows[SEARCH_WINNER], rows[without])
+        steps = min(r["curve"][-1]["env_steps"] for r in pair)  # compared where both runs were evaluated
+        a, b = (round(next(c for c in r["curve"] if c["env_steps"] == steps)["success_rate"] * episodes) for r in pair)
+        low, high = newcombe_interval(a, episodes, b, episodes)
+        moved = "raised" if low > 0 else "lowered" if high < 0 else None
+        outcome = (f"{moved} success at {steps:,} env steps from {b}/{episodes} to {a}/{episodes}" if moved else
+                   f"changed success at {steps:,} env steps by no measurable amount ({a}/{episodes} against "
+                   f"{b}/{episodes})")
+        speed = pair[0]["env_steps_per_s"] / pair[1]["env_steps_per_s"]
+        lines.append(f"{choice} {outcome} (difference {(a - b) / episodes:+.2f}, 95% [{low:+.2f}, {high:+.2f}]), and "
+                     f"ran {speed:.2f} times as many env steps per second ({pair[0]['env_steps_per_s']:,.0f} against "
+                     f"{pair[1]['env_steps_per_s']:,.0f})")
+    return lines
+
+
+#: ``make bench --push`` (:mod:`gcrl.analysis.bench_push`): the book's recipe against the zoo's TQC+HER on one
+#: wall clock, run once on the reference machine and kept, as the search is, for the chapter to read
+BENCH_RECORD = REPO_ROOT / "book" / "reference" / "bench_FetchPush-v4.json"
+#: env steps to 90% training success in rl-baselines3-zoo's published TQC+HER FetchPush logs (about; §3.6)
+ZOO_PUSH_STEPS = 200_000
+
+
+def rate(per_second: float) -> str:
+    """A rate as the prose prints it: whole numbers, but one decimal below ten."""
+    return f"{per_second:,.0f}" if per_second >= 10 else f"{per_second:.1f}"
+
+
+def push_bench(path: Path = BENCH_RECORD) -> dict[str, Any]:
+    """The Push benchmark's record: one row per recipe (what it reached in its budget, and how fast it ran) and a
+    sentence that compares them, computed from the record so that it changes when a new run changes the numbers."""
+    record = json.loads(Path(path).read_text())
+    budget_min = record["bench"]["budget_s"] / 60
+
+    def reached(first: dict[str, Any] | None) -> str:
+        return "not reached" if first is None else f"{first['env_steps']:,} steps, {first['train_s'] / 60:.1f} min"
+
+    rows = [{"recipe": name, "evaluations": s["evaluations"], "env_steps": s["last"]["env_steps"] if s["last"] else 0,
+             "best_success_rate": s["best_success_rate"],
+             "last_success_rate": s["last"]["success_rate"] if s["last"] else None,
+             "to 50%": reached(s["to_50"]), "to 90%": reached(s["to_90"]),
+             "env_steps_per_s": s["env_steps_per_s"], "updates_per_s": s["updates_per_s"]}
+            for name, s in ((name, r["summary"]) for name, r in record["recipes"].items())]
+    book, zoo = (record["recipes"][name]["summary"] for name in ("book", "zoo"))
+    if not (book["evaluations"] and zoo["evaluations"]):
+        reading = "one of the recipes was not evaluated within its budget, so the record compares nothing"
+    else:
+        def level(s: dict[str, Any], name: str) -> str:
+            hit = [f"{int(lv * 100)}% after {s[f'to_{int(lv * 100)}']['train_s'] / 60:.1f} min of training "
+                   f"({s[f'to_{int(lv * 100)}']['env_steps']:,} env steps)" for lv in LEVELS
+                   if s[f"to_{int(lv * 100)}"] is not None]
+            best = f"its best evaluation in {s['last']['env_steps']:,} env steps was {s['best_success_rate']:.0%}"
+            return f"{name} reached " + " and ".join(hit) if hit else f"{name} reached neither level: {best}"
+
+        ratio = book["env_steps_per_s"] / zoo["env_steps_per_s"]
+        batches = (record["recipes"]["book"]["config"]["batch_size"],
+                   record["recipes"]["zoo"]["config"]["hyperparams"]["batch_size"])
+        reading = (f"{level(book, 'the book recipe')}; {level(zoo, 'the zoo recipe')}. The book's recipe simulated "
+                   f"{rate(book['env_steps_per_s'])} env steps per second of training against the zoo's "
+                   f"{rate(zoo['env_steps_per_s'])} ({ratio:,.0f} times as many), and took "
+                   f"{rate(book['updates_per_s'])} gradient steps of {batches[0]:,} per second against "
+                   f"{rate(zoo['updates_per_s'])} of {batches[1]:,}")
+    provenance = record["provenance"]
+    protocol = (f"{budget_min:.0f} min of wall clock per recipe, one at a time, seed {record['bench']['seed']}, "
+                f"{record['bench']['eval_episodes']} held-out episodes per evaluation, on "
+                f"{provenance['device']['name']} ({provenance['device']['cores']} cores), commit "
+                f"{provenance['commit'][:7]}")
+    return {"record": record, "rows": rows, "reading": reading, "protocol": protocol}
