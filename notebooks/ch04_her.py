@@ -554,17 +554,18 @@ for r in yield_rows:
 # device while the buffer, the relabelling and the collector's copy of the actor
 # stay on the CPU, where the environments are. Requesting `cuda` where torch
 # finds none is one error that names what it found.
+#
 # The networks can also be compiled: `compile_mode: default` has
 # `torch.compile` trace the actor's and the critics' forward passes, and with
 # them their backward passes, into generated kernels, and `reduce-overhead`
 # also records them as CUDA graphs, replayed with one launch each, since
 # launching many small kernels is what limits a GPU on minibatches this small;
-# it is refused on a CPU. Compiled
-# kernels may add in another order, so the mode is part of a run's
-# configuration, like the device; `tests/test_sac_her.py` checks that three
-# gradient steps with compiled networks land where three eager steps land. The book's
-# runs use neither: the standard profile runs on CPUs, and what compilation
-# buys on a GPU has not been measured for this edition.
+# it is refused on a CPU. Compiled kernels may add in another order, so the
+# mode is part of a run's configuration, like the device;
+# `tests/test_sac_her.py` checks that three gradient steps with compiled
+# networks land where three eager steps land. The book's runs use neither:
+# the standard profile runs on CPUs, and what compilation buys on a GPU has
+# not been measured for this edition.
 #
 # ```{note}
 # `make bench` measures what this buys. On FetchReach it trains three recipes,
@@ -859,7 +860,7 @@ pd.DataFrame(push_bench["rows"]).set_index("recipe")
 # TQC+HER recipe against the book's SAC+HER recipe, each trained from scratch
 # for the same wall clock on the same machine, one after the other
 # (`book/reference/bench_FetchPush-v4.json`). Left: against training minutes
-# (evaluation excluded); right: against environment steps.
+# (evaluation excluded); right: against environment steps, on a log scale.
 # ```
 #
 # In that record {glue:text}`ch04_bench_reading`. The budget, not the
@@ -872,8 +873,9 @@ pd.DataFrame(push_bench["rows"]).set_index("recipe")
 # an environment step, the left what it does with a minute: the zoo's recipe
 # takes one gradient step of a large minibatch per environment step, the book's
 # one step of a minibatch of {glue:text}`ch04_bench_book_batch` per
-# {glue:text}`ch04_bench_steps_per_update` environment steps. `make bench` repeats the measurement on the reader's
-# machine (`PUSH_MIN` sets the budget) and writes its record to `_build/bench/`.
+# {glue:text}`ch04_bench_steps_per_update` environment steps. `make bench`
+# repeats the measurement on the reader's machine (`PUSH_MIN` sets the budget)
+# and writes its record to `_build/bench/`.
 #
 # ### 3.7 The trained policies
 
