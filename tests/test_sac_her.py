@@ -67,8 +67,8 @@ def test_push_recipe_states_its_schedule():
     (dict(device="tpu"), "unknown device 'tpu'; choose one of auto, cpu, cuda"),
     (dict(collector="thread"), "unknown collector 'thread'; choose one of process, inline"),
     (dict(compile_mode="max"), "unknown compile_mode 'max'; choose one of none, default, reduce-overhead"),
-    (dict(compile_mode="reduce-overhead", device="cpu"), "compile_mode 'reduce-overhead' replays the update as a "
-                                                         "CUDA graph and needs device 'cuda'"),
+    (dict(compile_mode="reduce-overhead", device="cpu"), "compile_mode 'reduce-overhead' replays the networks as "
+                                                         "CUDA graphs and needs device 'cuda'"),
     (dict(observation_noise=-0.1), "observation_noise"),
     (dict(physics_ranges=(("gravity", 0.0, 1.0),)), "physics_ranges"),
     (dict(physics_ranges=(("object_mass", 1.0, 0.5),)), "physics_ranges"),

@@ -26,8 +26,8 @@ from gcrl.rl.run_folder import Policy, RunResult
 
 DEVICES = ("auto", "cpu", "cuda")
 COLLECTORS = ("process", "inline")
-#: how the gradient step runs: eagerly, as one graph compiled by ``torch.compile``, or compiled and replayed as a
-#: CUDA graph (``reduce-overhead``: the launch overhead of many small kernels is what limits a GPU at batch 512)
+#: how the networks run (gcrl.rl.sac_her.learner.compile_networks): eagerly, compiled by ``torch.compile``, or
+#: compiled and replayed as CUDA graphs (``reduce-overhead``: launching many small kernels limits a GPU at batch 512)
 COMPILE_MODES = ("none", "default", "reduce-overhead")
 
 
@@ -76,7 +76,7 @@ class SacHerConfig:
     # learner's torch threads may change the last bits of a floating-point sum, so they are part of the run
     device: str = "auto"
     collector: str = "inline"
-    # the update compiled (one of COMPILE_MODES; reduce-overhead needs CUDA): compiled kernels may sum in
+    # the networks compiled (one of COMPILE_MODES; reduce-overhead needs CUDA): compiled kernels may sum in
     # another order than eager ones, so like the device it is part of the run
     compile_mode: str = "none"
     # with collector "process": how many processes simulate the environments (where simulation is the bottleneck)
@@ -131,7 +131,7 @@ class SacHerConfig:
         if self.compile_mode not in COMPILE_MODES:
             raise CourseError(f"unknown compile_mode {self.compile_mode!r}; choose one of {', '.join(COMPILE_MODES)}")
         if self.compile_mode == "reduce-overhead" and self.device == "cpu":
-            raise CourseError("compile_mode 'reduce-overhead' replays the update as a CUDA graph and needs device "
+            raise CourseError("compile_mode 'reduce-overhead' replays the networks as CUDA graphs and needs device "
                               "'cuda' (or 'auto' on a machine with CUDA), not 'cpu'; use 'default' or 'none' on a CPU")
         if self.collector not in COLLECTORS:
             raise CourseError(f"unknown collector {self.collector!r}; choose one of {', '.join(COLLECTORS)}")

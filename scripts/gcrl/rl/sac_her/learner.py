@@ -67,7 +67,7 @@ def compile_networks(agent: Agent, mode: str, device: torch.device) -> None:
     if mode == "none":
         return
     if mode == "reduce-overhead" and device.type != "cuda":
-        raise CourseError(f"compile_mode 'reduce-overhead' replays the update as a CUDA graph and needs a CUDA "
+        raise CourseError(f"compile_mode 'reduce-overhead' replays the networks as CUDA graphs and needs a CUDA "
                           f"device; this run's device is {device.type} (use compile_mode 'default' or 'none')")
     for network in (agent.actor, agent.critic, agent.critic_target):
         network.compile(mode=mode)
