@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gcrl.analysis.bench_push import first_reaching
+from gcrl.analysis.bench_push import firsts
 from gcrl.core.io import write_json_atomic
 from gcrl.core.provenance import RunRecord
 from gcrl.rl.sac_her.config import SacHerConfig
@@ -68,7 +68,7 @@ def record(name: str, config: SacHerConfig, curve: list[dict[str, Any]]) -> dict
     finished = last["env_steps"] >= config.total_steps or max(r["success_rate"] for r in curve) >= config.target_success
     return {"description": description, "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
             "stopped_by_hand": not finished, "budget_steps": config.total_steps, "config": config.as_dict(),
-            **{f"to_{int(level * 100)}": first_reaching(curve, level) for level in (0.5, 0.9)},
+            **firsts(curve),
             "best_success_rate": max(r["success_rate"] for r in curve),
             "last": {k: last[k] for k in ("env_steps", "train_s", "success_rate", "ci95_low", "ci95_high", "updates")},
             "env_steps_per_s": round(last["env_steps"] / last["train_s"], 1),

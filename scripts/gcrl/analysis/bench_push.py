@@ -89,15 +89,24 @@ def first_reaching(curve: list[dict[str, Any]], level: float) -> dict[str, Any] 
                 None)
 
 
+def level_key(level: float) -> str:
+    """The key a record gives the first evaluation at ``level``: ``to_50`` for 0.5."""
+    return f"to_{round(level * 100)}"
+
+
+def firsts(curve: list[dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
+    """:func:`first_reaching` at each of :data:`LEVELS`, by :func:`level_key`."""
+    return {level_key(level): first_reaching(curve, level) for level in LEVELS}
+
+
 def summarise(curve: list[dict[str, Any]], wall_s: float) -> dict[str, Any]:
     """What a recipe reached in its budget: firsts at each level, the best and last evaluation, the rates."""
     if not curve:
-        return {"evaluations": 0, "wall_s": wall_s, **{f"to_{int(level * 100)}": None for level in LEVELS},
+        return {"evaluations": 0, "wall_s": wall_s, **firsts([]),
                 "best_success_rate": None, "last": None, "env_steps_per_s": None, "updates_per_s": None}
     last = curve[-1]
-    firsts = {f"to_{int(level * 100)}": first_reaching(curve, level) for level in LEVELS}
     updates = last.get("updates")
-    return {"evaluations": len(curve), "wall_s": round(wall_s, 1), **firsts,
+    return {"evaluations": len(curve), "wall_s": round(wall_s, 1), **firsts(curve),
             "best_success_rate": max(r["success_rate"] for r in curve),
             "last": {k: last[k] for k in ("env_steps", "train_s", "success_rate")},
             "env_steps_per_s": round(last["env_steps"] / last["train_s"], 1) if last["train_s"] else None,
@@ -168,17 +177,18 @@ def figure(record: dict[str, Any], path: Path) -> Path:
 def report(record: dict[str, Any]) -> str:
     lines = [f"{record['env_id']}: {record['bench']['budget_s'] / 60:.0f} min of wall clock per recipe", "",
              f"{'recipe':<6} {'evals':>5} {'best':>6} {'last':>6} {'env steps':>10} {'steps/s':>8} {'updates/s':>9} "
-             f"{'to 50% (steps, min)':>22} {'to 90% (steps, min)':>22}"]
+             + " ".join(f"{f'to {level:.0%} (steps, min)':>22}" for level in LEVELS)]
     for recipe, result in record["recipes"].items():
         s = result["summary"]
         if not s["evaluations"]:
             lines.append(f"{recipe:<6} no evaluation within the budget")
             continue
 
-        def first(key: str) -> str:
-            return "not reached" if s[key] is None else f"{s[key]['env_steps']:,}, {s[key]['train_s'] / 60:.1f}"
+        def first(level: float) -> str:
+            hit = s[level_key(level)]
+            return "not reached" if hit is None else f"{hit['env_steps']:,}, {hit['train_s'] / 60:.1f}"
 
         lines.append(f"{recipe:<6} {s['evaluations']:>5} {s['best_success_rate']:>6.2f} {s['last']['success_rate']:>6.2f} "
                      f"{s['last']['env_steps']:>10,} {s['env_steps_per_s']:>8} {s['updates_per_s'] or '-':>9} "
-                     f"{first('to_50'):>22} {first('to_90'):>22}")
+                     + " ".join(f"{first(level):>22}" for level in LEVELS))
     return "\n".join(lines)

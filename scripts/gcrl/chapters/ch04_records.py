@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gcrl.analysis.bench_push import LEVELS
+from gcrl.analysis.bench_push import LEVELS, level_key
 from gcrl.core.paths import REPO_ROOT
 from gcrl.rl.evaluate import newcombe_interval
 
@@ -91,27 +91,27 @@ def push_bench(path: Path = BENCH_RECORD) -> dict[str, Any]:
     def reached(first: dict[str, Any] | None) -> str:
         return "not reached" if first is None else f"{first['env_steps']:,} steps, {first['train_s'] / 60:.1f} min"
 
+    summaries = {name: r["summary"] for name, r in record["recipes"].items()}
     rows = [{"recipe": name, "evaluations": s["evaluations"], "env_steps": s["last"]["env_steps"] if s["last"] else 0,
              "best_success_rate": s["best_success_rate"],
              "last_success_rate": s["last"]["success_rate"] if s["last"] else None,
-             "to 50%": reached(s["to_50"]), "to 90%": reached(s["to_90"]),
+             **{f"to {level:.0%}": reached(s[level_key(level)]) for level in LEVELS},
              "env_steps_per_s": s["env_steps_per_s"], "updates_per_s": s["updates_per_s"]}
-            for name, s in ((name, r["summary"]) for name, r in record["recipes"].items())]
-    book, zoo = (record["recipes"][name]["summary"] for name in ("book", "zoo"))
+            for name, s in summaries.items()]
+    book, zoo = summaries["book"], summaries["zoo"]
     if not (book["evaluations"] and zoo["evaluations"]):
         reading = "one of the recipes was not evaluated within its budget, so the record compares nothing"
     else:
-        def level(s: dict[str, Any], name: str) -> str:
-            hit = [f"{int(lv * 100)}% after {s[f'to_{int(lv * 100)}']['train_s'] / 60:.1f} min of training "
-                   f"({s[f'to_{int(lv * 100)}']['env_steps']:,} env steps)" for lv in LEVELS
-                   if s[f"to_{int(lv * 100)}"] is not None]
+        def level_text(s: dict[str, Any], name: str) -> str:
+            hit = [f"{level:.0%} after {first['train_s'] / 60:.1f} min of training ({first['env_steps']:,} env steps)"
+                   for level in LEVELS if (first := s[level_key(level)]) is not None]
             best = f"its best evaluation in {s['last']['env_steps']:,} env steps was {s['best_success_rate']:.0%}"
             return f"{name} reached " + " and ".join(hit) if hit else f"{name} reached neither level: {best}"
 
         ratio = book["env_steps_per_s"] / zoo["env_steps_per_s"]
         batches = (record["recipes"]["book"]["config"]["batch_size"],
                    record["recipes"]["zoo"]["config"]["hyperparams"]["batch_size"])
-        reading = (f"{level(book, 'the book recipe')}; {level(zoo, 'the zoo recipe')}. The book's recipe simulated "
+        reading = (f"{level_text(book, 'the book recipe')}; {level_text(zoo, 'the zoo recipe')}. The book's recipe simulated "
                    f"{rate(book['env_steps_per_s'])} env steps per second of training against the zoo's "
                    f"{rate(zoo['env_steps_per_s'])} ({ratio:,.0f} times as many), and took "
                    f"{rate(book['updates_per_s'])} gradient steps of {batches[0]:,} per second against "
