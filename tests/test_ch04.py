@@ -10,6 +10,7 @@ from gcrl.chapters import ch04_her as ch04
 from gcrl.chapters import ch04_records as records
 from gcrl.course import profiles
 from gcrl.course.deliverables import declarations, range_for
+from gcrl.rl.evaluate import wilson_interval
 from gcrl.rl.sac_her.config import SacHerConfig
 
 
@@ -96,8 +97,12 @@ def _bench_record(book_curve, zoo_curve):
 
 
 def test_the_push_bench_reading_is_computed_from_its_record(tmp_path):
-    row = lambda steps, s, rate, updates=None: {"env_steps": steps, "train_s": s, "success_rate": rate,  # noqa: E731
-                                                **({"updates": updates} if updates is not None else {})}
+    def row(steps, s, rate, updates=None):
+        successes = round(rate * 50)
+        low, high = wilson_interval(successes, 50)
+        return {"env_steps": steps, "train_s": s, "success_rate": rate, "episodes": 50, "successes": successes,
+                "ci95_low": low, "ci95_high": high, **({"updates": updates} if updates is not None else {})}
+
     book = [row(400_000, 400.0, 0.3, 20_000), row(480_000, 480.0, 0.6, 24_000), row(640_000, 640.0, 0.94, 32_000)]
     zoo = [row(2_000, 380.0, 0.08), row(4_000, 1_100.0, 0.1)]
     path = tmp_path / "bench.json"
@@ -105,7 +110,9 @@ def test_the_push_bench_reading_is_computed_from_its_record(tmp_path):
     bench = records.push_bench(path)
     assert "the book recipe reached 50% after 8.0 min of training (480,000 env steps) and 90% after 10.7 min" \
            in bench["reading"]
-    assert "the zoo recipe reached neither level: its best evaluation in 4,000 env steps was 10%" in bench["reading"]
+    low, high = wilson_interval(5, 50)
+    assert (f"the zoo recipe reached neither level: its best evaluation in 4,000 env steps was 5/50 (Wilson 95% "
+            f"[{low:.2f}, {high:.2f}])") in bench["reading"]
     assert "1,000 env steps per second of training against the zoo's 3.6 (278 times as many)" in bench["reading"]
     assert "50 gradient steps of 512 per second against 2.7 of 2,048" in bench["reading"]
     assert {r["recipe"]: r["to 90%"] for r in bench["rows"]} == {"zoo": "not reached",

@@ -102,16 +102,19 @@ def push_bench(path: Path = BENCH_RECORD) -> dict[str, Any]:
     if not (book["evaluations"] and zoo["evaluations"]):
         reading = "one of the recipes was not evaluated within its budget, so the record compares nothing"
     else:
-        def level_text(s: dict[str, Any], name: str) -> str:
+        def level_text(recipe: str, name: str) -> str:
+            s = summaries[recipe]
             hit = [f"{level:.0%} after {first['train_s'] / 60:.1f} min of training ({first['env_steps']:,} env steps)"
                    for level in LEVELS if (first := s[level_key(level)]) is not None]
-            best = f"its best evaluation in {s['last']['env_steps']:,} env steps was {s['best_success_rate']:.0%}"
+            top = max(record["recipes"][recipe]["curve"], key=lambda r: r["success_rate"])
+            best = (f"its best evaluation in {s['last']['env_steps']:,} env steps was {top['successes']}/"
+                    f"{top['episodes']} (Wilson 95% [{top['ci95_low']:.2f}, {top['ci95_high']:.2f}])")
             return f"{name} reached " + " and ".join(hit) if hit else f"{name} reached neither level: {best}"
 
         ratio = book["env_steps_per_s"] / zoo["env_steps_per_s"]
         batches = (record["recipes"]["book"]["config"]["batch_size"],
                    record["recipes"]["zoo"]["config"]["hyperparams"]["batch_size"])
-        reading = (f"{level_text(book, 'the book recipe')}; {level_text(zoo, 'the zoo recipe')}. The book's recipe simulated "
+        reading = (f"{level_text('book', 'the book recipe')}; {level_text('zoo', 'the zoo recipe')}. The book's recipe simulated "
                    f"{rate(book['env_steps_per_s'])} env steps per second of training against the zoo's "
                    f"{rate(zoo['env_steps_per_s'])} ({ratio:,.0f} times as many), and took "
                    f"{rate(book['updates_per_s'])} gradient steps of {batches[0]:,} per second against "
