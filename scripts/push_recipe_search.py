@@ -12,19 +12,38 @@ second; Chapter 4 tells what was tried and what each choice bought.
 
     python scripts/push_recipe_search.py --list
     python scripts/push_recipe_search.py --runs results/push_search narrow wide
+
+A second round (``--round samples``, issue 25) asks for the same success in fewer
+env steps. Its candidates start from today's recipe (``SAMPLES_BASE``) and change
+one choice each, or combine the choices that helped; each trains on several
+*selection* seeds (``gcrl.course.profiles``; never a reporting seed), all runs at
+once on ``--parallel`` processes (a machine with many cores and a GPU), each to a
+budget of env steps or until ``--deadline-min`` minutes have passed, whichever
+comes first. Its record (``search.json`` in its runs folder) gives, per
+candidate and seed, the env steps and training seconds to 50% and to 90%, the
+best and last success; per candidate, their medians over seeds.
+
+    python scripts/push_recipe_search.py --round samples --seeds 0 1 2 --parallel 15 --device cuda
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
+import statistics
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from gcrl.analysis.bench_push import firsts
 from gcrl.core.io import write_json_atomic
 from gcrl.core.provenance import RunRecord
+from gcrl.course.profiles import check_seeds
 from gcrl.rl.sac_her.config import SacHerConfig
 
 PUSH = "FetchPush-v4"
@@ -58,6 +77,37 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
                    {"n_envs": 8, "batch_size": 512, "net_arch": (128, 128, 128)}),
     "zoo_schedule": ("3x256, batch 256, one update per env step (the zoo's schedule), gamma 0.95, no clipping",
                      {"updates_per_cycle": 200, "gamma": 0.95, "target_clip": False, "obs_clip": 10.0}),
+}
+
+
+#: The second round's starting point: today's Push recipe (round one's winner, ``explore_narrow``), stated here
+#: for the same reason as ``BASE``.
+SAMPLES_BASE: dict[str, Any] = {
+    **BASE, "net_arch": (128, 128, 128), "batch_size": 512, "n_envs": 8, "ent_coef": 0.05, "random_eps": 0.3,
+    "torch_threads": 1,
+}
+
+#: name -> (what it tests, the settings it changes in SAMPLES_BASE); the anchors are mrl (Pitis et al. 2020:
+#: LayerNorm critics, goals mixed from future and actually commanded ones) and the original HER code (the action
+#: penalty, Andrychowicz et al. 2017).
+SAMPLES_CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
+    "recipe": ("today's recipe (round one's explore_narrow), the control", {}),
+    "layer_norm": ("the recipe with layer-normalised critics", {"critic_layer_norm": True}),
+    "actual": ("the recipe with half of the relabelled goals commanded in other stored episodes",
+               {"actual_goal_fraction": 0.5}),
+    "action_l2": ("the recipe with the original HER code's action penalty (weight 1)", {"action_l2": 1.0}),
+    "ln_actual": ("layer-normalised critics and half of the relabelled goals actually commanded",
+                  {"critic_layer_norm": True, "actual_goal_fraction": 0.5}),
+    "ln_actual_l2": ("as ln_actual, with the action penalty",
+                     {"critic_layer_norm": True, "actual_goal_fraction": 0.5, "action_l2": 1.0}),
+    "ln_utd2": ("layer-normalised critics and 80 updates per cycle (twice the updates per env step)",
+                {"critic_layer_norm": True, "updates_per_cycle": 80}),
+    "ln_eps01": ("layer-normalised critics and 10% random actions instead of 30%",
+                 {"critic_layer_norm": True, "random_eps": 0.1}),
+}
+
+ROUNDS: dict[str, tuple[dict[str, Any], dict[str, tuple[str, dict[str, Any]]]]] = {
+    "recipe": (BASE, CANDIDATES), "samples": (SAMPLES_BASE, SAMPLES_CANDIDATES),
 }
 
 
@@ -123,6 +173,126 @@ def throughput(names: list[str], runs: Path, steps: int, seed: int, threads: int
     return summary
 
 
+def _listed(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+
+def seeded_config(name: str, seed: int, total_steps: int, eval_every: int, eval_episodes: int,
+                  overrides: dict[str, Any]) -> SacHerConfig:
+    """Candidate ``name`` of the second round on ``seed`` (a selection seed), with the run's settings."""
+    check_seeds([seed], "selection")
+    return SacHerConfig.from_recipe(PUSH, **{**SAMPLES_BASE, **SAMPLES_CANDIDATES[name][1], **overrides,
+                                             "total_steps": total_steps, "eval_every": eval_every,
+                                             "checkpoint_every": eval_every, "eval_episodes": eval_episodes,
+                                             "seed": seed})
+
+
+def seed_line(config: SacHerConfig, curve: list[dict[str, Any]]) -> dict[str, Any]:
+    """One run of the second round, read from its curve (finished, or stopped by the deadline)."""
+    if not curve:
+        return {"evaluations": 0, "finished": False, **firsts([]), "best_success_rate": None, "last": None,
+                "curve": []}
+    last = curve[-1]
+    return {"evaluations": len(curve), "finished": last["env_steps"] >= config.total_steps, **firsts(curve),
+            "best_success_rate": max(r["success_rate"] for r in curve),
+            "last": {k: last[k] for k in ("env_steps", "train_s", "success_rate", "ci95_low", "ci95_high", "updates")},
+            "env_steps_per_s": round(last["env_steps"] / last["train_s"], 1) if last["train_s"] else None,
+            "curve": [{k: r[k] for k in ("env_steps", "train_s", "success_rate", "updates")} for r in curve]}
+
+
+def candidate_line(name: str, lines: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """A candidate over its seeds: how many reached 50% and 90%, and the median env steps to each over the seeds
+    that reached it (with how many did; a median over fewer than all seeds is stated as such)."""
+    description, changes = SAMPLES_CANDIDATES[name]
+    summary: dict[str, Any] = {"description": description, "changes": _listed(changes), "seeds": sorted(lines)}
+    for key in ("to_50", "to_90"):
+        reached = [line[key]["env_steps"] for line in lines.values() if line.get(key)]
+        summary[key] = {"reached": len(reached), "of": len(lines),
+                        "median_env_steps": statistics.median(reached) if reached else None,
+                        "env_steps": {str(seed): (line.get(key) or {}).get("env_steps") for seed, line in lines.items()}}
+    finals = [line["last"]["success_rate"] for line in lines.values() if line.get("last")]
+    summary["median_last_success"] = statistics.median(finals) if finals else None
+    return summary
+
+
+def train_command(config: SacHerConfig, run_dir: Path) -> list[str]:
+    """``gcrl train`` for ``config``: every setting passed, so the command trains exactly this config."""
+    values = config.as_dict()
+    settings = [x for key, value in values.items() if key not in ("env_id", "total_steps", "seed")
+                for x in ("--set", f"{key}={json.dumps(value)}")]
+    return [sys.executable, "-m", "gcrl.course.cli", "train", "--algo", config.algo, "--env", config.env_id,
+            "--steps", str(config.total_steps), "--seed", str(config.seed), "--run-dir", str(run_dir), *settings]
+
+
+def run_seeded(names: list[str], seeds: list[int], runs: Path, total_steps: int, eval_every: int, eval_episodes: int,
+               parallel: int, deadline_min: float | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """Every (candidate, seed) run of the second round, ``parallel`` at a time, each a ``gcrl train`` process;
+    then ``search.json``.
+
+    Runs already finished are read back and interrupted ones resume. At the deadline every run still going is
+    stopped and recorded as far as its curve goes (``finished: false``); the same command again continues them.
+    """
+    check_seeds(seeds, "selection")
+    configs = {(n, s): seeded_config(n, s, total_steps, eval_every, eval_episodes, overrides) for n in names for s in seeds}
+    queue = [(key, train_command(c, runs / key[0] / f"seed{key[1]}")) for key, c in configs.items()]
+    run_record = RunRecord(profile="push-search-samples", seeds=seeds)
+    deadline = time.monotonic() + deadline_min * 60 if deadline_min else None
+    running: dict[tuple[str, int], subprocess.Popen] = {}
+    logs = runs / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        while queue or running:
+            while queue and len(running) < parallel:
+                (name, seed), command = queue.pop(0)
+                with open(logs / f"{name}-seed{seed}.log", "ab") as log:
+                    running[name, seed] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                                           start_new_session=True)
+            for key, process in list(running.items()):
+                if process.poll() is not None:
+                    del running[key]
+                    if process.returncode:
+                        print(f"{key[0]} seed {key[1]} failed (exit {process.returncode}); see "
+                              f"{logs / f'{key[0]}-seed{key[1]}.log'}", flush=True)
+            if deadline is not None and time.monotonic() > deadline:
+                print(f"deadline of {deadline_min} min reached: {len(running)} runs stopped where they are, "
+                      f"{len(queue)} not started", flush=True)
+                break
+            time.sleep(1)
+    finally:
+        for process in running.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return write_seeded(names, seeds, runs, configs, run_record, parallel, deadline_min)
+
+
+def write_seeded(names: list[str], seeds: list[int], runs: Path, configs: dict[tuple[str, int], SacHerConfig],
+                 run_record: RunRecord, parallel: int, deadline_min: float | None) -> dict[str, Any]:
+    """``search.json`` of the second round, from the curves the runs left."""
+    per_seed: dict[str, dict[int, dict[str, Any]]] = {}
+    for (name, seed), config in configs.items():
+        curve_file = runs / name / f"seed{seed}" / "curve.json"
+        curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
+        per_seed.setdefault(name, {})[seed] = seed_line(config, curve)
+    any_config = next(iter(configs.values()))
+    summary = {
+        "protocol": {"round": "samples", "env_id": PUSH, "seeds": seeds, "seed_set": "selection",
+                     "budget_steps": any_config.total_steps, "eval_every": any_config.eval_every,
+                     "eval_episodes": any_config.eval_episodes, "device": any_config.device,
+                     "collector": any_config.collector, "parallel_runs": parallel, "deadline_min": deadline_min,
+                     "base": _listed(SAMPLES_BASE), "defined": {n: d for n, (d, _) in SAMPLES_CANDIDATES.items()}},
+        "provenance": run_record.snapshot(),
+        "candidates": {name: candidate_line(name, lines) for name, lines in per_seed.items()},
+        "runs": {name: {str(seed): line for seed, line in lines.items()} for name, lines in per_seed.items()},
+    }
+    write_json_atomic(runs / "search.json", summary)
+    for name, line in summary["candidates"].items():
+        print(f"{name:14s} to 90%: {line['to_90']['reached']}/{line['to_90']['of']} seeds, median "
+              f"{line['to_90']['median_env_steps']} env steps; to 50%: median {line['to_50']['median_env_steps']}; "
+              f"median last success {line['median_last_success']}", flush=True)
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help=f"candidates to train (default all: {', '.join(CANDIDATES)})")
@@ -139,20 +309,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--throughput-steps", type=int, default=0,
                         help="instead of searching, time each named candidate afresh for this many env steps "
                              "(run it with nothing else on the machine) and add the rates to search.json")
+    parser.add_argument("--round", choices=sorted(ROUNDS), default="recipe",
+                        help="recipe: the search that chose today's recipe (one seed, one run at a time); samples: "
+                             "fewer env steps, several selection seeds, runs in parallel")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="--round samples: the selection seeds each candidate trains on")
+    parser.add_argument("--parallel", type=int, default=1, help="--round samples: runs at once")
+    parser.add_argument("--deadline-min", type=float, default=None,
+                        help="--round samples: stop every run after this many minutes and record where they are")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="--round samples: a setting for every run where the work happens (device, collector, "
+                             "torch_threads), e.g. --set device=cuda --set collector=inline")
     args = parser.parse_args(argv)
+    candidates = ROUNDS[args.round][1]
     if args.list:
-        for name, (description, changes) in CANDIDATES.items():
+        for name, (description, changes) in candidates.items():
             print(f"{name:14s} {description}; changes {changes or 'nothing'}")
         return 0
-    unknown = [n for n in args.names if n not in CANDIDATES]
+    unknown = [n for n in args.names if n not in candidates]
     if unknown:
-        parser.error(f"unknown candidate {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
+        parser.error(f"unknown candidate {', '.join(unknown)}; known: {', '.join(candidates)}")
+    if args.round == "samples":
+        overrides = dict(_setting(item, parser) for item in args.overrides)
+        if args.parallel < 1:
+            parser.error(f"--parallel must be at least 1, got {args.parallel}")
+        run_seeded(args.names or list(candidates), args.seeds, args.runs, args.total_steps, args.eval_every,
+                   args.eval_episodes, args.parallel, args.deadline_min, overrides)
+        return 0
+    check_seeds([args.seed], "selection")
     if args.throughput_steps:
         throughput(args.names or list(CANDIDATES), args.runs, args.throughput_steps, args.seed, args.threads)
         return 0
     run(args.names or list(CANDIDATES), args.runs, args.total_steps, args.eval_every, args.eval_episodes,
         args.target, args.seed, args.threads, args.record_only)
     return 0
+
+
+#: What ``--set`` may change: where the work happens, never what is learned.
+PLACEMENT = {"device": str, "collector": str, "torch_threads": int, "collector_processes": int, "compile_mode": str}
+
+
+def _setting(item: str, parser: argparse.ArgumentParser) -> tuple[str, Any]:
+    key, sep, value = item.partition("=")
+    if not sep or key not in PLACEMENT:
+        parser.error(f"--set takes KEY=VALUE with KEY one of {', '.join(PLACEMENT)}, got {item!r}")
+    try:
+        return key, PLACEMENT[key](value)
+    except ValueError:
+        parser.error(f"--set {key} needs a {PLACEMENT[key].__name__}, got {value!r}")
 
 
 if __name__ == "__main__":

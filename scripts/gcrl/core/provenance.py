@@ -66,14 +66,16 @@ def _git(*args: str) -> str | None:
 
 
 def git_state() -> tuple[str, bool | None]:
-    """``(commit, dirty)``; ``("unknown", None)`` outside a git checkout.
+    """``(commit, dirty)``; outside a git checkout, ``(commit, None)`` with the commit a copy of the tree says it
+    was made from in ``$GCRL_SOURCE_COMMIT`` (a remote machine given the working tree without its history), else
+    ``("unknown", None)``.
 
     Untracked files count as dirty only when git does not ignore them, so the
     results a run writes do not mark its own tree dirty.
     """
     commit = _git("rev-parse", "HEAD")
     if not commit:
-        return "unknown", None
+        return os.environ.get("GCRL_SOURCE_COMMIT", "").strip() or "unknown", None
     status = _git("status", "--porcelain")
     return commit, (bool(status) if status is not None else None)
 

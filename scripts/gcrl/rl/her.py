@@ -50,6 +50,19 @@ def relabelled_count(batch_size: int, n_sampled_goal: int) -> int:
     return int(her_ratio(n_sampled_goal) * batch_size)
 
 
+def actual_count(relabelled: int, actual_goal_fraction: float) -> int:
+    """How many of ``relabelled`` rows take a goal actually commanded in a stored episode (rounded down).
+
+    Such a goal is the desired goal of an episode drawn uniformly from the buffer, independently of the row's own
+    episode (mrl's "actual" goals, close to HER's ``random`` strategy): the reward is recomputed for it from the
+    row's own next achieved goal, so the transition stays valid, and the goal follows the task's own goal
+    distribution, which ``future`` goals, drawn from where the object went, do not (Chapter 4, §1.4).
+    """
+    if not 0 <= actual_goal_fraction <= 1:
+        raise CourseError(f"actual_goal_fraction must lie in [0, 1], got {actual_goal_fraction!r}")
+    return int(actual_goal_fraction * relabelled)
+
+
 def goal_indices(t: np.ndarray, horizon: int, strategy: str, rng: np.random.Generator) -> np.ndarray:
     """For transitions at times ``t``, the index ``j`` whose next achieved goal becomes the new goal."""
     t = np.asarray(t, dtype=np.int64)

@@ -69,9 +69,14 @@ class Actor(nn.Module):
 
 
 class TwinCritic(nn.Module):
-    """Two Q-networks evaluated as one: each layer is a batched matrix product over the pair."""
+    """Two Q-networks evaluated as one: each layer is a batched matrix product over the pair.
 
-    def __init__(self, in_dim: int, net_arch: tuple[int, ...], members: int = 2):
+    With ``layer_norm``, every hidden layer normalises its pre-activations over its units before the ReLU, with a
+    learned gain and offset per member (``nn.LayerNorm``, Ba et al. 2016, placed as in mrl's critics): the scale
+    of the features no longer grows with the critic's targets, which keeps many updates per sample stable.
+    """
+
+    def __init__(self, in_dim: int, net_arch: tuple[int, ...], members: int = 2, layer_norm: bool = False):
         super().__init__()
         sizes = [in_dim, *net_arch, 1]
         self.weights = nn.ParameterList()
@@ -80,6 +85,11 @@ class TwinCritic(nn.Module):
             bound = 1 / math.sqrt(fan_in)  # nn.Linear's default initialisation, per member
             self.weights.append(nn.Parameter(torch.empty(members, fan_in, fan_out).uniform_(-bound, bound)))
             self.biases.append(nn.Parameter(torch.empty(members, 1, fan_out).uniform_(-bound, bound)))
+        # LayerNorm's affine parameters per member and hidden layer (gain 1, offset 0, as nn.LayerNorm starts)
+        self.norm_gains = nn.ParameterList(nn.Parameter(torch.ones(members, 1, w)) for w in net_arch) \
+            if layer_norm else None
+        self.norm_biases = nn.ParameterList(nn.Parameter(torch.zeros(members, 1, w)) for w in net_arch) \
+            if layer_norm else None
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor, frozen: bool = False) -> torch.Tensor:
         """Q-values of shape (members, batch); ``frozen`` reads detached weights (no critic gradient)."""
@@ -90,6 +100,11 @@ class TwinCritic(nn.Module):
                 w, b = w.detach(), b.detach()
             x = torch.baddbmm(b, x, w)
             if i < last:
+                if self.norm_gains is not None:
+                    gain, offset = self.norm_gains[i], self.norm_biases[i]
+                    if frozen:
+                        gain, offset = gain.detach(), offset.detach()
+                    x = torch.nn.functional.layer_norm(x, x.shape[-1:]) * gain + offset
                 x = torch.relu(x)
         return x.squeeze(-1)
 
@@ -98,11 +113,11 @@ class Agent(nn.Module):
     """The actor, the twin critic and its target copy, the temperature, and their optimisers."""
 
     def __init__(self, obs_dim: int, action_dim: int, net_arch: tuple[int, ...], learning_rate: float,
-                 ent_coef: float | None = None):
+                 ent_coef: float | None = None, critic_layer_norm: bool = False):
         super().__init__()
         self.actor = Actor(obs_dim, action_dim, net_arch)
-        self.critic = TwinCritic(obs_dim + action_dim, net_arch)
-        self.critic_target = TwinCritic(obs_dim + action_dim, net_arch)
+        self.critic = TwinCritic(obs_dim + action_dim, net_arch, layer_norm=critic_layer_norm)
+        self.critic_target = TwinCritic(obs_dim + action_dim, net_arch, layer_norm=critic_layer_norm)
         self.critic_target.load_state_dict(self.critic.state_dict())
         self.critic_target.requires_grad_(False)
         # alpha starts at 1 and is learned (SB3's "auto"), or is held at ``ent_coef`` (SB3's ent_coef=<number>)
@@ -156,7 +171,7 @@ def cloning_loss(agent: Agent, obs: torch.Tensor, demo_action: torch.Tensor, fil
 
 def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
            next_obs: torch.Tensor, gamma: float, tau: float, target_bounds: tuple[float, float] | None = None,
-           demo_rows: int = 0, bc_weight: float = 0.0, q_filter: bool = True) -> None:
+           demo_rows: int = 0, bc_weight: float = 0.0, q_filter: bool = True, action_l2: float = 0.0) -> None:
     """One SAC gradient step: SB3's three losses, in two backward passes.
 
     Fetch episodes end by truncation only, so no transition is terminal and the
@@ -165,6 +180,8 @@ def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.
     reward, [-1/(1 - gamma), 0] once the entropy bonus is small). With
     ``demo_rows``, the batch's last rows are demonstrations, and the actor's loss
     adds ``bc_weight`` times their cloning loss, Q-filtered if ``q_filter``.
+    ``action_l2`` adds the original HER code's action penalty to the actor's loss
+    (Ch. 4, §4): its weight times the mean squared action, actions in [-1, 1].
     """
     alpha = agent.log_alpha.detach().exp()  # the temperature before this step's update, as in SB3
     action_pi, log_pi = agent.actor(obs)  # a ~ pi_theta(.|s), reparameterised: differentiable in theta
@@ -189,6 +206,9 @@ def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.
     #    gradient has the sign of H - Hbar. The two losses share no parameter, so one backward pass serves both.
     q_pi = pairwise_min(agent.critic(obs, action_pi, frozen=True))
     actor_loss = (alpha * log_pi - q_pi).mean()
+    if action_l2:
+        # the original HER code's penalty: lambda_a E[||a / a_max||^2 / dim A], here a_max = 1 (Ch. 4, §4)
+        actor_loss = actor_loss + action_l2 * (action_pi ** 2).mean()
     if demo_rows:
         # learning from demonstrations (Ch. 7, §1.5): L = L_pi + lambda_BC L_BC on the demonstrated rows
         actor_loss = actor_loss + bc_weight * cloning_loss(agent, obs[-demo_rows:], action[-demo_rows:], q_filter)

@@ -70,6 +70,13 @@ class SacHerConfig:
     random_eps: float = 0.0
     # clip the critic's target to [-1/(1 - gamma), 0], the range of the sparse return (Ch. 4, §4)
     target_clip: bool = False
+    # layer-normalise the critics' hidden layers (gcrl.rl.sac_her.algorithm.TwinCritic; mrl's critics)
+    critic_layer_norm: bool = False
+    # the original HER code's action penalty: this weight times the mean squared action joins the actor's loss
+    action_l2: float = 0.0
+    # of the relabelled rows of a minibatch, this fraction takes a goal actually commanded in a uniformly drawn
+    # stored episode instead of a ``goal_selection_strategy`` goal (mrl's "future + actual" mix; Ch. 4, §1.4)
+    actual_goal_fraction: float = 0.0
     # normalised observations are clipped to [-obs_clip, obs_clip]
     obs_clip: float = 10.0
     # where the work happens: the collector's place never changes a run's numbers; the device and the
@@ -124,8 +131,17 @@ class SacHerConfig:
             raise CourseError(f"random_eps must be a number in [0, 1], got {self.random_eps!r}")
         if not (isinstance(self.obs_clip, (int, float)) and self.obs_clip > 0):
             raise CourseError(f"obs_clip must be a number > 0, got {self.obs_clip!r}")
-        if not isinstance(self.target_clip, bool):
-            raise CourseError(f"target_clip must be true or false, got {self.target_clip!r}")
+        for name in ("target_clip", "critic_layer_norm"):
+            if not isinstance(getattr(self, name), bool):
+                raise CourseError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not (isinstance(self.action_l2, (int, float)) and not isinstance(self.action_l2, bool) and self.action_l2 >= 0):
+            raise CourseError(f"action_l2 must be a number >= 0, got {self.action_l2!r}")
+        if not (isinstance(self.actual_goal_fraction, (int, float)) and not isinstance(self.actual_goal_fraction, bool)
+                and 0 <= self.actual_goal_fraction <= 1):
+            raise CourseError(f"actual_goal_fraction must be a number in [0, 1], got {self.actual_goal_fraction!r}")
+        if self.actual_goal_fraction and not self.n_sampled_goal:
+            raise CourseError("actual_goal_fraction needs relabelling (n_sampled_goal > 0): it is a share of the "
+                              "relabelled rows")
         if self.device not in DEVICES:
             raise CourseError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
         if self.compile_mode not in COMPILE_MODES:

@@ -53,9 +53,9 @@ class DemonstrationReplay:
                 "desired_goal": np.repeat(r.desired_goal[:n], T, axis=0)}
 
     def sample(self, batch_size: int, n_sampled_goal: int, strategy: str, rng: np.random.Generator,
-               compute_reward: her.RewardFunction):
+               compute_reward: her.RewardFunction, actual_goal_fraction: float = 0.0):
         """``batch_size`` demonstrated transitions, k/(k+1) of them relabelled (:meth:`EpisodeReplay.sample`)."""
-        return self.replay.sample(batch_size, n_sampled_goal, strategy, rng, compute_reward)
+        return self.replay.sample(batch_size, n_sampled_goal, strategy, rng, compute_reward, actual_goal_fraction)
 
 
 def joined(own: tuple, demonstrated: tuple) -> tuple:

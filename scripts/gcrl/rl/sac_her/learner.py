@@ -73,6 +73,13 @@ def compile_networks(agent: Agent, mode: str, device: torch.device) -> None:
         network.compile(mode=mode)
 
 
+def make_agent(config: SacHerConfig) -> Agent:
+    """The agent a config describes, on the CPU, its parameters drawn from torch's current stream."""
+    dims = {k: d for k, d in observation_dims(config.env_id).items() if k in OBS_KEYS}
+    return Agent(sum(dims.values()), ACTION_DIM, config.net_arch, config.learning_rate, fixed_temperature(config),
+                 critic_layer_norm=config.critic_layer_norm)
+
+
 class TrainingState:
     """The state of one run: agent, normaliser, buffer, collector, random streams, curve and clock."""
 
@@ -85,8 +92,7 @@ class TrainingState:
         self.reward_env = make_fetch_env(config.env_id)
         self.compute_reward = self.reward_env.unwrapped.compute_reward
         torch.manual_seed(config.seed)
-        self.agent = Agent(sum(dims.values()), ACTION_DIM, config.net_arch, config.learning_rate,
-                           fixed_temperature(config)).to(self.device)
+        self.agent = make_agent(config).to(self.device)
         compile_networks(self.agent, config.compile_mode, self.device)
         self.normalizer = Normalizer(dims, config.obs_clip)
         # learning from demonstrations (Ch. 7): the expert's episodes, which the normaliser sees as the agent's own
@@ -143,10 +149,10 @@ class TrainingState:
         """A minibatch as tensors on the agent's device; with demonstrations, their ``demo_batch_size`` rows last."""
         c = self.config
         batch = self.buffer.sample(c.batch_size, c.n_sampled_goal, c.goal_selection_strategy, self.rng,
-                                   self.compute_reward)
+                                   self.compute_reward, c.actual_goal_fraction)
         if self.demos is not None:
             batch = joined(batch, self.demos.sample(c.demo_batch_size, c.n_sampled_goal, c.goal_selection_strategy,
-                                                    self.rng, self.compute_reward))
+                                                    self.rng, self.compute_reward, c.actual_goal_fraction))
         obs, action, next_obs, reward = batch
         return tuple(torch.from_numpy(x).to(self.device, non_blocking=True)
                      for x in (self.normalizer(obs), action, reward, self.normalizer(next_obs)))
@@ -155,7 +161,7 @@ class TrainingState:
         c = self.config
         update(self.agent, *self.sample(), gamma=c.gamma, tau=c.tau, target_bounds=self.target_bounds,
                demo_rows=c.demo_batch_size if self.demos is not None else 0, bc_weight=c.bc_weight,
-               q_filter=c.q_filter)
+               q_filter=c.q_filter, action_l2=c.action_l2)
         self.updates += 1
 
     # evaluation -----------------------------------------------------------------------------
@@ -230,7 +236,7 @@ def load_agent(run_dir: Path, config: SacHerConfig) -> tuple[Agent, Normalizer]:
         raise CourseError(f"{run_dir} holds no checkpoint; train the run first")
     dims = {k: d for k, d in observation_dims(config.env_id).items() if k in OBS_KEYS}
     saved = torch.load(found[0] / "agent.pt", weights_only=False, map_location="cpu")
-    agent = Agent(sum(dims.values()), ACTION_DIM, config.net_arch, config.learning_rate, fixed_temperature(config))
+    agent = make_agent(config)
     agent.load_state_dict(saved["agent"])
     normalizer = Normalizer(dims, config.obs_clip)
     normalizer.load_state_dict(saved["normalizer"])

@@ -8,7 +8,7 @@
 - :class:`EpisodeReplay`: whole episodes of a fixed horizon; a minibatch is drawn
   uniformly from the transitions of complete episodes, and a fraction k/(k+1) of
   it is relabelled with :mod:`gcrl.rl.her` as it is drawn (``HerReplayBuffer``'s
-  semantics).
+  semantics), optionally part of it with goals commanded in other stored episodes.
 """
 
 from __future__ import annotations
@@ -97,16 +97,24 @@ class EpisodeReplay:
         self.episodes += 1
 
     def sample(self, batch_size: int, n_sampled_goal: int, strategy: str, rng: np.random.Generator,
-               compute_reward: her.RewardFunction) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray], np.ndarray]:
-        """Uniform transitions of complete episodes, the first k/(k+1) of them with hindsight goals."""
+               compute_reward: her.RewardFunction, actual_goal_fraction: float = 0.0,
+               ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """Uniform transitions of complete episodes, the first k/(k+1) of them with hindsight goals.
+
+        Of the relabelled rows, the first ``actual_goal_fraction`` take the goal commanded in a stored episode drawn
+        uniformly (:func:`gcrl.rl.her.actual_count`), the rest a ``strategy`` goal of their own episode.
+        """
         if self.episodes == 0:
             raise CourseError("no complete episode to sample from yet")
         e = rng.integers(0, self.episodes, size=batch_size)
         t = rng.integers(0, self.horizon, size=batch_size)
         goals = self.desired_goal[e]
         virtual = her.relabelled_count(batch_size, n_sampled_goal)
-        j = her.goal_indices(t[:virtual], self.horizon, strategy, rng)
-        goals[:virtual] = self.achieved_goal[e[:virtual], j + 1]
+        actual = her.actual_count(virtual, actual_goal_fraction)
+        j = her.goal_indices(t[actual:virtual], self.horizon, strategy, rng)
+        goals[actual:virtual] = self.achieved_goal[e[actual:virtual], j + 1]
+        if actual:
+            goals[:actual] = self.desired_goal[rng.integers(0, self.episodes, size=actual)]
         next_achieved = self.achieved_goal[e, t + 1]
         rewards = np.asarray(compute_reward(next_achieved, goals, None), dtype=np.float32)
         observation = {"observation": self.observation[e, t], "achieved_goal": self.achieved_goal[e, t],
