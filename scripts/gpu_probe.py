@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compile-modes", nargs="+", default=["none", "default", "reduce-overhead"])
     parser.add_argument("--case-limit-s", type=float, default=60.0, help="time limit of one gradient-step case")
     parser.add_argument("--push-s", type=float, default=90.0, help="wall clock of the Push run (0: none)")
+    parser.add_argument("--parts", nargs="+", choices=("push", "steps"), default=["push", "steps"],
+                        help="what to measure (default both): the Push run, the gradient-step cases")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.case:  # one gradient-step case, in the process measure_case started
@@ -154,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                                         "devices": devices, "compile_modes": args.compile_modes,
                                         "warmup_steps": warmup, "repeats": repeats, "steps_per_repeat": steps,
                                         "case_limit_s": args.case_limit_s, "push_s": args.push_s, "tiny": args.tiny,
+                                        "parts": args.parts,
                                         "cores": os.cpu_count()},
                               "gradient_steps": [], "push": [], "provenance": run.snapshot()}
     out = args.out / "gpu_probe.json"
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         record["provenance"] = run.snapshot()
         write_json_atomic(out, record)
 
-    if args.push_s > 0:
+    if "push" in args.parts and args.push_s > 0:
         overrides = ({"net_arch": [16, 16], "n_envs": 2, "batch_size": 32, "updates_per_cycle": 5,
                       "learning_starts": 100, "eval_every": 200, "eval_episodes": 2, "checkpoint_every": 200}
                      if args.tiny else {})
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             save()
             summary = result.get("summary") or {}
             print(f"gpu probe: Push on {device}: {summary.get('last') or result.get('error')}", flush=True)
-    for size, device, mode in cases(devices, args.compile_modes, sizes):
+    for size, device, mode in cases(devices, args.compile_modes, sizes) if "steps" in args.parts else ():
         result = measure_case(size, device, mode, sizes, warmup, repeats, steps, args.case_limit_s)
         record["gradient_steps"].append(result)
         save()
