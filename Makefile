@@ -24,7 +24,7 @@ GCRL := $(VENV)/bin/gcrl
 RENDER_PKGS := libegl1 libgl1 libegl-mesa0 libosmesa6
 BROWSER_PKGS := chromium chromium-driver
 
-.PHONY: help install deps sysdeps browserdeps chapters book verify bench check test lab clean
+.PHONY: help install deps sysdeps browserdeps chapters book verify bench bench-gpu check test lab clean
 
 help:
 	@echo "make book     set up, execute every chapter (GCRL_PROFILE=smoke|standard|full, default standard), build _build/html"
@@ -32,6 +32,7 @@ help:
 	@echo "make chapters execute the chapters whose inputs changed (CHAPTERS=\"ch00 ...\" for some)"
 	@echo "make verify   check results/<profile>/ against the deliverable declarations"
 	@echo "make bench    the book's SAC+HER vs the library: time to 95% on FetchReach, then success on FetchPush in PUSH_MIN (25) min each"
+	@echo "make bench-gpu  on a machine with an NVIDIA GPU: ms per gradient step (cpu, cuda x compile modes) and Push on cuda for a fixed clock"
 	@echo "make check    check your solutions to the problem sets in exercises/ (CHAPTER=ch04 for one chapter)"
 	@echo "make lab      JupyterLab on the chapters (py:percent files open as notebooks)"
 	@echo "make clean    remove generated output (results/, _build/), keep the venv"
@@ -144,3 +145,8 @@ test: install sysdeps browserdeps
 
 clean:
 	rm -rf results _build book/chapters
+
+# A GPU probe for a short lease on a machine with one NVIDIA GPU: ms per gradient step (cpu and cuda x compile modes,
+# the recipe's size and a larger one) and Push trained on cuda for a fixed wall clock; _build/bench/gpu_probe.json.
+bench-gpu: install
+	$(PY) scripts/gpu_probe.py --out _build/bench

@@ -43,7 +43,7 @@ from typing import Any
 from gcrl.analysis.bench_push import firsts
 from gcrl.core.io import write_json_atomic
 from gcrl.core.provenance import RunRecord
-from gcrl.course.profiles import check_seeds
+from gcrl.core.seeds import check_seeds
 from gcrl.rl.sac_her.config import SacHerConfig
 
 PUSH = "FetchPush-v4"
@@ -197,7 +197,8 @@ def seed_line(config: SacHerConfig, curve: list[dict[str, Any]]) -> dict[str, An
             "best_success_rate": max(r["success_rate"] for r in curve),
             "last": {k: last[k] for k in ("env_steps", "train_s", "success_rate", "ci95_low", "ci95_high", "updates")},
             "env_steps_per_s": round(last["env_steps"] / last["train_s"], 1) if last["train_s"] else None,
-            "curve": [{k: r[k] for k in ("env_steps", "train_s", "success_rate", "updates")} for r in curve]}
+            # each evaluation's episode outcomes, so that candidates compare by a two-stage bootstrap over seeds
+            "curve": [{k: r[k] for k in ("env_steps", "train_s", "success_rate", "updates", "outcomes")} for r in curve]}
 
 
 def candidate_line(name: str, lines: dict[int, dict[str, Any]]) -> dict[str, Any]:

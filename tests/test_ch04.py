@@ -133,3 +133,45 @@ def test_the_committed_push_bench_record_has_both_recipes_and_reads():
     assert {k: record["recipes"]["book"]["config"][k] for k in RECIPE_KEYS} == {k: shipped[k] for k in RECIPE_KEYS}
     assert all(r["summary"]["evaluations"] >= 1 for r in record["recipes"].values())
     assert records.push_bench()["reading"]
+
+
+def _probe_records(tmp_path, recipe_cuda, large_cuda, compiled_ms=None):
+    """Planted GPU probe records: eager cuda times for the two sizes, the recipe's size on one CPU thread."""
+    sizes = {"recipe": {"net_arch": [128, 128, 128], "batch_size": 512},
+             "large": {"net_arch": [256, 256, 256], "batch_size": 2048}}
+    cases = [{"size": "recipe", "device": "cpu", "compile_mode": "none", "ms_per_step": 14.0},
+             {"size": "large", "device": "cpu", "compile_mode": "none", "error": "timed out after 25 s"},
+             {"size": "recipe", "device": "cuda", "compile_mode": "none", "ms_per_step": recipe_cuda},
+             {"size": "large", "device": "cuda", "compile_mode": "none", "ms_per_step": large_cuda},
+             {"size": "recipe", "device": "cuda", "compile_mode": "reduce-overhead",
+              **({"ms_per_step": compiled_ms} if compiled_ms else {"error": "timed out after 25 s"})}]
+    device = {"kind": "cuda", "name": "NVIDIA H200", "memory_gib": 139.8, "cuda": "13.0", "count": 1}
+    steps = {"probe": {"sizes": sizes, "cores": 16, "case_limit_s": 25.0}, "gradient_steps": cases,
+             "provenance": {"device": device}}
+    push = {"push": [{"device": "cuda", "budget_s": 55.0, "settings": {"collector_processes": 8},
+                      "summary": {"env_steps_per_s": 1884.3, "updates_per_s": 90.4,
+                                  "last": {"env_steps": 40000, "train_s": 21.2, "success_rate": 0.08}}}],
+            "provenance": {"device": device}}
+    (tmp_path / "steps.json").write_text(json.dumps(steps))
+    (tmp_path / "push.json").write_text(json.dumps(push))
+    return tmp_path / "steps.json", tmp_path / "push.json"
+
+
+def test_the_gpu_probe_reading_is_computed_from_its_records(tmp_path):
+    launch_bound = records.gpu_probe_reading(*_probe_records(tmp_path, 6.0, 6.5))
+    assert launch_bound["device"] == "one NVIDIA H200 (16 cores)"
+    assert "6.0 ms per gradient step on cuda against 14.0 ms on one CPU thread" in launch_bound["steps"]
+    assert "(2.3 times faster)" in launch_bound["steps"] and "one CPU thread: timed out after 25 s" in launch_bound["steps"]
+    assert "16 times the arithmetic per step in 1.08 times the time" in launch_bound["scaling"]
+    assert "bounded by launching many small kernels" in launch_bound["scaling"]
+    assert "no compiled case (reduce-overhead) finished" in launch_bound["compiled"]
+    assert "1,884 env steps" in launch_bound["push"] and "8 collector processes" in launch_bound["push"]
+    arithmetic_bound = records.gpu_probe_reading(*_probe_records(tmp_path, 2.0, 20.0, compiled_ms=1.5))
+    assert "in 10.0 times the time, so arithmetic, not launching kernels, sets its cost" in arithmetic_bound["scaling"]
+    assert "reduce-overhead: 1.5" in arithmetic_bound["compiled"]
+
+
+def test_the_committed_gpu_probe_records_read():
+    reading = records.gpu_probe_reading()
+    assert reading["device"].startswith("one NVIDIA") and "ms per gradient step on cuda" in reading["steps"]
+    assert "env steps" in reading["push"]

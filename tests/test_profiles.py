@@ -60,12 +60,12 @@ def test_unknown_chapter_budget_is_a_clear_error():
 def test_open_chapter_sets_up_budget_seeds_folders_and_rendering(tmp_path):
     from gcrl.course.session import open_chapter
 
-    session = open_chapter("ch03", "standard", 7, str(tmp_path))
+    session = open_chapter("ch03", "standard", 1007, str(tmp_path))
     assert session.budget == profiles.budget("ch03", "standard")
-    assert list(session.seeds) == session.run.seeds == list(range(7, 7 + session.budget.seeds))
+    assert list(session.seeds) == session.run.seeds == list(range(1007, 1007 + session.budget.seeds))
     assert session.out == tmp_path / "standard" / "ch03" and session.out.is_dir()
     assert session.rendering in ("egl", "osmesa")
-    assert open_chapter("ch01", "smoke", 3, str(tmp_path)).run.seeds == [3], "a budget with one seed"
+    assert open_chapter("ch01", "smoke", 1003, str(tmp_path)).run.seeds == [1003], "a budget with one seed"
     with pytest.raises(CourseError, match="unknown profile 'fast'"):
         open_chapter("ch01", "fast", 0, str(tmp_path))
     with pytest.raises(CourseError, match="no budget for chapter 'ch99'"):

@@ -20,7 +20,6 @@ import torch
 
 from gcrl.core.errors import CourseError
 from gcrl.core.paths import REPO_ROOT
-from gcrl.course import profiles
 from gcrl.rl import her
 from gcrl.rl.sac_her import algorithm, replay
 from gcrl.rl.sac_her.config import SacHerConfig
@@ -34,6 +33,15 @@ def _load_script(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Small networks on one thread: two threads on a busy two-core machine can make a step 100 times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -53,49 +61,6 @@ def push_env():
     env = make_fetch_env("FetchPush-v4")
     yield env
     env.close()
-
-
-# 1. seed sets ----------------------------------------------------------------------------------------------------
-
-def test_selection_and_reporting_seeds_are_disjoint_and_start_where_stated():
-    assert profiles.selection_seeds(3) == [0, 1, 2]
-    assert profiles.reporting_seeds(3) == [1000, 1001, 1002]
-    assert profiles.selection_seeds(0) == profiles.reporting_seeds(0) == []
-    selection = set(profiles.selection_seeds(len(profiles.SELECTION_SEEDS)))
-    assert selection == set(range(100))
-    reporting = set(profiles.reporting_seeds(500))
-    assert not selection & reporting
-    assert all(profiles.seed_role(s) == "selection" for s in selection)
-    assert all(profiles.seed_role(s) == "reporting" for s in reporting)
-    assert profiles.seed_role(profiles.REPORTING_SEED_BASE) == "reporting"
-    with pytest.raises(CourseError, match="seed 100 is in neither seed set"):
-        profiles.selection_seeds(101)  # there are only 100 selection seeds
-    for bad in (-1, 2.0, True):
-        with pytest.raises(CourseError, match="the number of selection seeds must be an integer >= 0"):
-            profiles.selection_seeds(bad)
-
-
-def test_check_seeds_refuses_the_other_set_naming_the_seeds():
-    profiles.check_seeds([0, 7, 99], "selection")
-    profiles.check_seeds(np.array([1000, 1234]), "reporting")
-    with pytest.raises(CourseError, match="a recipe search, .* must use selection seeds, and 1000 is a reporting seed "
-                                          r"\(gcrl.course.profiles: selection 0-99, reporting from 1000\)"):
-        profiles.check_seeds([0, 1000], "selection")
-    with pytest.raises(CourseError, match="1001, 1002 are reporting seeds"):
-        profiles.check_seeds([1, 1001, 1002], "selection")
-    with pytest.raises(CourseError, match="a number the book reports must use reporting seeds, and 5 is a selection "
-                                          "seed"):
-        profiles.check_seeds([1000, 5], "reporting")
-
-
-@pytest.mark.parametrize("seed", [500, -1, 100, 999])
-def test_a_seed_in_neither_set_is_a_clear_error(seed):
-    message = f"seed {seed} is in neither seed set: selection seeds are 0-99, reporting seeds 1000 and above"
-    with pytest.raises(CourseError, match=message):
-        profiles.seed_role(seed)
-    for role in ("selection", "reporting"):
-        with pytest.raises(CourseError, match=f"seed {seed} is in neither seed set"):
-            profiles.check_seeds([seed], role)
 
 
 # 2. goals actually commanded in stored episodes ------------------------------------------------------------------
@@ -497,44 +462,42 @@ def test_seeded_config_refuses_a_reporting_seed_and_applies_the_candidate(search
 
 
 def test_train_command_passes_every_setting(search):
-    import yaml
-
-    from gcrl.course.cli import build_parser
+    from gcrl.course.cli import build_parser, setting_value
 
     config = search.seeded_config("ln_actual_l2", 2, 1600, 800, 2, {"collector": "inline"})
     command = search.train_command(config, Path("/runs/ln_actual_l2/seed2"))
     assert command[:3] == [sys.executable, "-m", "gcrl.course.cli"]
     args = build_parser().parse_args(command[3:])
-    assert (args.command, args.algo, args.env, args.steps, args.seed, args.run_dir) == ("train", "sac+her", "FetchPush-v4", 1600, 2, "/runs/ln_actual_l2/seed2")
+    assert (args.command, args.algo, args.env, args.steps, args.seed, args.run_dir) == \
+        ("train", "sac+her", "FetchPush-v4", 1600, 2, "/runs/ln_actual_l2/seed2")
     settings = [s.partition("=") for s in args.set]
     assert all(sep for _, sep, _ in settings)
     passed = {key: json.loads(value) for key, _, value in settings}
     expected = {k: v for k, v in config.as_dict().items() if k not in ("env_id", "total_steps", "seed")}
     assert passed == expected
-    # the CLI reads the values as YAML: the same values
-    assert {key: yaml.safe_load(value) for key, _, value in settings} == expected
+    # the CLI reads the values back (JSON first, else YAML): the same values
+    assert {key: setting_value(value) for key, _, value in settings} == expected
 
 
-@pytest.mark.xfail(strict=True, raises=(TypeError, AssertionError), reason=(
-    "train_command writes --set values with json.dumps, and `gcrl train` reads them with yaml.safe_load: a float "
-    "whose repr has an exponent and no dot (1e-05, 5e-05) is a YAML string, so the command does not train the "
-    "config (scripts/push_recipe_search.py, train_command; gcrl/course/cli.py, cmd_train)"))
 def test_train_command_round_trips_a_small_learning_rate(search):
-    import yaml
-
+    """json.dumps writes 5e-05 with no dot, which YAML 1.1 reads as a string: the CLI reads JSON first."""
+    from gcrl.course.cli import setting_value
     from gcrl.rl.learners import make_config
 
     config = search.seeded_config("recipe", 0, 1600, 800, 2, {"learning_rate": 5e-5})
     command = search.train_command(config, Path("/runs/x"))
     settings = dict(s.partition("=")[::2] for s in command[command.index("--set"):] if s != "--set")
-    overrides = {key: yaml.safe_load(value) for key, value in settings.items()}
+    overrides = {key: setting_value(value) for key, value in settings.items()}
     rebuilt = make_config("sac+her", "FetchPush-v4", total_steps=1600, seed=0, **overrides)
-    assert rebuilt == config
+    assert rebuilt.as_dict() == config.as_dict() and rebuilt.learning_rate == 5e-5  # as a checkpoint compares them
 
 
-def _curve(points):
-    return [{"env_steps": s, "train_s": s / 1000, "success_rate": r, "ci95_low": max(0.0, r - 0.1),
-             "ci95_high": min(1.0, r + 0.1), "updates": s // 20} for s, r in points]
+def _curve(points, episodes=100):
+    """Evaluation rows as the learner writes them (curve.json), ``episodes`` episodes each."""
+    return [{"env_steps": s, "train_s": s / 1000, "episodes": episodes, "successes": round(r * episodes),
+             "success_rate": r, "ci95_low": max(0.0, r - 0.1), "ci95_high": min(1.0, r + 0.1),
+             "outcomes": "1" * round(r * episodes) + "0" * (episodes - round(r * episodes)), "updates": s // 20}
+            for s, r in points]
 
 
 def test_candidate_line_counts_the_seeds_that_reached_and_takes_medians_over_them(search):

@@ -384,8 +384,9 @@ def test_target_clipping_bounds_the_critics_regression_target():
 
 
 @pytest.mark.parametrize("randomisation", [{}, {"observation_noise": 0.01,
-                                                 "physics_ranges": (("joint_damping", 0.0, 3.0),)}],
-                         ids=["nominal", "domain-randomised"])
+                                                 "physics_ranges": (("joint_damping", 0.0, 3.0),)},
+                                            {"critic_layer_norm": True, "actual_goal_fraction": 0.5, "action_l2": 1.0}],
+                         ids=["nominal", "domain-randomised", "push-search-options"])
 def test_resumed_run_equals_uninterrupted_run(tmp_path, monkeypatch, randomisation):
     config = tiny(**randomisation)
     straight = train(config, tmp_path / "straight")

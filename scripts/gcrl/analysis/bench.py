@@ -40,6 +40,7 @@ from gcrl.analysis.scheduler import train_many
 from gcrl.core.errors import CourseError
 from gcrl.core.io import write_json_atomic
 from gcrl.core.provenance import RunRecord
+from gcrl.core.seeds import reporting_seeds
 from gcrl.rl.learners import make_config
 from gcrl.rl.sac_her.config import SacHerConfig
 from gcrl.rl.sb3 import TrainConfig
@@ -92,7 +93,7 @@ def time_to_threshold(bench: BenchConfig, folder: Path, run: RunRecord) -> list[
     """One row per (recipe, seed): env steps and training seconds to threshold (``None`` if never)."""
     shutil.rmtree(folder, ignore_errors=True)  # a benchmark measures; it never resumes
     rows = []
-    for seed in range(bench.seeds):
+    for seed in reporting_seeds(bench.seeds):
         for recipe, make_config in RECIPES.items():
             config = make_config(bench, seed)
             (result,) = train_many([(config, folder / f"{recipe}-seed{seed}")], run, workers=1)
@@ -195,7 +196,7 @@ def profile_steps(bench: BenchConfig) -> dict[str, dict[str, float]]:
 
 def run_bench(out: Path, bench: BenchConfig = BenchConfig()) -> dict[str, Any]:
     """Run both parts, write ``out/bench_<env>.json`` with provenance, and return the record."""
-    run = RunRecord(profile="bench", seeds=list(range(bench.seeds)))
+    run = RunRecord(profile="bench", seeds=reporting_seeds(bench.seeds))
     rows = time_to_threshold(bench, out / "runs", run)
     record = {"bench": asdict(bench), "rows": rows, "summary": summarise(rows),
               "step_profile_ms": profile_steps(bench), "provenance": run.snapshot()}

@@ -21,6 +21,7 @@ import numpy as np
 from gcrl.analysis import experiments
 from gcrl.analysis.sweep import train_plan as train_runs
 from gcrl.core.provenance import RunRecord
+from gcrl.core.seeds import REPORTING_SEED_BASE
 from gcrl.course.deliverables import Upstream
 from gcrl.course.profiles import HerBudget
 from gcrl.rl import her
@@ -337,8 +338,9 @@ def recipe_origin(recipe: SacHerConfig) -> dict[str, str]:
 
 
 def push_recipe(budget: HerBudget) -> SacHerConfig:
-    """The config Push trains with hindsight under ``budget`` (seed 0): the recipe, with the profile's overrides."""
-    return config(push_variants(budget)["HER"], 0, budget)
+    """The config Push trains with hindsight under ``budget`` (on the first reporting seed): the recipe, with the
+    profile's overrides."""
+    return config(push_variants(budget)["HER"], REPORTING_SEED_BASE, budget)
 
 
 def ablation_reading(rows: list[dict[str, Any]]) -> dict[str, str]:

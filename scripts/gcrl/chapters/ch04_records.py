@@ -125,3 +125,72 @@ def push_bench(path: Path = BENCH_RECORD) -> dict[str, Any]:
                 f"{provenance['device']['name']} ({provenance['device']['cores']} cores), commit "
                 f"{provenance['commit'][:7]}")
     return {"record": record, "rows": rows, "reading": reading, "protocol": protocol}
+
+
+#: The GPU probe's records (``scripts/gpu_probe.py``, §3.2), from one lease on one NVIDIA H200 with 16 cores: the
+#: gradient-step cases of one call and the Push run of a second. The first call's provenance names commit 3604d88
+#: with a dirty tree: the machine's copy carried that commit's git metadata under the working tree of 8b6ceeb, whose
+#: gradient-step code is today's.
+GPU_STEPS_RECORD = REPO_ROOT / "book" / "reference" / "gpu_probe_steps.json"
+GPU_PUSH_RECORD = REPO_ROOT / "book" / "reference" / "gpu_probe_push.json"
+
+
+def gpu_probe_reading(steps_path: Path = GPU_STEPS_RECORD, push_path: Path = GPU_PUSH_RECORD) -> dict[str, str]:
+    """What the GPU probe measured, as the chapter's sentences: eager gradient steps on cuda against one CPU thread
+    of the same machine (the ratio where both finished), which cases did not finish within their limit, and Push's
+    env steps per second on cuda with the collector over the cores."""
+    steps = json.loads(Path(steps_path).read_text())
+    push = json.loads(Path(push_path).read_text())
+    device = steps["provenance"]["device"]
+    cases = {(c["size"], c["device"], c["compile_mode"]): c for c in steps["gradient_steps"]}
+    sizes = steps["probe"]["sizes"]
+    measured = []
+    for size, shape in sizes.items():
+        label = f"{' x '.join(map(str, shape['net_arch']))} at batch {shape['batch_size']:,}"
+        cuda, cpu = cases.get((size, "cuda", "none"), {}), cases.get((size, "cpu", "none"), {})
+        if "ms_per_step" not in cuda:
+            measured.append(f"{label}: no eager measurement on cuda")
+            continue
+        text = f"{label}: {cuda['ms_per_step']:.1f} ms per gradient step on cuda"
+        if "ms_per_step" in cpu:
+            text += (f" against {cpu['ms_per_step']:.1f} ms on one CPU thread of the same machine "
+                     f"({cpu['ms_per_step'] / cuda['ms_per_step']:.1f} times faster)")
+        else:
+            text += f" (one CPU thread: {cpu.get('error', 'not measured')})"
+        measured.append(text)
+    scaling = "the probe did not measure both sizes on cuda"
+    timed = {size: cases[(size, "cuda", "none")]["ms_per_step"] for size in sizes
+             if "ms_per_step" in cases.get((size, "cuda", "none"), {})}
+    if len(timed) == 2:
+        (small, t_small), (big, t_big) = sorted(timed.items(), key=lambda kv: _work(sizes[kv[0]]))
+        work = _work(sizes[big]) / _work(sizes[small])
+        # a step bound by arithmetic would take about ``work`` times longer; one bound by kernel launches the same
+        scaling = (f"the larger size does {work:.0f} times the arithmetic per step in {t_big / t_small:.2f} times the "
+                   f"time, so at these sizes a GPU step is bounded by launching many small kernels, not by arithmetic"
+                   if t_big / t_small < 2 else
+                   f"the larger size does {work:.0f} times the arithmetic per step in {t_big / t_small:.1f} times the "
+                   f"time, so arithmetic, not launching kernels, sets its cost")
+    unfinished = sorted({c["compile_mode"] for c in steps["gradient_steps"] if "error" in c and c["compile_mode"] != "none"})
+    compiled = (f"no compiled case ({', '.join(unfinished)}) finished compiling and timing within the probe's "
+                f"{steps['probe']['case_limit_s']:.0f} s per case, so what compilation buys is still unmeasured"
+                if unfinished and not any("ms_per_step" in c for c in steps["gradient_steps"] if c["compile_mode"] != "none")
+                else "compiled cases: " + "; ".join(f"{c['size']} {c['device']} {c['compile_mode']}: "
+                                                    f"{c.get('ms_per_step', c.get('error'))}"
+                                                    for c in steps["gradient_steps"] if c["compile_mode"] != "none"))
+    run = push["push"][0] if push["push"] else {}
+    summary = run.get("summary") or {}
+    settings = run.get("settings", {})
+    push_text = (f"the Push recipe trained on cuda with {settings.get('collector_processes')} collector processes "
+                 f"collected {summary['env_steps_per_s']:,.0f} env steps and took {summary['updates_per_s']:.0f} "
+                 f"gradient steps per second of training ({summary['last']['env_steps']:,} env steps in "
+                 f"{run['budget_s']:.0f} s of wall clock, start and evaluation included)"
+                 if summary.get("env_steps_per_s") else f"the Push run on cuda recorded no evaluation "
+                                                          f"({run.get('error', 'not run')})")
+    return {"device": f"one {device['name']} ({steps['probe']['cores']} cores)", "steps": "; ".join(measured),
+            "scaling": scaling, "compiled": compiled, "push": push_text}
+
+
+def _work(shape: dict[str, Any]) -> int:
+    """Multiply-adds of one forward pass through the hidden layers, per minibatch: batch x sum of width products."""
+    widths = shape["net_arch"]
+    return shape["batch_size"] * sum(a * b for a, b in zip(widths, widths[1:]))

@@ -8,8 +8,10 @@ line on stderr naming the fix and a non-zero exit code, not a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from gcrl.core.errors import CourseError, VerificationFailed
 from gcrl.core.paths import REPO_ROOT, Layout
@@ -104,10 +106,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    """Train one recipe (``hyperparams/<algo>.yml``) with any overrides; rerunning it resumes from its checkpoint."""
+def setting_value(text: str) -> Any:
+    """The value of ``--set KEY=VALUE``: JSON where the text is JSON, else YAML.
+
+    JSON first, because a program that writes a setting with ``json.dumps`` must get it back: YAML 1.1 reads
+    ``5e-05`` (no dot) as a string. Bare words (``inline``, ``yes``) are not JSON and keep their YAML meaning.
+    """
     import yaml
 
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return yaml.safe_load(text)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train one recipe (``hyperparams/<algo>.yml``) with any overrides; rerunning it resumes from its checkpoint."""
     from gcrl.rl.envs import configure_rendering
     from gcrl.rl.learners import BOOK, make_config
 
@@ -121,7 +135,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         key, equals, value = setting.partition("=")
         if not equals or not key:
             raise CourseError(f"--set takes KEY=VALUE (a recipe's key and a YAML value), got {setting!r}")
-        overrides[key] = yaml.safe_load(value)
+        overrides[key] = setting_value(value)
     if args.device is not None and args.algo != BOOK:
         raise CourseError(f"--device applies to the book's {BOOK}; Stable-Baselines3's {args.algo} picks its own")
     if args.no_her:

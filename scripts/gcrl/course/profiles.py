@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 from gcrl.core.errors import CourseError
+from gcrl.core.seeds import reporting_seeds
 
 PROFILE_ENV = "GCRL_PROFILE"
 PROFILES: tuple[str, ...] = ("smoke", "standard", "full")
@@ -35,56 +36,6 @@ def resolve_profile(profile: str | None = None) -> str:
         raise CourseError(f"unknown profile {chosen!r}; choose one of {', '.join(PROFILES)} "
                           f"(set {PROFILE_ENV}=... or pass --profile)")
     return chosen
-
-
-#: Seeds that choose: a recipe search, a budget choice and a range declared in ``deliverables.yaml`` may look at
-#: runs seeded from this set only, and no number the book prints comes from one of them.
-SELECTION_SEEDS = range(0, 100)
-#: Seeds that report: every run whose numbers the book prints is seeded from this set (1,000 and above), which
-#: no choice of recipe, budget or range has looked at.
-REPORTING_SEED_BASE = 1_000
-SeedRole = Literal["selection", "reporting"]
-
-
-def selection_seeds(n: int) -> list[int]:
-    """The first ``n`` selection seeds (0, 1, ...), for a search or a budget choice."""
-    return _seeds(n, SELECTION_SEEDS.start, "selection")
-
-
-def reporting_seeds(n: int) -> list[int]:
-    """The first ``n`` reporting seeds (1000, 1001, ...), for every run whose numbers the book prints."""
-    return _seeds(n, REPORTING_SEED_BASE, "reporting")
-
-
-def _seeds(n: int, start: int, role: SeedRole) -> list[int]:
-    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-        raise CourseError(f"the number of {role} seeds must be an integer >= 0, got {n!r}")
-    seeds = list(range(start, start + n))
-    check_seeds(seeds, role)
-    return seeds
-
-
-def seed_role(seed: int) -> SeedRole:
-    """Which set ``seed`` belongs to; a clear error for a seed in neither (negative, or 100 to 999)."""
-    if seed in SELECTION_SEEDS:
-        return "selection"
-    if seed >= REPORTING_SEED_BASE:
-        return "reporting"
-    raise CourseError(f"seed {seed} is in neither seed set: selection seeds are {SELECTION_SEEDS.start}-"
-                      f"{SELECTION_SEEDS.stop - 1}, reporting seeds {REPORTING_SEED_BASE} and above")
-
-
-def check_seeds(seeds: Any, role: SeedRole) -> None:
-    """Refuse, in one line naming them, any of ``seeds`` that is not a ``role`` seed."""
-    wrong = [int(s) for s in seeds if seed_role(int(s)) != role]
-    if wrong:
-        other = "reporting" if role == "selection" else "selection"
-        purpose = ("a recipe search, a budget choice or a declared range" if role == "selection"
-                   else "a number the book reports")
-        raise CourseError(f"{purpose} must use {role} seeds, and {', '.join(map(str, wrong))} "
-                          f"{'is a' if len(wrong) == 1 else 'are'} {other} seed{'s' if len(wrong) > 1 else ''} "
-                          f"(gcrl.course.profiles: selection {SELECTION_SEEDS.start}-{SELECTION_SEEDS.stop - 1}, "
-                          f"reporting from {REPORTING_SEED_BASE})")
 
 
 @dataclass(frozen=True)
@@ -264,7 +215,7 @@ Budget = (ProofOfLifeBudget | AnatomyBudget | TrainingBudget | SacBudget | HerBu
 _OBJECT_TASKS = ("FetchPush-v4", "FetchPickAndPlace-v4", "FetchSlide-v4")
 
 
-def _stability_sweep(name: str, seeds: int, reach: dict[str, Any], ppo: dict[str, Any],
+def _stability_sweep(name: str, seeds: list[int], reach: dict[str, Any], ppo: dict[str, Any],
                      sensitivity: dict[str, Any], push: dict[str, Any] | None = None) -> dict[str, Any]:
     """Chapter 6's sweep: the comparison (SAC+HER, the same code with k = 0, PPO) on Reach, and on Push
     when ``push`` is given, and the sensitivity of SAC+HER one parameter at a time."""
@@ -334,7 +285,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
     "ch06": {
         "smoke": StabilityBudget(
             sweep=_stability_sweep(
-                "ch06-smoke", seeds=2,
+                "ch06-smoke", seeds=reporting_seeds(2),
                 reach={"total_steps": 400, "learning_starts": 100, "eval_every": 200, "eval_episodes": 5,
                        "checkpoint_every": 200},
                 ppo={"total_steps": 400, "eval_every": 200, "eval_episodes": 5, "checkpoint_every": 1024},
@@ -348,7 +299,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         # comparison would be decided before the run
         "standard": StabilityBudget(
             sweep=_stability_sweep(
-                "ch06-standard", seeds=5,
+                "ch06-standard", seeds=reporting_seeds(5),
                 reach={"total_steps": 5000, "eval_every": 1000, "eval_episodes": 50},
                 ppo={"total_steps": 51200, "eval_every": 10240, "eval_episodes": 50, "checkpoint_every": 10240},
                 sensitivity={"env_id": "FetchReach-v4",
@@ -360,7 +311,7 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         # moves to Push at Chapter 4's ablation budget
         "full": StabilityBudget(
             sweep=_stability_sweep(
-                "ch06-full", seeds=10,
+                "ch06-full", seeds=reporting_seeds(10),
                 reach={"total_steps": 20000, "eval_every": 5000, "eval_episodes": 100},
                 ppo={"total_steps": 204800, "eval_every": 20480, "eval_episodes": 100, "checkpoint_every": 20480},
                 push={"total_steps": 1000000, "eval_every": 20000, "eval_episodes": 100, "checkpoint_every": 20000},

@@ -30,9 +30,11 @@ from gcrl.core.io import write_json_atomic
 from gcrl.core.paths import DIGEST_ENV, REPO_ROOT, Layout
 from gcrl.core.progress import PROGRESS_ENV, Monitor
 from gcrl.core.provenance import utc_now
+from gcrl.core.seeds import REPORTING_SEED_BASE
 
 CHAPTER_PATTERN = re.compile(r"^(ch\d\d)_[a-z0-9_]+\.py$")
-DEFAULT_SEED = 0
+#: The master seed of a chapter: the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones.
+DEFAULT_SEED = REPORTING_SEED_BASE
 RUN_RECORD = "run.json"
 #: Committed records of whole-book runs, one per profile: what Chapter 0 and the progress estimate fall back on.
 REFERENCE_DIR = REPO_ROOT / "book" / "reference"

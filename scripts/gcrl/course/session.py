@@ -14,6 +14,7 @@ from pathlib import Path
 
 from gcrl.core.paths import chapter_results, results_root as default_results_root
 from gcrl.core.provenance import RunRecord
+from gcrl.core.seeds import check_seeds
 from gcrl.course import profiles
 from gcrl.course.deliverables import Upstream
 from gcrl.rl.envs import configure_rendering
@@ -40,12 +41,16 @@ def open_chapter(chapter: str, profile: str, seed: int, results_root: str = "") 
 
     ``profile`` empty means ``$GCRL_PROFILE`` or the default (a chapter opened in
     JupyterLab); the runner passes the name it resolved. A budget with several
-    seeds makes the chapter use ``seed, seed + 1, ...``; ``results_root`` empty
+    seeds makes the chapter use ``seed, seed + 1, ...``, every one a reporting seed
+    (:mod:`gcrl.core.seeds`: a chapter's numbers are printed, so no seed that chose
+    a recipe, a budget or a range may produce them); ``results_root`` empty
     means ``GCRL_RESULTS`` or ``results/``.
     """
     profile = profiles.resolve_profile(profile)
     budget = profiles.budget(chapter, profile)
-    run = RunRecord(profile=profile, seeds=list(range(seed, seed + budget.seeds)))
+    seeds = list(range(seed, seed + budget.seeds))
+    check_seeds(seeds, "reporting")
+    run = RunRecord(profile=profile, seeds=seeds)
     results = Path(results_root) if results_root else default_results_root()
     return ChapterSession(chapter, profile, budget, run, results, chapter_results(profile, chapter, results),
                           configure_rendering(), Upstream(results, profile, chapter))
