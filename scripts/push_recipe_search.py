@@ -104,6 +104,13 @@ SAMPLES_CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
                 {"critic_layer_norm": True, "updates_per_cycle": 80}),
     "ln_eps01": ("layer-normalised critics and 10% random actions instead of 30%",
                  {"critic_layer_norm": True, "random_eps": 0.1}),
+    "ln_actual_utd2": ("layer-normalised critics, half of the relabelled goals actually commanded, 80 updates per "
+                       "cycle", {"critic_layer_norm": True, "actual_goal_fraction": 0.5, "updates_per_cycle": 80}),
+    "w64_ln_actual_utd4": ("3 x 64 layer-normalised critics and actor, half of the relabelled goals actually "
+                           "commanded, 160 updates per cycle (four times the updates per env step at less compute "
+                           "than the recipe's 3 x 128: a 3 x 64 step at batch 512 costs about 0.4 of one)",
+                           {"net_arch": (64, 64, 64), "critic_layer_norm": True, "actual_goal_fraction": 0.5,
+                            "updates_per_cycle": 160}),
 }
 
 ROUNDS: dict[str, tuple[dict[str, Any], dict[str, tuple[str, dict[str, Any]]]]] = {
@@ -226,16 +233,19 @@ def train_command(config: SacHerConfig, run_dir: Path) -> list[str]:
 
 
 def run_seeded(names: list[str], seeds: list[int], runs: Path, total_steps: int, eval_every: int, eval_episodes: int,
-               parallel: int, deadline_min: float | None, overrides: dict[str, Any]) -> dict[str, Any]:
+               parallel: int, deadline_min: float | None, overrides: dict[str, Any],
+               record_only: bool = False) -> dict[str, Any]:
     """Every (candidate, seed) run of the second round, ``parallel`` at a time, each a ``gcrl train`` process;
     then ``search.json``.
 
     Runs already finished are read back and interrupted ones resume. At the deadline every run still going is
     stopped and recorded as far as its curve goes (``finished: false``); the same command again continues them.
+    With ``record_only`` nothing trains: each run is recorded as far as its curve goes.
     """
     check_seeds(seeds, "selection")
     configs = {(n, s): seeded_config(n, s, total_steps, eval_every, eval_episodes, overrides) for n in names for s in seeds}
-    queue = [(key, train_command(c, runs / key[0] / f"seed{key[1]}")) for key, c in configs.items()]
+    queue = [] if record_only else [(key, train_command(c, runs / key[0] / f"seed{key[1]}"))
+                                    for key, c in configs.items()]
     run_record = RunRecord(profile="push-search-samples", seeds=seeds)
     deadline = time.monotonic() + deadline_min * 60 if deadline_min else None
     running: dict[tuple[str, int], subprocess.Popen] = {}
@@ -335,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.parallel < 1:
             parser.error(f"--parallel must be at least 1, got {args.parallel}")
         run_seeded(args.names or list(candidates), args.seeds, args.runs, args.total_steps, args.eval_every,
-                   args.eval_episodes, args.parallel, args.deadline_min, overrides)
+                   args.eval_episodes, args.parallel, args.deadline_min, overrides, args.record_only)
         return 0
     check_seeds([args.seed], "selection")
     if args.throughput_steps:

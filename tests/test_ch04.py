@@ -175,3 +175,47 @@ def test_the_committed_gpu_probe_records_read():
     reading = records.gpu_probe_reading()
     assert reading["device"].startswith("one NVIDIA") and "ms per gradient step on cuda" in reading["steps"]
     assert "env steps" in reading["push"]
+
+
+def _samples_line(points, episodes=50, budget=320_000):
+    """A run of the search's second round as search.json records it, from (env_steps, successes) points."""
+    curve = [{"env_steps": s, "train_s": s / 1000, "success_rate": k / episodes, "updates": s // 20,
+              "outcomes": "1" * k + "0" * (episodes - k)} for s, k in points]
+    first = {f"to_{round(level * 100)}": next(({"env_steps": c["env_steps"], "train_s": c["train_s"]} for c in curve
+                                               if c["success_rate"] >= level), None) for level in (0.5, 0.9)}
+    last = curve[-1]
+    return {"evaluations": len(curve), "finished": last["env_steps"] >= budget, **first,
+            "best_success_rate": max(c["success_rate"] for c in curve),
+            "last": {**last, "ci95_low": 0.0, "ci95_high": 1.0}, "curve": curve}
+
+
+def _samples_record(tmp_path, runs):
+    record = {"protocol": {"seeds": [0, 1, 2], "budget_steps": 320_000, "eval_every": 40_000, "eval_episodes": 50},
+              "provenance": {}, "runs": runs}
+    path = tmp_path / "samples.json"
+    path.write_text(json.dumps(record))
+    return records.samples_search(path)
+
+
+def test_the_second_rounds_reading_is_computed_from_its_record(tmp_path):
+    floor = [(160_000, 4), (320_000, 4)]
+    search = _samples_record(tmp_path, {
+        "recipe": {str(s): _samples_line(floor) for s in (0, 1, 2)},
+        "better": {"0": _samples_line([(160_000, 30), (320_000, 48)]), "1": _samples_line([(160_000, 20), (320_000, 46)]),
+                   "2": _samples_line([(160_000, 26), (320_000, 47)])},
+        "same": {str(s): _samples_line([(160_000, 4), (320_000, 5)]) for s in (0, 1, 2)},
+        "alone": {"5": _samples_line([(40_000, 4)], budget=320_000)}})
+    reading = records.samples_reading(search, reps=2000)
+    assert reading["protocol"].startswith("4 candidates on selection seeds 0, 1, 2, up to 320,000 env steps")
+    assert reading["reached"] == "better reached 90% on all 3 of its seeds (median 320,000 env steps)"
+    assert "better raised the pooled success at 320,000 env steps (difference +0.86" in reading["bought"]
+    assert "same changed by no measurable amount the pooled success at 320,000 env steps" in reading["bought"]
+    assert "alone: not compared (the control was not run on its seeds)" in reading["bought"]
+    nothing = _samples_record(tmp_path, {"recipe": {"0": _samples_line(floor)},
+                                         "other": {"0": _samples_line([(160_000, 9), (200_000, 6)])}})
+    reading = records.samples_reading(nothing, reps=2000)
+    assert reading["reached"] == ("no candidate reached 90% on every seed it ran; the best evaluation of any run was "
+                                  "0.18 (other, seed 0, within 200,000 env steps)")
+    # compared at the last evaluation both runs made: 160,000 (the control was not evaluated at 200,000)
+    assert "other changed by no measurable amount the pooled success at 160,000 env steps" in reading["bought"]
+    assert "1 seed per arm" in reading["bought"]

@@ -11,6 +11,7 @@ tables and sentences, so that a new record changes the prose.
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -194,3 +195,71 @@ def _work(shape: dict[str, Any]) -> int:
     """Multiply-adds of one forward pass through the hidden layers, per minibatch: batch x sum of width products."""
     widths = shape["net_arch"]
     return shape["batch_size"] * sum(a * b for a, b in zip(widths, widths[1:]))
+
+
+#: The second round of the recipe search (``push_recipe_search.py --round samples``, §3.4): candidates that change
+#: today's recipe for fewer env steps, on selection seeds only.
+SAMPLES_RECORD = REPO_ROOT / "book" / "reference" / "push_search_samples.json"
+#: the candidate every other one is compared with: today's recipe
+SAMPLES_CONTROL = "recipe"
+
+
+def samples_search(path: Path = SAMPLES_RECORD) -> dict[str, Any]:
+    """The second round's record and one row per (candidate, seed): how far the run went, its last success, and
+    the env steps at which it first reached 50% and 90% (``None`` where it did not)."""
+    record = json.loads(Path(path).read_text())
+    rows = [{"candidate": name, "seed": int(seed), "env_steps": line["last"]["env_steps"] if line["last"] else 0,
+             "finished": line["finished"], "last_success": line["last"]["success_rate"] if line["last"] else None,
+             "best_success": line["best_success_rate"],
+             **{key: (line[key] or {}).get("env_steps") for key in (level_key(level) for level in LEVELS)}}
+            for name, seeds in record["runs"].items() for seed, line in seeds.items()]
+    return {"protocol": record["protocol"], "provenance": record["provenance"], "rows": rows, "runs": record["runs"]}
+
+
+def samples_reading(search: dict[str, Any], reps: int = 10_000) -> dict[str, str]:
+    """The second round in sentences: which candidates reached 90% on every seed they ran (with the median env
+    steps), and what each bought against the control at the last evaluation that all runs of both reached, with
+    the two-stage bootstrap interval over seeds and episodes (:func:`gcrl.analysis.experiments.pooled_difference`);
+    a choice "bought" success only where the interval excludes zero."""
+    from gcrl.analysis.experiments import pooled_difference
+
+    protocol, runs = search["protocol"], search["runs"]
+    by_candidate: dict[str, list[dict[str, Any]]] = {}
+    for row in search["rows"]:
+        by_candidate.setdefault(row["candidate"], []).append(row)
+    solved = {name: sorted(r["to_90"] for r in rows) for name, rows in by_candidate.items()
+              if all(r["to_90"] is not None for r in rows)}
+    best = max(search["rows"], key=lambda r: (r["best_success"] or 0, -r["env_steps"]))
+    reached = ("; ".join(f"{name} reached 90% on all {len(steps)} of its seeds (median {statistics.median(steps):,.0f} env steps)"
+                         for name, steps in solved.items()) if solved else
+               f"no candidate reached 90% on every seed it ran; the best evaluation of any run was "
+               f"{best['best_success']:.2f} ({best['candidate']}, seed {best['seed']}, within "
+               f"{best['env_steps']:,} env steps)")
+    bought = []
+    control = runs.get(SAMPLES_CONTROL)
+    for name in runs:
+        if name == SAMPLES_CONTROL:
+            continue
+        seeds = sorted(set(runs[name]) & set(control or {}), key=int)
+        if not seeds:
+            bought.append(f"{name}: not compared (the control was not run on its seeds)")
+            continue
+        pair = [[runs[arm][seed] for seed in seeds] for arm in (name, SAMPLES_CONTROL)]
+        common = set.intersection(*({c["env_steps"] for c in line["curve"]} for arm in pair for line in arm))
+        if not common:
+            bought.append(f"{name}: not compared (no evaluation at env steps common to every run of both arms)")
+            continue
+        steps = max(common)
+        outcomes = [[next(c for c in line["curve"] if c["env_steps"] == steps)["outcomes"] for line in arm]
+                    for arm in pair]
+        d = pooled_difference(outcomes[0], outcomes[1], reps=reps)
+        moved = "raised" if d["ci95_low"] > 0 else "lowered" if d["ci95_high"] < 0 else None
+        bought.append(f"{name} {moved or 'changed by no measurable amount'} the pooled success at {steps:,} env steps "
+                      f"(difference {d['difference']:+.2f}, 95% [{d['ci95_low']:+.2f}, {d['ci95_high']:+.2f}], "
+                      f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} per arm)")
+    seeds = protocol["seeds"]
+    return {"protocol": (f"{len(runs)} candidates on selection seed{'s' if len(seeds) > 1 else ''} "
+                         f"{', '.join(map(str, seeds))}, up to {protocol['budget_steps']:,} env steps each, evaluated "
+                         f"every {protocol['eval_every']:,} on {protocol['eval_episodes']} held-out episodes"),
+            "reached": reached, "bought": "; ".join(bought)}
+
