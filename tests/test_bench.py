@@ -69,10 +69,11 @@ def test_a_recipe_that_never_reaches_the_threshold_has_no_ratio():
 
 def test_time_to_threshold_runs_every_recipe_per_seed_from_scratch(tmp_path):
     settings = bench.BenchConfig(seeds=1, eval_every=100, max_env_steps=100, eval_episodes=2)
-    run = RunRecord(profile="bench", seeds=[0])
+    run = RunRecord(profile="bench", seeds=[1000])
     (tmp_path / "runs" / "stale").mkdir(parents=True)
     rows = bench.time_to_threshold(settings, tmp_path / "runs", run)
-    assert [(r["recipe"], r["seed"]) for r in rows] == [("peer", 0), ("book_code", 0), ("book", 0)]
+    # a benchmark reports, so its seeds are reporting seeds (gcrl.core.seeds)
+    assert [(r["recipe"], r["seed"]) for r in rows] == [("peer", 1000), ("book_code", 1000), ("book", 1000)]
     assert not (tmp_path / "runs" / "stale").exists()  # a benchmark never resumes
     for row in rows:
         assert row["reached"] == (row["env_steps"] is not None) == (row["train_s"] is not None)
@@ -95,12 +96,12 @@ def test_push_bench_commands_train_what_the_record_says():
     from gcrl.course.cli import build_parser
     from gcrl.rl.learners import make_config
 
-    settings = PushBenchConfig(eval_episodes=7, zoo_eval_every=300, book_eval_every=1_600, seed=4)
+    settings = PushBenchConfig(eval_episodes=7, zoo_eval_every=300, book_eval_every=1_600, seed=1004)
     for recipe, arguments in settings.commands(Path("/runs")).items():
         args = build_parser().parse_args(["train", *arguments])
         algo, overrides = settings.runs()[recipe]
         assert (args.algo, args.env, args.steps, args.eval_episodes, args.seed, args.eval_every) == \
-               (algo, PUSH, overrides["total_steps"], 7, 4, {"zoo": 300, "book": 1_600}[recipe])
+               (algo, PUSH, overrides["total_steps"], 7, 1004, {"zoo": 300, "book": 1_600}[recipe])
         assert args.run_dir == f"/runs/{recipe}"
         make_config(algo, PUSH, **overrides)  # a valid run of the recipe
 

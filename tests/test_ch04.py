@@ -219,3 +219,32 @@ def test_the_second_rounds_reading_is_computed_from_its_record(tmp_path):
     # compared at the last evaluation both runs made: 160,000 (the control was not evaluated at 200,000)
     assert "other changed by no measurable amount the pooled success at 160,000 env steps" in reading["bought"]
     assert "1 seed per arm" in reading["bought"]
+
+
+def test_how_far_the_in_sample_figures_moved_is_computed_from_the_records(tmp_path):
+    bench = {"bench": {"seed": 0}, "recipes": {"book": {"summary": {"to_90": {"env_steps": 620_000, "train_s": 621.0}}}}}
+    (tmp_path / "bench.json").write_text(json.dumps(bench))
+
+    def line(to_90, successes, steps=880_000):
+        return {"to_90": to_90, "env_steps": steps,
+                "final": {"episodes": 100, "successes": successes, "ci95_low": successes / 100 - 0.05,
+                          "ci95_high": min(1.0, successes / 100 + 0.03)}}
+
+    record = {"protocol": {"env_steps": 880_000},
+              "seeds": {"1000": line({"env_steps": 560_000, "train_s": 600.0}, 97),
+                        "1001": line({"env_steps": 720_000, "train_s": 780.0}, 93),
+                        "1002": line(None, 40)}}
+    (tmp_path / "reporting.json").write_text(json.dumps(record))
+    reading = records.reporting_reading(tmp_path / "reporting.json", tmp_path / "bench.json")
+    assert reading["in_sample"] == ("seed 0 (the seed that chose the recipe) reached 90% at 620,000 env steps "
+                                    "(10.3 min of training)")
+    assert reading["reached"] == "2 of 3" and reading["budget"] == "880,000"
+    assert reading["anchor"] == "about 260,000 env steps, 2.4 times fewer than this recipe needed in-sample"
+    assert reading["moved"] == ("the median over the 2 reporting seeds that reached it is 640,000 env steps, "
+                                "1.03 times seed 0's 620,000")
+    assert "seed 1000: 90% at 560,000 env steps (10.0 min of training), final 97/100" in reading["per_seed"]
+    assert "seed 1002: not 90% within 880,000 env steps, final 40/100" in reading["per_seed"]
+    record["seeds"] = {"1000": line(None, 10)}
+    (tmp_path / "reporting.json").write_text(json.dumps(record))
+    reading = records.reporting_reading(tmp_path / "reporting.json", tmp_path / "bench.json")
+    assert reading["moved"] == "no reporting seed reached it, where seed 0 did at 620,000" and reading["reached"] == "0 of 1"
