@@ -282,9 +282,12 @@ def write_seeded(names: list[str], seeds: list[int], runs: Path, configs: dict[t
     """``search.json`` of the second round, from the curves the runs left."""
     per_seed: dict[str, dict[int, dict[str, Any]]] = {}
     for (name, seed), config in configs.items():
-        curve_file = runs / name / f"seed{seed}" / "curve.json"
+        curve_file, metrics_file = (runs / name / f"seed{seed}" / f for f in ("curve.json", "metrics.json"))
         curve = json.loads(curve_file.read_text()) if curve_file.is_file() else []
         per_seed.setdefault(name, {})[seed] = seed_line(config, curve)
+        if metrics_file.is_file():  # a finished run's own provenance: the commit and machine that trained it
+            trained = json.loads(metrics_file.read_text())["provenance"]
+            per_seed[name][seed]["trained"] = {k: trained[k] for k in ("commit", "dirty", "device", "started_at")}
     any_config = next(iter(configs.values()))
     summary = {
         "protocol": {"round": "samples", "env_id": PUSH, "seeds": seeds, "seed_set": "selection",

@@ -236,14 +236,17 @@ def test_how_far_the_in_sample_figures_moved_is_computed_from_the_records(tmp_pa
                         "1002": line(None, 40)}}
     (tmp_path / "reporting.json").write_text(json.dumps(record))
     reading = records.reporting_reading(tmp_path / "reporting.json", tmp_path / "bench.json")
-    assert reading["in_sample"] == ("seed 0 (the seed that chose the recipe) reached 90% at 620,000 env steps "
-                                    "(10.3 min of training)")
+    assert reading["in_sample"] == "seed 0 (the seed that chose the recipe) reached 90% at 620,000 env steps"
     assert reading["reached"] == "2 of 3" and reading["budget"] == "880,000"
     assert reading["anchor"] == "about 260,000 env steps, 2.4 times fewer than this recipe needed in-sample"
     assert reading["moved"] == ("the median over the 2 reporting seeds that reached it is 640,000 env steps, "
                                 "1.03 times seed 0's 620,000")
-    assert "seed 1000: 90% at 560,000 env steps (10.0 min of training), final 97/100" in reading["per_seed"]
+    assert "seed 1000: 90% at 560,000 env steps, final 97/100 (95% [0.92, 1.00])" in reading["per_seed"]
     assert "seed 1002: not 90% within 880,000 env steps, final 40/100" in reading["per_seed"]
+    record["seeds"] = {"1000": line({"env_steps": 560_000, "train_s": 600.0}, 97)}
+    (tmp_path / "reporting.json").write_text(json.dumps(record))
+    one = records.reporting_reading(tmp_path / "reporting.json", tmp_path / "bench.json")
+    assert one["moved"] == "the one reporting seed that reached it did so at 560,000 env steps, 0.90 times seed 0's 620,000"
     record["seeds"] = {"1000": line(None, 10)}
     (tmp_path / "reporting.json").write_text(json.dumps(record))
     reading = records.reporting_reading(tmp_path / "reporting.json", tmp_path / "bench.json")
