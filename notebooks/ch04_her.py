@@ -609,8 +609,9 @@ for key, text in gpu.items():
 # (`gpu_probe_steps.json`, `gpu_probe_push.json`): {glue:text}`ch04_gpu_steps`.
 # Against the recipe's size, {glue:text}`ch04_gpu_scaling` (which is what
 # CUDA graphs are for); but {glue:text}`ch04_gpu_compiled`. With the
-# update on the GPU, {glue:text}`ch04_gpu_push`. These are one machine's
-# figures, on one seed of the selection set, and not a result of the book.
+# update on the GPU, {glue:text}`ch04_gpu_push`, on
+# {glue:text}`ch04_gpu_seed`. These are one machine's figures, not a result
+# of the book.
 #
 # ```{note}
 # `make bench` measures what this buys. On FetchReach it trains three recipes,

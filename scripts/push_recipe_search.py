@@ -13,10 +13,10 @@ second; Chapter 4 tells what was tried and what each choice bought.
     python scripts/push_recipe_search.py --list
     python scripts/push_recipe_search.py --runs results/push_search narrow wide
 
-A second round (``--round samples``, issue 25) asks for the same success in fewer
+A second round (``--round samples``, Chapter 4, §3.4) asks for the same success in fewer
 env steps. Its candidates start from today's recipe (``SAMPLES_BASE``) and change
 one choice each, or combine the choices that helped; each trains on several
-*selection* seeds (``gcrl.course.profiles``; never a reporting seed), all runs at
+*selection* seeds (``gcrl.core.seeds``; never a reporting seed), all runs at
 once on ``--parallel`` processes (a machine with many cores and a GPU), each to a
 budget of env steps or until ``--deadline-min`` minutes have passed, whichever
 comes first. Its record (``search.json`` in its runs folder) gives, per
@@ -106,7 +106,7 @@ SAMPLES_CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
                  {"critic_layer_norm": True, "random_eps": 0.1}),
     "ln_actual_utd2": ("layer-normalised critics, half of the relabelled goals actually commanded, 80 updates per "
                        "cycle", {"critic_layer_norm": True, "actual_goal_fraction": 0.5, "updates_per_cycle": 80}),
-    "w64_ln_actual_utd4": ("3 x 64 layer-normalised critics and actor, half of the relabelled goals actually "
+    "w64_ln_actual_utd4": ("3 x 64 networks with layer-normalised critics, half of the relabelled goals actually "
                            "commanded, 160 updates per cycle (four times the updates per env step at less compute "
                            "than the recipe's 3 x 128: a 3 x 64 step at batch 512 costs about 0.4 of one)",
                            {"net_arch": (64, 64, 64), "critic_layer_norm": True, "actual_goal_fraction": 0.5,

@@ -148,7 +148,8 @@ def _probe_records(tmp_path, recipe_cuda, large_cuda, compiled_ms=None):
     device = {"kind": "cuda", "name": "NVIDIA H200", "memory_gib": 139.8, "cuda": "13.0", "count": 1}
     steps = {"probe": {"sizes": sizes, "cores": 16, "case_limit_s": 25.0}, "gradient_steps": cases,
              "provenance": {"device": device}}
-    push = {"push": [{"device": "cuda", "budget_s": 55.0, "settings": {"collector_processes": 8},
+    push = {"push": [{"device": "cuda", "budget_s": 55.0, "settings": {"collector_processes": 8}, "seed": 1000,
+                      "seed_set": "reporting",
                       "summary": {"env_steps_per_s": 1884.3, "updates_per_s": 90.4,
                                   "last": {"env_steps": 40000, "train_s": 21.2, "success_rate": 0.08}}}],
             "provenance": {"device": device}}
@@ -166,6 +167,7 @@ def test_the_gpu_probe_reading_is_computed_from_its_records(tmp_path):
     assert "bounded by launching many small kernels" in launch_bound["scaling"]
     assert "no compiled case (reduce-overhead) finished" in launch_bound["compiled"]
     assert "1,884 env steps" in launch_bound["push"] and "8 collector processes" in launch_bound["push"]
+    assert launch_bound["seed"] == "seed 1000, a reporting seed"
     arithmetic_bound = records.gpu_probe_reading(*_probe_records(tmp_path, 2.0, 20.0, compiled_ms=1.5))
     assert "in 10.0 times the time, so arithmetic, not launching kernels, sets its cost" in arithmetic_bound["scaling"]
     assert "reduce-overhead: 1.5" in arithmetic_bound["compiled"]
@@ -173,6 +175,7 @@ def test_the_gpu_probe_reading_is_computed_from_its_records(tmp_path):
 
 def test_the_committed_gpu_probe_records_read():
     reading = records.gpu_probe_reading()
+    assert reading["seed"].startswith("seed 0, a selection seed (made before the seed sets were kept apart")
     assert reading["device"].startswith("one NVIDIA") and "ms per gradient step on cuda" in reading["steps"]
     assert "env steps" in reading["push"]
 

@@ -579,7 +579,7 @@ def test_the_tiny_probe_records_a_gradient_step_case_and_a_push_run(tmp_path):
     assert "error" not in case and case["ms_per_step"] > 0 and case["steps_timed"] == 10
     (push,) = record["push"]
     assert "error" not in push, push.get("error")
-    assert (push["device"], push["seed"], push["seed_set"]) == ("cpu", 0, "selection")
+    assert (push["device"], push["seed"], push["seed_set"]) == ("cpu", 1000, "reporting")
     assert push["summary"]["evaluations"] >= 1 and push["summary"]["wall_s"] >= 15
     assert [r["env_steps"] for r in push["curve"]][:1] == [200]
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True)

@@ -183,6 +183,9 @@ def gpu_probe_reading(steps_path: Path = GPU_STEPS_RECORD, push_path: Path = GPU
     run = push["push"][0] if push["push"] else {}
     summary = run.get("summary") or {}
     settings = run.get("settings", {})
+    seed = f"seed {run['seed']}, a {run['seed_set']} seed" + (
+        " (made before the seed sets were kept apart; the probe measures how fast, not what is learned)"
+        if run["seed_set"] == "selection" else "")
     push_text = (f"the Push recipe trained on cuda with {settings.get('collector_processes')} collector processes "
                  f"collected {summary['env_steps_per_s']:,.0f} env steps and took {summary['updates_per_s']:.0f} "
                  f"gradient steps per second of training ({summary['last']['env_steps']:,} env steps in "
@@ -190,7 +193,7 @@ def gpu_probe_reading(steps_path: Path = GPU_STEPS_RECORD, push_path: Path = GPU
                  if summary.get("env_steps_per_s") else f"the Push run on cuda recorded no evaluation "
                                                           f"({run.get('error', 'not run')})")
     return {"device": f"one {device['name']} ({steps['probe']['cores']} cores)", "steps": "; ".join(measured),
-            "scaling": scaling, "compiled": compiled, "push": push_text}
+            "scaling": scaling, "compiled": compiled, "push": push_text, "seed": seed}
 
 
 def _work(shape: dict[str, Any]) -> int:
