@@ -113,9 +113,8 @@ SAMPLES_CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
                             "updates_per_cycle": 160}),
 }
 
-ROUNDS: dict[str, tuple[dict[str, Any], dict[str, tuple[str, dict[str, Any]]]]] = {
-    "recipe": (BASE, CANDIDATES), "samples": (SAMPLES_BASE, SAMPLES_CANDIDATES),
-}
+#: --round -> its candidates
+ROUNDS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {"recipe": CANDIDATES, "samples": SAMPLES_CANDIDATES}
 
 
 def record(name: str, config: SacHerConfig, curve: list[dict[str, Any]]) -> dict[str, Any]:
@@ -335,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="--round samples: a setting for every run where the work happens (device, collector, "
                              "torch_threads), e.g. --set device=cuda --set collector=inline")
     args = parser.parse_args(argv)
-    candidates = ROUNDS[args.round][1]
+    candidates = ROUNDS[args.round]
     if args.list:
         for name, (description, changes) in candidates.items():
             print(f"{name:14s} {description}; changes {changes or 'nothing'}")
