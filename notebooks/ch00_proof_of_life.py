@@ -14,14 +14,14 @@
 # %% [markdown]
 # # Chapter 0 — A containerized proof of life
 
-# %% tags=["parameters", "hide-input"]
+# %% tags=["parameters", "remove-cell"]
 # Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
 # default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
@@ -415,7 +415,9 @@ verified_table(results, profile, "ch00")
 # threshold=0.05)` for one pair of goals (shape `(3,)`) and for a batch (shape
 # `(N, 3)`, giving `N` rewards). The check compares it with the environment's own
 # `compute_reward` on real FetchReach transitions whose goals straddle the
-# threshold.
+# threshold, and, for thresholds other than the default, on pairs off the
+# coordinate axes a few percent either side of it, where the L1, L-infinity and
+# squared distances give other rewards.
 #
 # :::{dropdown} Solution
 # The distance is taken over the last axis only, so that one call serves a

@@ -14,14 +14,14 @@
 # %% [markdown]
 # # Chapter 1 — The anatomy of goal-conditioned Fetch environments
 
-# %% tags=["parameters", "hide-input"]
+# %% tags=["parameters", "remove-cell"]
 # Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
 # default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
@@ -91,6 +91,19 @@ display(Markdown(run.banner()))
 # $(s_t, a_t, r(s_{t+1}, g'), s_{t+1}, g')$ is a genuine transition of the same
 # process, although it was never experienced. This is the *relabelling* on
 # which Hindsight Experience Replay rests {cite:p}`andrychowicz2017her`.
+#
+# :::{admonition} A caveat this argument does not remove
+# :class: warning
+#
+# The argument is about one transition and a goal $g'$ fixed *before* its
+# outcome is seen. Hindsight chooses $g'$ from the states the same episode
+# visited after $s_{t+1}$, so $g'$ depends on the realised outcome. Each
+# relabelled transition is still a possible transition of the process, but the
+# collection of them is not a sample of it: under stochastic dynamics it
+# over-represents outcomes that went towards the chosen goal, and even under
+# deterministic dynamics it shifts the distribution of goals the learner trains
+# on. Chapter 4, §1.3 derives both consequences.
+# :::
 #
 # The argument holds only if the reward that was issued during the episode and
 # the reward recomputed afterwards are *the same function*. That function must
@@ -438,9 +451,10 @@ publish(fig, out / "success_vs_threshold.png", "ch01_threshold_fig")
 #
 # Distribution of the initial distance between achieved and desired goal, per
 # task, over the {glue:text}`ch01_n` random-policy episodes of each task (one
-# reset each, seed $\omega + i$). The dashed line is the threshold $\varepsilon$; the
-# mass below it is the fraction of episodes solved at reset. No band: the
-# histograms are the observed episodes.
+# reset each, seed $\omega + i$), drawn as violins: a kernel density estimate of
+# the observed distances, with the median marked. The dashed line is the
+# threshold $\varepsilon$; the area below it approximates the fraction of episodes
+# solved at reset, which the table of §3.5 gives exactly.
 # ```
 #
 # ```{glue:figure} ch01_threshold_fig
@@ -519,8 +533,9 @@ for env_id in ch01.TASKS:
 # product of its factors, and no episode terminated before its horizon; `collect` raises
 # otherwise. Every reward identity held on every transition. Every success rate
 # lies inside its own interval, and every interval inside $[0, 1]$. Each Dense
-# variant reproduced its sparse twin's outcomes exactly, seed for seed, as
-# fact 1 of §1.1 requires: changing how success is scored does not change what
+# variant reproduced its sparse twin's success count and mean final distance
+# exactly: the reward type enters neither the dynamics nor these two policies,
+# which never read it, so changing how a step is scored does not change what
 # happens.
 #
 # ## 5. Deliverables
@@ -573,7 +588,10 @@ verified_table(results, profile, "ch01")
 #
 # - The goal does not enter the dynamics, and the reward is a known function of
 #   $(\phi(s_{t+1}), g)$; together these make a relabelled transition a genuine
-#   transition of the same process (§1.1, §1.2).
+#   transition of the same process (§1.1, §1.2), for a goal chosen without
+#   looking at the outcome. Hindsight's goals do look at it, which biases the
+#   relabelled data under stochastic dynamics and shifts their goal distribution
+#   (Chapter 4, §1.3).
 # - Relabelling is legitimate only if `compute_reward` is pure and vectorised: the
 #   function that issued a reward must recompute it from the goals alone, on
 #   single transitions and on minibatches alike.
@@ -673,7 +691,7 @@ verified_table(results, profile, "ch01")
 # The stub counts an episode successful if `is_success` was 1 at *any* step. A
 # random arm sweeps through the goal's ball and out again, so "any step" measures
 # how often it passes near the goal, not whether it ends there. The book's
-# criterion (§1.4 and Chapter 7, §1.5) is the last step's.
+# criterion (§3.5 and Chapter 7, §1.5) is the last step's.
 #
 # ```{literalinclude} /scripts/gcrl/exercises/solutions/ch01.py
 # :language: python

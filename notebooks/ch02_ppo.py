@@ -14,14 +14,14 @@
 # %% [markdown]
 # # Chapter 2 — A PPO baseline
 
-# %% tags=["parameters", "hide-input"]
+# %% tags=["parameters", "remove-cell"]
 # Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
 # default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -456,15 +456,18 @@ for env_id in ch02.EXPERIMENTS:
 # - Push, sparse reward: {glue:text}`ch02_push`, {glue:text}`ch02_push_verdict`.
 #
 # The floor is Chapter 1's random policy on the same task; a rate is called above
-# (below) it when its Wilson interval lies entirely above (below) the floor's, and
-# not distinguishable from it otherwise. Training ran at
+# (below) it when the 95% interval of the difference between the two rates
+# (Newcombe's, from their Wilson intervals) lies entirely above (below) zero, and
+# not distinguishable from it otherwise; the episodes of the seeds are pooled
+# as if independent, which a between-seed spread would make too narrow. Training ran at
 # {glue:text}`ch02_throughput` environment steps per second, averaged over runs,
 # with evaluation excluded. Read against §1.4: the dense reward scores every
 # action; the sparse reward on Reach gives a signal only on the steps that end
-# within $\varepsilon$ of the goal; and on Push almost every reward that differs
-# from $-1$ comes from an episode whose block started within $\varepsilon$ of the
-# goal (Chapter 1 measured how often), which says nothing about which action to
-# take.
+# within $\varepsilon$ of the goal; and on Push a reward other than $-1$ needs
+# the block within $\varepsilon$ of the goal, which under random actions happens
+# mostly where the block started there (Chapter 1, §3.4, measures how rarely
+# random actions move the block by more than $\varepsilon$).
+# Such rewards say nothing about which action to take.
 #
 # ### 3.2 The trained Reach policy
 
@@ -586,8 +589,8 @@ verified_table(results, profile, "ch02")
 # - Reach with the sparse reward, the obstacle of §1.4: final pooled success rate
 #   {glue:text}`ch02_reach`, {glue:text}`ch02_reach_verdict`, after
 #   {glue:text}`ch02_steps` environment steps per run (§3.1).
-# - Push with the sparse reward, where almost every reward other than $-1$ comes from an
-#   episode whose block started within $\varepsilon$ of the goal: {glue:text}`ch02_push`,
+# - Push with the sparse reward, where a reward other than $-1$ needs the block at
+#   the goal, and random actions rarely move it there (§3.1): {glue:text}`ch02_push`,
 #   {glue:text}`ch02_push_verdict` (§3.1).
 # - The direction PPO follows is not the gradient of $J$: on a tabular MDP the
 #   estimator without $\gamma^t$ is off by {glue:text}`ch02_pg_err_plain`, against
@@ -613,7 +616,8 @@ verified_table(results, profile, "ch02")
 # by what follows it, not by the whole episode's return. Show that the terms
 # $r_{t'+1}$ with $t' < t$ have zero expectation against
 # $\nabla_\theta \log \pi_\theta(a_t \mid s_t)$, so that the weight may be
-# $G_t = \sum_{k \ge 0} \gamma^k r_{t+k+1}$, and write `rewards_to_go(rewards,
+# $\gamma^t G_t$ with $G_t = \sum_{k \ge 0} \gamma^k r_{t+k+1}$ (the factor
+# $\gamma^t$ stays outside, as §1.1 insists), and write `rewards_to_go(rewards,
 # gamma)` computing every $G_t$ of one episode in one backward pass (`rewards[t]`
 # is $r_{t+1}$, the reward that follows $a_t$).
 #
@@ -622,7 +626,8 @@ verified_table(results, profile, "ch02")
 # $\mathbb{E}[r_{t'+1} \nabla_\theta \log\pi_\theta(a_t \mid s_t)] =
 # \mathbb{E}\big[r_{t'+1}\, \mathbb{E}_{a_t \sim \pi_\theta(\cdot \mid s_t)}[\nabla_\theta \log \pi_\theta(a_t \mid s_t)]\big]$
 # and the inner expectation is $\sum_a \nabla_\theta \pi_\theta(a \mid s_t) =
-# \nabla_\theta 1 = 0$. What remains weights the score by the rewards from $t$ on.
+# \nabla_\theta 1 = 0$. What remains weights the score by the rewards from $t$ on,
+# discounted from time 0: $\sum_{k \ge t} \gamma^k r_{k+1} = \gamma^t G_t$.
 # They satisfy $G_t = r_{t+1} + \gamma G_{t+1}$ with $G_T = 0$ past the end, one pass
 # from the last step back.
 #
@@ -645,9 +650,12 @@ verified_table(results, profile, "ch02")
 # $\hat A_t = \sum_{l \ge 0} (\gamma\lambda)^l \delta_{t+l}$, so
 # $\hat A_t = \delta_t + \gamma\lambda \hat A_{t+1}$. At $\lambda = 1$ the values
 # cancel in pairs, $\sum_l \gamma^l \delta_{t+l} = \sum_l \gamma^l r_{t+l+1} +
-# \gamma^{L} V(s_{t+L}) - V(s_t)$: the (bootstrapped) return minus the baseline,
-# unbiased and of high variance. At $\lambda = 0$ only $\delta_t$ remains: low
-# variance, biased by the critic's error.
+# \gamma^{L} V(s_{t+L}) - V(s_t)$: the bootstrapped return minus the baseline,
+# the least biased member of the family and the most variable. It is unbiased
+# only if the stretch ends in a termination (or the critic is exact at its end):
+# otherwise $\gamma^L V(s_{t+L})$ carries the critic's error, and a Fetch stretch
+# always ends at a truncation or a rollout's cut (§1.3). At $\lambda = 0$ only
+# $\delta_t$ remains: low variance, biased by the critic's error at $s_{t+1}$.
 #
 # ```{literalinclude} /scripts/gcrl/exercises/solutions/ch02.py
 # :language: python

@@ -14,21 +14,20 @@
 # %% [markdown]
 # # Chapter 3 — Soft Actor-Critic
 
-# %% tags=["parameters", "hide-input"]
+# %% tags=["parameters", "remove-cell"]
 # Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
 # default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 import pandas as pd
 from IPython.display import Markdown, display
 from myst_nb import glue
 
 from gcrl.analysis import experiments
 from gcrl.analysis.plots import learning_curves, publish, temperature_traces
-from gcrl.analysis.scheduler import default_workers
 from gcrl.chapters import ch01_anatomy as ch01
 from gcrl.chapters import ch03_sac as ch03
 from gcrl.core.paths import training_runs
@@ -515,8 +514,6 @@ for task, env_ids in {"reach": ("FetchReachDense-v4", "FetchReach-v4"), "push": 
     glue(f"ch03_{task}_throughput", f"{sum(speeds) / len(speeds):.0f}", display=False)
 ppo_speeds = [r["env_steps_per_s"] for r in ppo["runs"] if r["env_id"].startswith("FetchReach")]
 glue("ch03_ppo_throughput", f"{sum(ppo_speeds) / len(ppo_speeds):.0f}", display=False)
-glue("ch03_workers", f"{min(default_workers(), len(grid))}", display=False)
-glue("ch03_cores", f"{default_workers()}", display=False)
 floor = ch01.floors(session.upstream, "FetchPush-v4")
 glue("ch03_push_floor", "; ".join(
     f"{name} actions {row['success_rate']:.1%} (95% CI [{row['success_ci95'][0]:.1%}, "
@@ -542,11 +539,13 @@ glue("ch03_push_floor", "; ".join(
 #
 # Each Reach run trained at {glue:text}`ch03_reach_throughput` environment
 # steps per second on average, and each Push run at
-# {glue:text}`ch03_push_throughput`, with evaluation excluded and
-# {glue:text}`ch03_workers` runs sharing the machine's
-# {glue:text}`ch03_cores` cores. Chapter 2's PPO ran Reach at
-# {glue:text}`ch03_ppo_throughput` steps per second. The difference is the
-# updates: {glue:text}`ch03_updates_per_step`. Sample efficiency and wall-clock
+# {glue:text}`ch03_push_throughput`, with evaluation excluded. These rates are
+# per run, and runs trained at the same time shared the cores of the machine
+# that trained them (each run's `metrics.json` names it). Chapter 2's PPO ran
+# Reach at {glue:text}`ch03_ppo_throughput` steps per second. The likely
+# difference is SAC's updates, {glue:text}`ch03_updates_per_step`, though
+# nothing here times the updates apart from the simulation (Chapter 4, §3.2
+# does). Sample efficiency and wall-clock
 # efficiency are different questions, and a method can win one while losing the
 # other.
 #
@@ -812,15 +811,26 @@ verified_table(results, profile, "ch03")
 # SAC's actor samples $u \sim \mathcal{N}(\mu, \sigma^2)$ per dimension and acts
 # $a = \tanh(u)$. Derive $\log \pi(a)$ by the change of variables of §1.5 and write
 # `tanh_gaussian_log_prob(mean, log_std, u)` in torch, summed over the action
-# dimensions and finite at $|u| = 20$, where $\tanh(u)$ rounds to 1.
+# dimensions, differentiable in `mean` and `log_std` (the actor's loss is
+# differentiated through it), and exact and finite at $|u| = 20$, where $\tanh(u)$
+# rounds to 1.
 #
 # :::{dropdown} Solution
 # The map is one-to-one per dimension with $da/du = 1 - \tanh^2(u)$, so
 # $\log\pi(a) = \sum_i \big[\log\mathcal{N}(u_i; \mu_i, \sigma_i^2) -
 # \log(1 - \tanh^2 u_i)\big]$. In floating point $1 - \tanh^2(u)$ is 0 for large
-# $|u|$; the identity $1 - \tanh^2 u = 4/(e^u + e^{-u})^2$ gives
+# $|u|$, and its logarithm $-\infty$. Two finite forms are in use. The identity
+# $1 - \tanh^2 u = 4/(e^u + e^{-u})^2$ gives
 # $\log(1 - \tanh^2 u) = 2(\log 2 - u - \operatorname{softplus}(-2u))$, exact and
-# finite everywhere (it is what Stable-Baselines3 and the book's actor compute).
+# finite everywhere: Spinning Up computes this form, and so does the reference
+# solution below. Stable-Baselines3's `SquashedDiagGaussianDistribution`, and the
+# book's actor after it (`gcrl.rl.sac_her.algorithm`), compute instead
+# $\log(1 - \tanh^2 u + 10^{-6})$ from the squashed action: finite too, but biased
+# where $\tanh^2 u$ approaches 1. There it saturates at $\log 10^{-6} \approx -13.8$
+# while the exact value keeps falling as $2\log 2 - 2|u|$ ($-38.6$ at $|u| = 20$),
+# and already at $|u| = 5$ the $10^{-6}$ shifts it by $5 \cdot 10^{-3}$. The problem
+# asks for the density itself, so its check wants the exact form; in training the
+# bias is harmless, because the entropy bonus keeps $|u|$ small.
 #
 # ```{literalinclude} /scripts/gcrl/exercises/solutions/ch03.py
 # :language: python
@@ -842,8 +852,14 @@ verified_table(results, profile, "ch03")
 # book) drop the factor $\alpha$, which changes the step's size, not its sign:
 # $-\mathbb{E}[\log\alpha\,(\log\pi + \bar{\mathcal{H}})]$. The log-probabilities are
 # detached because this loss tunes the dual variable only: the actor has its own
-# loss, and letting this one move the policy would make the actor *lower* its
-# entropy to lower $J$.
+# loss. Left attached, the loss's gradient in the actor's parameters $\theta$ is
+# $-\log\alpha\,\nabla_\theta\mathbb{E}[\log\pi]$, so a descent step moves $\theta$
+# along $\log\alpha\,\nabla_\theta\mathbb{E}[\log\pi]$, a direction set by the
+# *sign of* $\log\alpha$ rather than by any objective of the policy: for $\alpha > 1$
+# it raises $\mathbb{E}[\log\pi]$ and lowers the entropy; for $\alpha < 1$, the usual
+# regime, it lowers $\mathbb{E}[\log\pi]$ and *raises* the entropy. (In the form with
+# the factor $\alpha > 0$ the step always lowers the entropy.) Either way it adds to
+# the actor's update a term that §1.6's derivation does not contain.
 #
 # ```{literalinclude} /scripts/gcrl/exercises/solutions/ch03.py
 # :language: python

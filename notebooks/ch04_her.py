@@ -14,14 +14,14 @@
 # %% [markdown]
 # # Chapter 4 — Hindsight Experience Replay
 
-# %% tags=["parameters", "hide-input"]
+# %% tags=["parameters", "remove-cell"]
 # Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
 # default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -34,12 +34,14 @@ from gcrl.analysis.plots import learning_curves, publish, steps_axis
 from gcrl.chapters import ch01_anatomy as ch01
 from gcrl.chapters import ch04_her as ch04
 from gcrl.chapters import ch04_records as records
+from gcrl.chapters import ch04_search as search_records
 from gcrl.core.paths import training_runs
 from gcrl.course import profiles
 from gcrl.course.deliverables import verified_table, write_deliverable
 from gcrl.course.session import open_chapter
 from gcrl.rl import her, video
 from gcrl.rl.envs import episode_length, task_name
+from gcrl.rl.evaluate import evaluation_seeds
 from gcrl.rl.sac_her.config import SacHerConfig
 from gcrl.rl.sac_her.learner import TrainingState
 
@@ -58,7 +60,9 @@ display(Markdown(run.banner()))
 # by changing the data instead of the learner. Because a Fetch reward is a known
 # function of the achieved and the desired goal, and because the goal does not
 # influence the physics, every stored transition is also a correct transition
-# for any other goal once its reward is recomputed. Hindsight Experience Replay
+# for any other goal once its reward is recomputed, as long as that goal is not
+# chosen by looking at where the transition led (§1.3 states what changes when
+# it is, as hindsight chooses it). Hindsight Experience Replay
 # {cite:p}`andrychowicz2017her` substitutes goals the agent actually achieved,
 # and so turns failed episodes into successful ones for the goals they happened
 # to reach. We state the problem quantitatively, derive why the substitution
@@ -150,10 +154,11 @@ for key, c in by_task.items():
 # and by property 2 its reward under $g'$ is
 # $r' = -\mathbb{1}\big[\lVert \phi(s') - g' \rVert > \varepsilon\big]$, which we can compute
 # without the simulator. So $(s, a, r', s', g')$ is a transition of the task
-# with goal $g'$. Choosing $g'$ among the goals the episode *achieved* makes
-# $r'$ frequently zero: the failure to reach $g$ becomes a success at reaching
-# $g'$. The critic of a goal-conditioned learner, $Q(s, a, g)$
-# {cite:p}`schaul2015uvfa`, then sees rewarded transitions from the first
+# with goal $g'$, taken by itself; §1.3 shows what changes when $g'$ is chosen
+# after seeing $s'$ and what followed it. Choosing $g'$ among the goals the
+# episode *achieved* makes $r'$ frequently zero: the failure to reach $g$
+# becomes a success at reaching $g'$. The critic of a goal-conditioned
+# learner, $Q(s, a, g)$ {cite:p}`schaul2015uvfa`, then sees rewarded transitions from the first
 # episode onwards, and its generalisation across goals carries that value
 # towards the goals that matter.
 #
@@ -166,8 +171,10 @@ for key, c in by_task.items():
 # policy conditioned on $g'$, and the bootstrap reads $Q(s', a', g')$. Nothing
 # in the target refers to the behaviour policy, so the transition is as valid a
 # sample of the soft Bellman backup for goal $g'$ as for $g$ (Chapter 3,
-# §1.4): SAC's {term}`off-policy` target is what allows a transition collected for one
-# goal to train the value of another. An on-policy learner such as Chapter 2's
+# §1.4), for a $g'$ chosen without regard to the outcome (the next paragraphs
+# qualify it for the goals hindsight chooses): SAC's {term}`off-policy` target
+# is what allows a transition collected for one goal to train the value of
+# another. An on-policy learner such as Chapter 2's
 # PPO cannot do this without importance weights, because its estimator assumes
 # that actions were drawn from the current policy *for the current goal*.
 #
@@ -188,7 +195,7 @@ for key, c in by_task.items():
 #   insofar as the observation determines the next achieved goal, which it does
 #   closely here because the gripper follows a position target. It is present
 #   on a real robot, and under the domain randomisation of Chapter 5, which
-#   hides a physical parameter from the learner (Chapter 5, §1.3 measures it).
+#   hides a physical parameter from the learner (Chapter 5, §3.6 measures a proxy for it).
 # - *The goal distribution shifts.* Even with deterministic dynamics the critic
 #   is trained on a mixture: a fraction $1/(k+1)$ of each minibatch keeps the
 #   task's goal distribution, the rest follow the distribution of achieved
@@ -264,8 +271,9 @@ glue("ch04_sketch_text", f"{len(sketch['j'])} substitutes drawn for transition {
 # **Goals actually commanded.** A fourth source does not look at the
 # transition's own episode at all: it takes the desired goal $g_{e'}$ of a
 # stored episode $e'$ drawn uniformly from the $E$ episodes in the buffer
-# (mrl's "actual" goals; HER's `random` strategy is the same idea,
-# Andrychowicz et al. 2017, §4.5). The reward is recomputed,
+# (mrl's "actual" goals; HER's `random` strategy, Andrychowicz et al. 2017,
+# §4.5, substitutes goals achieved anywhere in the buffer, likewise chosen
+# without looking at the transition's outcome). The reward is recomputed,
 # $r' = r(\phi(s_{t+1}), g_{e'})$, so the transition stays valid, and since
 # $e'$ is drawn without looking at the outcome, these rows escape §1.3's
 # selection bias: for them the substitution is exact. If a fraction $\rho$ of
@@ -399,6 +407,8 @@ glue("ch04_recipe_starts", f"{SacHerConfig.from_recipe(ch04.REACH, total_steps=1
 glue("ch04_bench_every", f"{bench_defaults.eval_every:,}", display=False)
 glue("ch04_bench_episodes", f"{bench_defaults.eval_episodes}", display=False)
 glue("ch04_bench_threshold", f"{bench_defaults.threshold:.0%}", display=False)
+glue("ch04_library_reach", ch04.library_text(ch04.REACH), display=False)
+glue("ch04_library_push", ch04.library_text(ch04.PUSH), display=False)
 settings
 
 # %% [markdown]
@@ -623,9 +633,11 @@ for key, text in gpu.items():
 # {glue:text}`ch04_bench_every` environment steps on {glue:text}`ch04_bench_episodes`
 # fixed episodes and reports the environment steps and training seconds until
 # {glue:text}`ch04_bench_threshold` success, the median ratios over seeds, and the
-# milliseconds of each piece of a training step. The chapter's own runs keep the
-# library's hyperparameters, but for the narrowing of Push described in §2, so that
-# they stay comparable with the published recipe. The benchmark is not part of
+# milliseconds of each piece of a training step. Against its library peer,
+# SB3's SAC with the task's entry of `hyperparams/sac.yml`, the chapter's Reach
+# recipe differs in {glue:text}`ch04_library_reach`; Push's recipe, the search's
+# winner (§3.4), differs from the library's Push entry in
+# {glue:text}`ch04_library_push`. The benchmark is not part of
 # the book run, so its numbers live in its own record
 # (`_build/bench/bench_FetchReach-v4.json`).
 # ```
@@ -656,8 +668,9 @@ experiments.runs_table(reach_rows)
 push = ch04.push_variants(budget)
 push_rows = {name: ch04.rows(trained, v) for name, v in push.items()}
 push_pooled = {name: experiments.pooled_by_env(r)[ch04.PUSH] for name, r in push_rows.items()}
-gap = experiments.pooled_difference(*(experiments.final_outcomes(ch04.curves(trained, push[name]))
-                                       for name in ("HER", "no HER")))
+# paired: the two arms train on the same seeds and every run plays the same held-out episodes
+gap = experiments.paired_pooled_difference(*(experiments.final_outcomes(ch04.curves(trained, push[name]))
+                                              for name in ("HER", "no HER")))
 glue("ch04_push_steps", f"{push['HER'].env_steps:,}", display=False)
 push_run = trained[(push["HER"], session.seeds[0])]
 glue("ch04_push_cost_seed", f"{session.seeds[0]}", display=False)
@@ -668,8 +681,13 @@ for name, key in (("HER", "her"), ("no HER", "noher")):
     glue(f"ch04_push_{key}", experiments.pooled_text(push_pooled[name]), display=False)
 glue("ch04_push_gap", f"{gap['difference']:+.1%} (95% CI [{gap['ci95_low']:+.1%}, {gap['ci95_high']:+.1%}])",
      display=False)
-glue("ch04_push_gap_verdict", "the interval excludes zero" if gap["ci95_low"] > 0 or gap["ci95_high"] < 0
-     else "the interval contains zero, so these episodes do not separate the two arms", display=False)
+runs_per_arm = (f"these {gap['seeds'][0]} training runs per arm" if gap["seeds"][0] == gap["seeds"][1] > 1 else
+                "these training runs, one per arm," if gap["seeds"] == [1, 1] else
+                f"these training runs ({gap['seeds'][0]} and {gap['seeds'][1]})")
+glue("ch04_push_gap_verdict", f"the interval excludes zero for {runs_per_arm} on these held-out episodes"
+     if gap["ci95_low"] > 0 or gap["ci95_high"] < 0 else
+     f"the interval contains zero, so {runs_per_arm} on these held-out episodes do not separate the two arms",
+     display=False)
 for name, key in (("HER", "her"), ("no HER", "noher")):
     glue(f"ch04_push_{key}_verdict", experiments.against_floor(push_pooled[name], floor["random"]), display=False)
 experiments.runs_table([{**r, "env_id": f"{r['env_id']} ({name})"} for name, rs in push_rows.items() for r in rs])
@@ -680,22 +698,21 @@ experiments.runs_table([{**r, "env_id": f"{r['env_id']} ({name})"} for name, rs 
 # {glue:text}`ch04_push_noher`, {glue:text}`ch04_push_noher_verdict` (the rule of
 # Chapter 2, §3.1). The difference, hindsight minus none, is
 # {glue:text}`ch04_push_gap`: {glue:text}`ch04_push_gap_verdict`. The interval
-# is a two-stage (cluster) bootstrap that resamples as the episodes were pooled
-# {cite:p}`davison1997bootstrap`: each replicate draws, for each arm, its
-# training seeds with replacement and then the episodes within each drawn seed,
-# so that the variation between seeds enters the interval as well as the
-# variation between episodes. Both arms ran the same seeds, recipe, evaluation
-# episodes and number of gradient steps; they differ only in $k$.
+# is a paired two-stage (cluster) bootstrap that resamples as the episodes were
+# pooled {cite:p}`davison1997bootstrap`. Both arms ran the same seeds, recipe,
+# evaluation episodes and number of gradient steps, and differ only in $k$, so
+# their outcomes are paired twice: by training seed and by episode. Each
+# replicate draws training seeds with replacement, a seed bringing both arms'
+# runs, and then episodes with replacement within each drawn seed, the same
+# episodes for both arms; the variation between seeds enters the interval as
+# well as the variation between episodes, and what the two arms share cancels.
 # {numref}`fig-ch04-curves` shows both learning curves.
 #
 # ```{warning}
 # With {glue:text}`ch04_push_seeds` seed(s) per arm the seed stage has
 # nothing to resample beyond the runs observed: the interval then speaks for
 # these training runs and the held-out episodes, not for the method over seeds
-# (Chapter 6 measures that on Reach). Both arms are also evaluated on the same
-# fixed episodes, so the two samples are not independent; the bootstrap resamples
-# the arms independently, which is conservative when the outcomes of the two arms
-# are positively correlated episode by episode.
+# (Chapter 6 measures that on Reach).
 # ```
 
 # %%
@@ -742,27 +759,22 @@ publish(fig, out / "learning_curves.png", "ch04_curves_fig")
 # hindsight run of seed {glue:text}`ch04_push_cost_seed` took
 # {glue:text}`ch04_push_cost`.
 #
-# **What each choice bought.** The search is recorded, with its provenance, in
+# **What the search measured.** The search is recorded, with its provenance, in
 # `book/reference/push_search.json`: {glue:text}`ch04_search_protocol`. Each
 # candidate below is the original schedule with the changes listed; success is
 # at the candidate's last evaluation, with its Wilson interval.
 
 # %%
-search = records.recipe_search()
+search = search_records.recipe_search()
 search_table = pd.DataFrame(search["rows"]).drop(columns="curve").set_index("candidate")
 search_table["95% CI"] = [f"[{lo:.2f}, {hi:.2f}]" for lo, hi in zip(search_table.ci95_low, search_table.ci95_high)]
 search_table["steps to 50%"] = [f"{s['env_steps']:,}" if s else "not reached" for s in search_table.steps_to_50]
 search_table[["changes", "env_steps", "success_rate", "95% CI", "steps to 50%", "env_steps_per_s", "updates_per_s"]]
 
 # %% tags=["hide-input"]
-protocol = search["protocol"]
-glue("ch04_search_protocol", f"seed {protocol['seed']}, one candidate at a time, a budget "
-     f"of {protocol['budget_steps']:,} env steps each, {protocol['eval_episodes']} held-out episodes every "
-     f"{protocol['eval_every']:,} steps, on {search['provenance']['device']['name']} "
-     f"({search['provenance']['device']['cores']} cores), commit {search['provenance']['commit'][:7]}",
-     display=False)
-for i, line in enumerate(records.search_reading(search)):
-    glue(f"ch04_search_choice{i}", line, display=False)
+glue("ch04_search_protocol", search_records.search_protocol(search), display=False)
+for key, line in search_records.search_reading(search).items():
+    glue(f"ch04_search_{key}", line, display=False)
 glue("ch04_search_not_run", ", ".join(f"`{n}`" for n in search["not_run"]) or "none", display=False)
 timed = all(r["throughput_alone"] for r in search["rows"])
 glue("ch04_search_throughput", "the throughputs come from timing each candidate afresh with nothing else running"
@@ -770,12 +782,20 @@ glue("ch04_search_throughput", "the throughputs come from timing each candidate 
      "are approximate", display=False)
 
 # %% [markdown]
-# Against the recipe, each candidate that lacks one of its choices says what
-# that choice bought at the same budget: {glue:text}`ch04_search_choice0`;
-# {glue:text}`ch04_search_choice1`. Success is compared by the Newcombe
-# interval of the difference of the two final rates (independent evaluations);
-# one seed per candidate, so a difference is a property of this seed's runs,
-# not yet of the recipes. Success depends on env steps only (each run is
+# Against the recipe, each candidate that lacks some of its changes measures
+# those changes, at the same budget and on the same seed:
+# {glue:text}`ch04_search_choice0`. And {glue:text}`ch04_search_choice1`. The
+# recipe's other changes from the original schedule, {glue:text}`ch04_search_unablated`,
+# were never removed in a trained candidate, so the record says nothing about
+# what they bought. Two runs of a comparison are evaluated on the same held-out
+# episodes, so their outcomes are paired, and the interval of their difference
+# is Newcombe's for paired proportions {cite:p}`newcombe1998paired`, which
+# narrows as the two runs agree episode by episode. The record keeps each
+# evaluation's count of successes but not which episodes succeeded, so each
+# comparison gives the paired interval at the two extremes the counts allow,
+# and calls the runs separated, or not, only where both extremes agree. Every
+# comparison rests on one run per arm: it speaks for these runs, not for the
+# settings over seeds. Success depends on env steps only (each run is
 # deterministic given its seed), not on what else the machine did meanwhile;
 # {glue:text}`ch04_search_throughput`. The candidates the script
 # defines but this record did not train, {glue:text}`ch04_search_not_run`, were
@@ -812,15 +832,16 @@ glue("ch04_search_throughput", "the throughputs come from timing each candidate 
 # seeds only; its record is `book/reference/push_search_samples.json`:
 # {glue:text}`ch04_samples_protocol`. Within that budget,
 # {glue:text}`ch04_samples_reached`. Against today's recipe at the last
-# evaluation both reached: {glue:text}`ch04_samples_bought` (two-stage
-# bootstrap over seeds and episodes; with one seed per arm it speaks for these
-# runs only).
+# evaluation both reached: {glue:text}`ch04_samples_bought` (paired two-stage
+# bootstrap over seeds and episodes, a candidate and the control sharing both;
+# each line gives its seeds per arm, and with
+# one it speaks for these runs only).
 
 # %% tags=["hide-input"]
-for key, text in records.reporting_reading().items():
+for key, text in search_records.reporting_reading().items():
     glue(f"ch04_reporting_{key}", text, display=False)
-samples = records.samples_search()
-for key, text in records.samples_reading(samples).items():
+samples = search_records.samples_search()
+for key, text in search_records.samples_reading(samples).items():
     glue(f"ch04_samples_{key}", text, display=False)
 pd.DataFrame(samples["rows"]).set_index(["candidate", "seed"])
 
@@ -916,7 +937,7 @@ pd.DataFrame(long_rows).set_index(["env_id", "algorithm"]).round(3) if long_rows
 #
 # **The zoo's recipe and the book's on one machine.** Published step counts
 # say nothing about what a reader's machine does with them in an hour.
-# `make bench` therefore also trains the zoo's TQC+HER Push recipe as published
+# `make bench` therefore also trains {glue:text}`ch04_bench_zoo_recipe`
 # (sb3-contrib's `TQC` with SB3's hindsight buffer, {glue:text}`ch04_bench_zoo_size`,
 # one gradient step per environment step) and the book's Push recipe, one after
 # the other from scratch, each for the same wall-clock budget, and records both
@@ -928,10 +949,17 @@ pd.DataFrame(long_rows).set_index(["env_id", "algorithm"]).round(3) if long_rows
 push_bench = records.push_bench()
 glue("ch04_bench_protocol", push_bench["protocol"], display=False)
 glue("ch04_bench_reading", push_bench["reading"], display=False)
-zoo_rate = push_bench["record"]["recipes"]["zoo"]["summary"]["env_steps_per_s"]
-glue("ch04_bench_zoo_hours", f"{records.ZOO_PUSH_STEPS / zoo_rate / 3600:.0f}", display=False)
+steady = records.zoo_steady_rate(push_bench["record"])
+glue("ch04_bench_zoo_segment", f"{steady['from_steps']:,} and {steady['to_steps']:,}", display=False)
+glue("ch04_bench_zoo_rate", f"{steady['env_steps_per_s']:.2f}", display=False)
+glue("ch04_bench_zoo_average", f"{steady['average_env_steps_per_s']:.2f}", display=False)
+glue("ch04_bench_zoo_hours", f"{steady['hours']:.0f}", display=False)
 glue("ch04_bench_zoo_published", f"{records.ZOO_PUSH_STEPS:,}", display=False)
-zoo_hyper = push_bench["record"]["recipes"]["zoo"]["config"]["hyperparams"]
+glue("ch04_bench_zoo_recipe", records.zoo_additions(push_bench["record"]), display=False)
+zoo_config = push_bench["record"]["recipes"]["zoo"]["config"]
+at_reset = ch04.solved_at_reset(ch04.PUSH, evaluation_seeds(zoo_config["eval_episodes"], zoo_config["eval_seed"]))
+glue("ch04_bench_zoo_floor", records.zoo_floor(push_bench["record"], at_reset), display=False)
+zoo_hyper = zoo_config["hyperparams"]
 glue("ch04_bench_zoo_size", f"{len(zoo_hyper['policy_kwargs']['net_arch'])}×"
      f"{zoo_hyper['policy_kwargs']['net_arch'][0]} networks and minibatches of {zoo_hyper['batch_size']:,}",
      display=False)
@@ -955,9 +983,14 @@ pd.DataFrame(push_bench["rows"]).set_index("recipe")
 #
 # In that record {glue:text}`ch04_bench_reading`. The budget, not the
 # recipe's own schedule, ends each run, so a recipe that has not reached a level
-# by then is reported as not reaching it, not as unable to: at the rate
-# measured here, the {glue:text}`ch04_bench_zoo_published` steps after which the
-# zoo's published logs reach 90% would take about
+# by then is reported as not reaching it, not as unable to; here
+# {glue:text}`ch04_bench_zoo_floor`.
+# Between its evaluations at {glue:text}`ch04_bench_zoo_segment` env steps, where
+# every env step took a gradient step, the zoo's recipe ran
+# {glue:text}`ch04_bench_zoo_rate` env steps per second of training (its average
+# over the whole run, {glue:text}`ch04_bench_zoo_average`, also counts the warm-up
+# steps that take none); at that rate the {glue:text}`ch04_bench_zoo_published`
+# steps after which the zoo's published logs reach 90% would take about
 # {glue:text}`ch04_bench_zoo_hours` hours of training on these cores. In
 # {numref}`fig-ch04-bench` the right panel compares what each recipe does with
 # an environment step, the left what it does with a minute: the zoo's recipe
@@ -1095,7 +1128,8 @@ verified_table(results, profile, "ch04")
 # - The goal does not enter the dynamics and the reward is a known function of
 #   $(\phi(s'), g)$, so a stored transition is a transition of the task with any
 #   goal $g'$ once $r'$ is recomputed; SAC's off-policy target makes it a valid
-#   sample of the soft Bellman backup for $g'$, which PPO cannot use without
+#   sample of the soft Bellman backup for a $g'$ chosen independently of the
+#   outcome (the next point qualifies it), which PPO cannot use without
 #   importance weights (§1.2–1.3).
 # - The substitution is exact only insofar as the observation determines the next
 #   achieved goal: `final`, `future` and `episode` choose $g'$ from the outcome,
@@ -1170,9 +1204,10 @@ verified_table(results, profile, "ch04")
 # `rng.integers(t, horizon)` draws each $j$ uniformly from $[t, T)$, vectorised
 # over $t$. The index $j = t$ is the state transition $t$ itself reached: relabelled
 # with it, the transition is rewarded by construction, which is where the
-# algorithm's first successes come from (§1.2). Excluding it, or drawing from the
-# whole episode (the `episode` strategy), changes what the agent learns: the
-# ablation of §3.5 measures both.
+# algorithm's first successes come from (§1.2); excluding it removes the one draw
+# that is always rewarded. Drawing from the whole episode instead is the `episode`
+# strategy, whose effect the ablation of §3.5 measures; excluding $j = t$ alone is
+# not one of its variants.
 #
 # ```{literalinclude} /scripts/gcrl/exercises/solutions/ch04.py
 # :language: python
@@ -1202,17 +1237,30 @@ verified_table(results, profile, "ch04")
 # ```
 # :::
 #
-# **Problem 4.4 (diagnosis): a relabelling that leaks other episodes' goals.**
-# A replay buffer stores whole episodes in one flat array. The stub's
-# `sample_future_goals` draws future goals by offsetting a transition's flat index.
-# Run the check, read the symptom, repair it.
+# **Problem 4.4 (diagnosis): `future` goals from a flat buffer of episodes.**
+# A replay buffer stores whole episodes of $T$ transitions one after the other in
+# one flat array. The stub's `sample_future_goals` is meant to draw, for the
+# transition at flat index $i$ and step $t$ of its episode, a `future` goal: the
+# goal achieved after a step $j$ drawn uniformly from $\{t, \dots, T - 1\}$ of the
+# same episode (§1.4). It offsets the flat index instead. Run the check, read the
+# symptom, repair it.
 #
 # :::{dropdown} Solution
-# The stub adds an offset drawn from $[0, T)$ to the flat index, so a transition
-# late in its episode receives the achieved goal of the *next* episode (or reads
-# past the buffer's end). That goal was never reachable from this episode's start,
-# yet the transition is rewarded as if it were: a silent bias, because the
-# learning curve still rises on the easy goals. The future index must be drawn in
+# The stub adds an offset drawn uniformly from $\{0, \dots, T - 1\}$ to the flat
+# index. Two defects follow, and the check measures both. For the last episode's
+# transitions the index runs past the end of the buffer. For the others, a
+# transition at step $t$ reads past its episode's end with probability $t/T$, and
+# then takes an achieved goal of the *next* episode, so its goals are no longer
+# `future` draws: they are not uniform over this episode's remaining steps, and
+# the share of them that leave the episode grows with $t$. Those goals do not
+# make false transitions: each reward is recomputed from the transition's own
+# next achieved goal, so $(s_t, a_t, r', s_{t+1}, g')$ is a correct transition for
+# $g'$ (§1.2); goals achieved anywhere in the buffer are what HER's `random`
+# strategy substitutes {cite:p}`andrychowicz2017her`, and, chosen without looking
+# at this transition's outcome, they even escape §1.3's bias. What the stub breaks is
+# the strategy it claims: it mixes in goals by where an episode happens to sit
+# in the array, with a weight that depends on $t$, and it crashes at the buffer's
+# end. The future index must be drawn uniformly in
 # $[i, \text{start}(i) + T)$, within the transition's own episode.
 #
 # ```{literalinclude} /scripts/gcrl/exercises/solutions/ch04.py

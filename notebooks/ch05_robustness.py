@@ -14,14 +14,14 @@
 # %% [markdown]
 # # Chapter 5 — Robustness of Learned Manipulation Policies
 
-# %% tags=["parameters", "hide-input"]
+# %% tags=["parameters", "remove-cell"]
 # Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
 # default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 import inspect
 import os
 
@@ -68,7 +68,7 @@ display(Markdown(run.banner()))
 # severity at which success halves. We then train domain-randomised versions of
 # Chapter 4's runs on {glue:text}`ch05_dr_tasks`, with the same seeds, recipe and
 # budget, measure what the added robustness costs in nominal success and in
-# sample efficiency, and measure how far the hidden physical parameter makes
+# sample efficiency, and measure a proxy for how far the hidden physical parameter makes
 # hindsight relabelling optimistic.
 #
 # ## 1. Theoretical Foundations
@@ -155,6 +155,11 @@ display(Markdown(run.banner()))
 # perfect pusher reaches only the lifted goals lower than $\varepsilon$, a fraction
 # {glue:text}`ch05_air_reachable` of them; with a fraction $s$ of goals lifted its
 # success is at most $(1 - s) + s \cdot$ {glue:text}`ch05_air_reachable`.
+# Reach's goal-range family is not pure extrapolation either: its box widens in
+# height as well, and from some width on it places goals below the lowest
+# point the gripper reaches, where the table stops it. Part of the fall of
+# Reach's goal-range curve is therefore infeasibility, as for goals in the air,
+# and no policy could avoid it.
 #
 # ### 1.3 Noise and hidden parameters interact with hindsight
 #
@@ -269,11 +274,14 @@ pd.DataFrame([{"task": task_name(e), "seeds": len(policies[e]),
                "Chapter 4 final success": experiments.pooled_text(chapter4_final[e])} for e in env_ids]).set_index("task")
 
 # %% [markdown]
-# Every point of a curve pools {glue:text}`ch05_point_episodes` episodes: each of
-# the policies of a task ({glue:text}`ch05_seeds` on Reach,
-# {glue:text}`ch05_push_seeds` on Push) plays an equal share of them, on episodes whose reset seeds
-# start at {glue:text}`ch05_seed_base`, disjoint from every seed used in
-# training and in Chapter 4's evaluations, and the same at every severity. A
+# Every point of a curve pools {glue:text}`ch05_point_episodes` outcomes. Within
+# a task every policy plays the same episodes: {glue:text}`ch05_policy_episodes`,
+# whose reset seeds start at {glue:text}`ch05_seed_base`, disjoint from every
+# seed used in training and in Chapter 4's evaluations, and the same at every
+# severity. A point's Wilson interval treats its pooled outcomes as independent
+# trials. They are not: outcomes share an episode across policies and a
+# training seed within a policy, so the band understates the uncertainty (the
+# warning of §3.5 says what this costs). A
 # perturbation draws its noise from its own stream, re-seeded from its seed and
 # the episode's seed at every reset, so an evaluation episode is reproducible on
 # its own, whatever ran before it.
@@ -290,6 +298,9 @@ pd.DataFrame([{"task": task_name(e), "seeds": len(policies[e]),
 glue("ch05_seeds", f"{budget.seeds}", display=False)
 point_episodes = budget.seeds * budget.eval_episodes
 glue("ch05_point_episodes", f"{point_episodes}", display=False)
+glue("ch05_policy_episodes", " and ".join(
+    f"each of {task_name(e)}'s {len(policies[e])} polic{'y' if len(policies[e]) == 1 else 'ies'} plays the same "
+    f"{ch05.episodes_per_policy(policies[e], budget)}" for e in policies), display=False)
 glue("ch05_push_seeds", f"{len(policies[ch05.PUSH])}", display=False)
 glue("ch05_seed_base", f"{robustness.ROBUSTNESS_SEED_BASE:,}", display=False)
 randomised_plan = ch05.randomised_plan(policies, budget)
@@ -311,16 +322,18 @@ randomised = ch05.train_randomised(randomised_plan, training_runs(out), run)
 #
 # 1. Fix a family $\{\mathcal{M}_\sigma\}_{\sigma \ge 0}$ and its grid
 #    $0 = \sigma_0 < \sigma_1 < \dots < \sigma_m$ in the family's unit (§1.1, §2.1).
-# 2. Fix the episodes: the task's policies, one per training seed, each play an
-#    equal share of {glue:text}`ch05_point_episodes` episodes whose reset seeds
-#    start at {glue:text}`ch05_seed_base`, the same at every severity (§2.2).
+# 2. Fix the episodes: the task's policies, one per training seed, all play the
+#    same episodes, whose reset seeds start at {glue:text}`ch05_seed_base`, the
+#    same at every severity, {glue:text}`ch05_point_episodes` outcomes per point
+#    (§2.2).
 # 3. At each severity $\sigma_i$, run each policy in the family's wrapper, whose
 #    noise stream is re-seeded at every reset; one job is a policy, a family, a
 #    severity and a block of episodes, and the nominal point, the identity for
 #    every family, is evaluated once per policy and shared (§3.1–3.2).
 # 4. Judge success on the true state of $\mathcal{M}_{\sigma_i}$, never on what a
 #    perturbed sensor reports, and pool over policies and episodes into one
-#    point with its 95% Wilson interval (§1.1).
+#    point with its 95% Wilson interval, which treats the pooled outcomes as
+#    independent (§1.1, §2.2).
 # 5. Condense the curve into $A_\pi$, by the trapezoidal rule on the family's
 #    axis $u$, and $\sigma_{1/2}$, interpolated linearly on $u$ and reported as
 #    undefined where the curve never halves within the grid or $R_\pi(0) = 0$
@@ -491,8 +504,11 @@ fragile_features
 # inputs many standard deviations away from anything it was trained on computes
 # an arbitrary output, so the observation-noise curve can fall at severities far
 # below the task's tolerance of {glue:text}`ch05_eps_cm` cm; on Reach, success halves at
-# {glue:text}`ch05_obsnoise_half`. Such fragility belongs to the input scaling,
-# not to the control problem. Randomised training shows the normaliser noisy
+# {glue:text}`ch05_obsnoise_half`. This is consistent with the input scaling
+# amplifying the noise rather than with the control problem being sensitive
+# to millimetres; the chapter does not isolate that cause (a run with noise on
+# the non-fragile features only, or a floor under the normaliser's standard
+# deviations, would). Randomised training shows the normaliser noisy
 # features from the first step, which changes these statistics, and the
 # randomised policy's curve in §3.3 shows the consequence.
 #
@@ -505,13 +521,14 @@ fragile_features
 # %%
 panels, cost_rows = {}, []
 for env_id in budget.dr_tasks:
-    nominal_runs = [her_record["curves"][entry["run"]] for entry in her_record["policies"][env_id]]
-    randomised_runs = [result.curve for (e, _), result in randomised.items() if e == env_id]
+    entries = her_record["policies"][env_id]  # Chapter 4's runs, and the randomised run of each one's seed
+    nominal_runs = [her_record["curves"][entry["run"]] for entry in entries]
+    randomised_runs = [randomised[env_id, entry["seed"]].curve for entry in entries]
     panels[task_name(env_id)] = {"nominal (Chapter 4)": nominal_runs, "randomised": randomised_runs}
     nominal_final = experiments.pooled_curve(nominal_runs)[-1]
     randomised_final = experiments.pooled_curve(randomised_runs)[-1]
-    gap = experiments.pooled_difference(experiments.final_outcomes(randomised_runs),
-                                        experiments.final_outcomes(nominal_runs))
+    gap = experiments.paired_pooled_difference(experiments.final_outcomes(randomised_runs),
+                                               experiments.final_outcomes(nominal_runs))
     label = task_name(env_id)
     area_gain = {f.key: summaries[f"{label}, randomised"][f.key]["normalised_area"] - summaries[label][f.key]["normalised_area"]
                  for f in robustness.families_for(env_id)}
@@ -568,9 +585,11 @@ glue("ch05_ch4_eval_episodes", f"{her_record['budget']['eval_episodes']}", displ
 # %% [markdown]
 # {numref}`fig-ch05-cost` shows what randomised training does to learning. On
 # Reach, randomisation changed the nominal final success by
-# {glue:text}`ch05_nominal_cost` (randomised minus nominal, with the 95%
-# two-stage bootstrap interval of Chapter 4, §3.4, which resamples training seeds
-# and then episodes within them):
+# {glue:text}`ch05_nominal_cost` (randomised minus nominal, with a 95% paired
+# two-stage bootstrap interval: each seed's randomised run is paired with
+# Chapter 4's run of the same seed, and both arms play the same evaluation
+# episodes, so each replicate draws seeds as pairs and then episodes shared by
+# the two arms, as Problem 5.2 asks of paired outcomes):
 # {glue:text}`ch05_nominal_cost_verdict`. Across families, its largest change of
 # area is for {glue:text}`ch05_best_gain`, and its smallest (or most negative) for
 # {glue:text}`ch05_worst_gain`. On Reach, training randomised
@@ -591,7 +610,8 @@ glue("ch05_ch4_eval_episodes", f"{her_record['budget']['eval_episodes']}", displ
 # §1.3 argued that under domain randomisation `future` relabelling is biased,
 # by an amount that depends on how far the hidden parameter spreads the outcome
 # of the same actions. The measurement restores one simulator state many times,
-# draws the randomised physics afresh for each copy, replays the same random
+# draws the randomised physics afresh for each copy (each field from its own
+# stream, independently, as the randomised training draws them), replays the same random
 # actions, and compares where the achieved goal ends: after one step (the goal
 # that a `future` draw with $j = t$ substitutes) and after several (larger $j$).
 
@@ -612,19 +632,25 @@ glue("ch05_bias_short", f"{short['mean_pair_distance_m'] * 1e3:.1f} mm apart on 
                         f"{short['pairs_beyond_threshold']:.1%} of the pairs more than ε apart", display=False)
 glue("ch05_bias_long", f"{long_['mean_pair_distance_m'] * 1e3:.1f} mm and {long_['pairs_beyond_threshold']:.1%} "
                        f"after {max(ch05.BIAS_HORIZONS)} steps", display=False)
+glue("ch05_bias_trend", "the spread grows with the number of steps replayed, to"
+     if long_["mean_pair_distance_m"] > short["mean_pair_distance_m"]
+     else "the spread does not grow with the number of steps replayed:", display=False)
 noise = ch05.RANDOMISATION[ch05.REACH]["observation_noise"]
 glue("ch05_bias_noise", f"{noise * 1e3:g} mm, {noise / ch04.success_threshold():.0%} of ε", display=False)
 
 # %% [markdown]
 # On Reach ({glue:text}`ch05_bias_design`), two draws of the hidden damping that
 # start from the same state and take the same action end
-# {glue:text}`ch05_bias_short`; the spread grows with the number of steps
-# replayed, to {glue:text}`ch05_bias_long`. That last fraction is the chance that
-# a relabelled reward of 0 for a goal that many steps ahead would have been $-1$
-# under another draw: the size of the optimism that `future` relabelling adds on
-# top of the noise of observing the arm, whose standard deviation,
-# {glue:text}`ch05_bias_noise`, hides where the gripper is by far less than the
-# threshold.
+# {glue:text}`ch05_bias_short`; {glue:text}`ch05_bias_trend`
+# {glue:text}`ch05_bias_long`. After one step the fraction is exactly the chance
+# that a relabelled reward of 0 computed under one draw would have been $-1$
+# under another. After several it is the chance that the same open-loop actions
+# from the same state miss, by more than $\varepsilon$, a goal they reached under
+# another draw: a proxy for the optimism that `future` relabelling adds to the
+# value target (which bootstraps through the closed-loop policy), not its size.
+# The observation noise of the randomised training, {glue:text}`ch05_bias_noise`,
+# does not hide the gripper's position at all: the policy reads it exactly in
+# `achieved_goal`, so the noise blurs only the velocities and the fingers.
 #
 # ### 3.7 A perturbation, seen
 #
@@ -757,8 +783,11 @@ verified_table(results, profile, "ch05")
 #   noise evaluates the policy at states it is not in, latency breaks the Markov
 #   property in $(s_t, g)$, a dynamics shift changes $P$, and a goal shift asks
 #   the critic to extrapolate (§1.2).
-# - Per-feature normalisation makes millimetres of observation noise matter; that
-#   fragility belongs to the input scaling, not to the control problem (§3.4).
+# - Per-feature normalisation can make millimetres of observation noise matter:
+#   the features of smallest spread amplify 1 mm by
+#   {glue:text}`ch05_amplification` training standard deviations, which is
+#   consistent with, though not shown to cause, the fall of the observation-noise
+#   curve (§3.4).
 # - Domain randomisation maximises an average, $J_p$, not a worst case; on Reach
 #   it changed nominal success by {glue:text}`ch05_nominal_cost` (randomised
 #   minus nominal): {glue:text}`ch05_nominal_cost_verdict` (§3.5).

@@ -14,14 +14,14 @@
 # %% [markdown]
 # # Chapter 6 — The Stability Question
 
-# %% tags=["parameters", "hide-input"]
+# %% tags=["parameters", "remove-cell"]
 # Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
 # default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 import os
 import inspect
 
@@ -112,8 +112,8 @@ display(Markdown(run.banner()))
 # maximum of noisy estimates, and its expectation exceeds the truth by an
 # amount that grows with the noise.
 #
-# Section 3.3 shows the first two effects on this chapter's runs, by listing
-# every mean over three of their seeds.
+# Section 3.3 shows the first two effects on this chapter's runs, by the lowest
+# and highest mean over any three of their seeds.
 #
 # ### 1.3 The interquartile mean
 #
@@ -366,8 +366,9 @@ plan.groupby(["group", "configuration", "algorithm", "task", "env steps"], sort=
 print(inspect.getsource(sweep.completed))
 
 # %% [markdown]
-# `run_sweep` reads complete trials back and hands the rest to Ray, one CPU and
-# one torch thread per trial, longest first. Without an address, Ray starts
+# `run_sweep` reads complete trials back and hands the rest to Ray, one torch
+# thread per trial and as many CPUs as the trial keeps busy (two for a Push
+# trial, whose collector runs in a process of its own), longest first. Without an address, Ray starts
 # embedded on this machine with one worker per core and stops afterwards; with
 # an address (`GCRL_RAY_ADDRESS`, or `gcrl sweep --address`) it joins an
 # existing cluster, ships the `gcrl` package to the workers and requires the
@@ -544,8 +545,10 @@ pd.DataFrame(rows).T
 # that needed the whole budget ({glue:text}`ch06_sens_budget`). "P(recipe >
 # variant)" is the probability that a run of the recipe has the larger area; a
 # variant is *worse* when that interval lies above 0.5 and *better* when it lies
-# below. A parameter is *stable* when every tried value is within noise of the
-# recipe (§1.8: a small change moved the score by an undetectable amount),
+# below. A parameter is *not shown sensitive* when every tried value is within
+# noise of the recipe: no change was detected, which with this many runs per
+# value does not show that the change was small, so §1.8's *stable* is not
+# claimed,
 # *knife-edge* when one value is worse by more than half of the recipe's IQM
 # area, and *sensitive* otherwise, whether the value that differs is worse or
 # better. Over the tried values the learning rate is
@@ -581,7 +584,10 @@ glue("ch06_comparisons", f"{len(sens['configurations']) - 1}", display=False)
 # {glue:text}`ch06_sens_task`, for both scores: the standard error of one run's
 # score from its evaluation episodes (computed from the episodes themselves:
 # the evaluations of a run share their episodes, so they are not independent
-# draws); the standard deviation across the recipe's seeds, as observed and as
+# draws), its error against fresh episodes; the part of that error that does
+# not cancel between runs scored on the same episodes, $\sqrt{\operatorname{Var}
+# z / n}$ of §1.7, the only part that widens a comparison of runs and the one
+# the reading below weighs against the seeds; the standard deviation across the recipe's seeds, as observed and as
 # corrected by the law of total variance of §1.7; and the standard deviation
 # across the sensitivity configurations of their mean score, as observed and
 # corrected for the seed and episode noise each mean carries.
@@ -799,8 +805,10 @@ verified_table(results, profile, "ch06")
 # `bootstrap_interval(scores, statistic, reps, seed, confidence=0.95)`: draw `reps`
 # resamples of the $n$ scores with replacement (numpy's `default_rng(seed)`),
 # compute the statistic on each, and return the $\tfrac{1-c}{2}$ and $\tfrac{1+c}{2}$
-# quantiles. The check estimates your interval's coverage of a known mean over 200
-# simulated samples. Why does rliable *stratify* the resampling by task (§1.4)?
+# quantiles. The check records the resamples your function draws, and calls it with
+# the median of eleven scores, whose bootstrap distribution is known exactly
+# ($P(\text{median} \le x_{(k)}) = P(\mathrm{Binomial}(11, k/11) \ge 6)$), at
+# several confidences. Why does rliable *stratify* the resampling by task (§1.4)?
 #
 # :::{dropdown} Solution
 # The resamples' statistic approximates the sampling distribution of the
@@ -821,13 +829,14 @@ verified_table(results, profile, "ch06")
 # $P(X > Y)$ between two algorithms from their runs. Show that its natural
 # estimate, $\frac{1}{nm}\sum_{i,j}\big(\mathbb{1}[x_i > y_j] + \tfrac12\mathbb{1}[x_i = y_j]\big)$,
 # is the Mann–Whitney $U$ statistic divided by $nm$, that it is unbiased for
-# $P(X > Y) + \tfrac12 P(X = Y)$, and that the estimates of the two orders sum to 1;
+# $\Pr[X > Y] + \tfrac12 \Pr[X = Y]$ (which is §1.6's $P(X > Y)$ for one task:
+# there $P$ already counts ties half), and that the estimates of the two orders sum to 1;
 # write `probability_of_improvement(x, y)`.
 #
 # :::{dropdown} Solution
 # $U = \sum_{i,j} (\mathbb{1}[x_i > y_j] + \tfrac12 \mathbb{1}[x_i = y_j])$ counts
 # the pairs in which $x$ wins, ties split; each term has expectation
-# $P(X > Y) + \tfrac12 P(X = Y)$ for independent runs, so $U/(nm)$ is unbiased.
+# $\Pr[X > Y] + \tfrac12 \Pr[X = Y]$ for independent runs, so $U/(nm)$ is unbiased.
 # Exchanging $x$ and $y$ turns each win into a loss and keeps each tie, so the two
 # estimates sum to 1 and an algorithm against itself scores $\tfrac12$. Unlike a
 # difference of means, it says how often one algorithm's run beats the other's,

@@ -14,14 +14,14 @@
 # %% [markdown]
 # # Chapter 7 — Existence: Scripted Experts, Imitation and Learning from Demonstrations
 
-# %% tags=["parameters", "hide-input"]
+# %% tags=["parameters", "remove-cell"]
 # Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
 # default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 import inspect
 
 import numpy as np
@@ -35,13 +35,15 @@ from gcrl.analysis.plots import imitation_curves, learning_curves, publish
 from gcrl.chapters import ch01_anatomy as ch01
 from gcrl.chapters import ch07_existence as ch07
 from gcrl.core.paths import training_runs
+from gcrl.course import book
 from gcrl.course.deliverables import verified_table, write_deliverable
 from gcrl.course.session import open_chapter
 from gcrl.rl import experts, her, imitation, video
 from gcrl.rl.envs import make_fetch_env, task_name
 from gcrl.rl.evaluate import EVAL_SEED_BASE, evaluation_seeds
 from gcrl.rl.sac_her import algorithm
-from gcrl.rl.sac_her.demonstrations import DemonstrationReplay
+from gcrl.rl.sac_her.config import fixed_temperature
+from gcrl.rl.sac_her.demonstrations import DEMO_SEED_BASE, DemonstrationReplay
 from gcrl.rl.sac_her.learner import load_agent
 
 pd.set_option("display.max_colwidth", None)
@@ -289,19 +291,29 @@ display(Markdown(run.banner()))
 # after the block has been grasped and lifted, a sequence that undirected
 # exploration almost never produces, so even hindsight relabelling (Chapter 4)
 # has little to relabel. Nair et al. {cite:p}`nair2018overcoming` combine the
-# two inside an off-policy actor-critic, in three changes.
+# two inside an off-policy actor-critic (DDPG with hindsight relabelling) and
+# describe four components: a buffer of demonstrations beside the agent's
+# replay, a behaviour-cloning loss on the actor, a Q-filter on that loss, and
+# resets of some training episodes to states of the demonstrations. The book
+# implements the first three, as three changes to its SAC+HER; it does not
+# reset episodes to demonstrated states, so §3.6 measures the method without
+# its fourth component.
 #
 # 1. *A demonstration buffer.* $N$ expert episodes are stored in a replay
 #    $\mathcal{D}$ of their own, and every minibatch holds $B$ transitions of the
 #    agent's replay and $B_D$ of $\mathcal{D}$. Both are relabelled as they are
 #    drawn, by Chapter 4's functions: a demonstration that reached its goal also
-#    shows how to reach every goal it passed through.
+#    shows how to reach the goals it passed through, with Chapter 4's caveat
+#    (§1.3): a goal drawn from the episode's own future depends on how the
+#    episode turned out.
 # 2. *The critic learns from both.* A demonstrated transition $(s, a, r, s')$ is a
 #    transition of the environment whatever produced $a$, and the soft Bellman
 #    target of Chapter 3, $y = r + \gamma\,(\min_i Q_{\bar\psi_i}(s', a') - \alpha
 #    \log\pi_\theta(a' \mid s'))$ with $a' \sim \pi_\theta(\cdot \mid s')$, evaluates the
-#    *agent's* policy from $s'$ on; so the $B + B_D$ rows are valid off-policy
-#    data for the same regression.
+#    *agent's* policy from $s'$ on; so the $B + B_D$ rows are off-policy data
+#    for the same regression, a demonstrated row on the same footing as the
+#    agent's own: a relabelled row of either replay carries Chapter 4 §1.3's
+#    caveat, no more and no less.
 # 3. *A cloning term on the actor.* With $\mu_\theta(s) = \tanh(m_\theta(s))$ the
 #    actor's deterministic action and $L_\pi(\theta)$ Chapter 3's actor loss on
 #    all $B + B_D$ rows,
@@ -330,15 +342,19 @@ display(Markdown(run.banner()))
 # $m_i = 0$, and the cloning term contributes no gradient, so the greedy actor of
 # the reinforcement-learning objective stays a stationary point of $L$. For
 # SAC's actor, which maximises $Q - \alpha \log\pi$ rather than $Q$, it holds in
-# the limit of a small temperature (the recipe holds $\alpha$ at 0.05). The gate
+# the limit of a small temperature ({glue:text}`ch07_lfd_alpha`). The gate
 # reads the critic without building its gradient: the critic is trained by the
 # Bellman regression alone.
 #
-# The weight $\lambda$ is the authors' implementation's: their actor loss is
-# $10^{-3}$ times the mean of $-Q$ plus $1/B_D$ times the sum of the filtered
-# squared errors, a ratio of $10^3$ between the mean cloning error and the mean
-# actor term. Adam's steps do not change when the whole loss is scaled (up to its
-# $\epsilon$), so only this ratio matters, and we set $\lambda = 10^3$ on
+# The weight $\lambda$ comes from the learning-from-demonstrations code in
+# OpenAI Baselines {cite:p}`jangir2018baselinesdemos`, a reimplementation of
+# Nair et al.'s method contributed to that repository after the paper, not the
+# authors' own code. Its actor loss is $10^{-3}$ times the mean of $-Q$ plus
+# $0.0078$ times the *sum* of the filtered squared errors over the $B_D = 128$
+# demonstrated rows of a minibatch; as $0.0078 \approx 1/128$, that is about
+# $1/B_D$ times the sum, a ratio of about $10^3$ between the mean cloning error
+# and the mean actor term. Adam's steps do not change when the whole loss is
+# scaled (up to its $\epsilon$), so only this ratio matters, and we set $\lambda = 10^3$ on
 # Chapter 3's actor loss. The cloning term therefore dominates while the actor
 # is far from the demonstrations and the filter lets it act, and it fades where
 # the critic has learned to prefer the actor: the agent starts as a clone and
@@ -375,11 +391,24 @@ glue("ch07_dagger_task", task_name(budget.dagger_task), display=False)
 glue("ch07_dagger_rounds", f"{budget.dagger_rounds}", display=False)
 glue("ch07_dagger_per_round", f"{max(budget.demonstrations) // budget.dagger_rounds:,}", display=False)
 glue("ch07_epochs", f"{budget.epochs}", display=False)
-glue("ch07_recipe_width", f"{ch07.LAYERS}×{ch07.RECIPE_WIDTH}", display=False)
+recipe_classes = {e: f"{len(ch07.recipe_arch(e))}×{ch07.recipe_width(e)}" for e in budget.clone_tasks}
+glue("ch07_recipe_width", recipe_classes[budget.clone_tasks[0]] if len(set(recipe_classes.values())) == 1 else
+     "; ".join(f"{task_name(e)} {c}" for e, c in recipe_classes.items()), display=False)
+fit = ch07.clone_config(budget, budget.dagger_task, ch07.recipe_width(budget.dagger_task), seed)
+glue("ch07_fit_settings", f"learning rate {fit.learning_rate:g}, minibatch {fit.batch_size}", display=False)
+width_layers = sorted({len(ch07.recipe_arch(e)) for e in budget.width_tasks})
+glue("ch07_layers", " or ".join(map(str, width_layers)), display=False)
 glue("ch07_floors", "; ".join(f"{task_name(e)} {f['success_rate']:.1%}" for e, f in floors.items()), display=False)
 lfd_plan = ch07.lfd_plan(budget, seed)
 lfd_config = lfd_plan[(ch07.WITH, seed)]
+lfd_alpha = fixed_temperature(lfd_config)
+glue("ch07_lfd_alpha", f"the recipe holds α at {lfd_alpha:g}" if lfd_alpha is not None else
+     "the recipe tunes α towards its target entropy, and the limit is not assured", display=False)
 glue("ch07_lfd_task", task_name(budget.lfd_task), display=False)
+glue("ch07_demo_seeds", f"{ch07.DEMO_SEED_BASE:,}", display=False)
+glue("ch07_dagger_seeds", f"{ch07.DAGGER_SEED_BASE:,}", display=False)
+glue("ch07_lfd_demo_seeds", f"{DEMO_SEED_BASE:,}", display=False)
+glue("ch07_eval_seeds", f"{EVAL_SEED_BASE:,}", display=False)
 glue("ch07_lfd_recipe", f"{len(lfd_config.net_arch)}×{lfd_config.net_arch[0]} networks, batch {lfd_config.batch_size}, "
      f"{lfd_config.n_envs} environments × {lfd_config.episodes_per_cycle} episodes then "
      f"{lfd_config.updates_per_cycle} updates per cycle, γ = {lfd_config.gamma}, k = {lfd_config.n_sampled_goal} "
@@ -399,20 +428,24 @@ pd.DataFrame([{"task": task_name(e), "random-action success (Ch. 1)": f"{f['succ
 # floors ({glue:text}`ch07_floors`) as the reference below which nothing has
 # been shown. Every success rate is measured as in every chapter: the policy's
 # deterministic action on whole episodes reset with fixed held-out seeds from
-# $10^6$ on, success read at the last step, with its 95% Wilson interval. The
-# experts are measured on {glue:text}`ch07_expert_episodes` such episodes per
+# {glue:text}`ch07_eval_seeds` on, success read at the last step, with its 95%
+# Wilson interval. The experts are measured on {glue:text}`ch07_expert_episodes` such episodes per
 # task and every cloned policy on the first {glue:text}`ch07_eval_episodes` of
 # the same episodes, so that a clone and its expert meet the same goals.
-# Demonstrations are the expert's episodes from reset seeds $0, 1, \dots$, and
-# DAgger's episodes start at seed $200\,000$: no training episode is an
+# Demonstrations are the expert's episodes from reset seeds
+# {glue:text}`ch07_demo_seeds` on, and DAgger's episodes start at seed
+# {glue:text}`ch07_dagger_seeds`: no training episode is an
 # evaluation episode.
 #
-# Cloning fits the book's actor (Chapter 3: {glue:text}`ch07_recipe_width`,
-# ReLU, a squashed Gaussian head whose mean is the action) from
-# {glue:text}`ch07_demos` expert episodes of 50 steps each, with Adam (learning
-# rate $10^{-3}$, minibatch 256) for {glue:text}`ch07_epochs` passes over the
-# data. The width grid {glue:text}`ch07_widths` (three layers each) is cloned
-# from the largest number of demonstrations on {glue:text}`ch07_width_tasks`.
+# Cloning fits the book's actor (Chapter 3: ReLU layers, a squashed Gaussian
+# head whose mean is the action) in the class that the task's recipe gives the
+# book's SAC+HER (Chapter 4, `hyperparams/sac_her.yml`:
+# {glue:text}`ch07_recipe_width`), which is the class the learner of §3.6
+# trains, from {glue:text}`ch07_demos` expert episodes of 50 steps each, with
+# Adam ({glue:text}`ch07_fit_settings`) for {glue:text}`ch07_epochs`
+# passes over the data. The width grid {glue:text}`ch07_widths`
+# ({glue:text}`ch07_layers` layers each, the recipe's depth) is cloned from the
+# largest number of demonstrations on {glue:text}`ch07_width_tasks`.
 # DAgger runs {glue:text}`ch07_dagger_rounds` rounds of
 # {glue:text}`ch07_dagger_per_round` episodes on {glue:text}`ch07_dagger_task`,
 # refitting the same network on the aggregate after each round; it is compared
@@ -427,8 +460,9 @@ pd.DataFrame([{"task": task_name(e), "random-action success (Ch. 1)": f"{f['succ
 # beside every minibatch, $\lambda$ = {glue:text}`ch07_lfd_weight`, the Q-filter
 # on) and once without them, both evaluated every
 # {glue:text}`ch07_lfd_every` steps on {glue:text}`ch07_lfd_episodes` held-out
-# episodes. The demonstrations come from reset seeds $500\,000$ on, away from the
-# training environments' seeds and from the evaluation's.
+# episodes. The demonstrations come from reset seeds
+# {glue:text}`ch07_lfd_demo_seeds` on, away from the training environments'
+# seeds and from the evaluation's.
 #
 # ## 3. Implementation Details
 
@@ -439,8 +473,9 @@ pd.DataFrame([{"task": task_name(e), "random-action success (Ch. 1)": f"{f['succ
 # Settings, of `CloneConfig`: `net_arch`, `epochs`, `batch_size`,
 # `learning_rate`, `obs_clip`, `seed`.
 #
-# 1. Keep every step of the expert's episodes (reset seeds $0, 1, \dots$) with
-#    the action taken there: $\mathcal{D} = \{(s_i, g_i, a^\star_i)\}_{i=1}^{N}$.
+# 1. Keep every step of the expert's episodes (reset seeds from
+#    {glue:text}`ch07_demo_seeds` on) with the action taken there:
+#    $\mathcal{D} = \{(s_i, g_i, a^\star_i)\}_{i=1}^{N}$.
 # 2. Fit the normaliser to the observations and goals of $\mathcal{D}$; every
 #    input is then normalised and clipped at `obs_clip`.
 # 3. Initialise the actor $\mu_\theta = \tanh(m_\theta)$, of widths `net_arch`,
@@ -484,8 +519,8 @@ pd.DataFrame([{"task": task_name(e), "random-action success (Ch. 1)": f"{f['succ
 # `updates_per_cycle` and `tau`.
 #
 # 1. Once, at the start: the expert plays `demo_episodes` episodes from reset
-#    seeds $500\,000$ on; they fill the demonstration replay $\mathcal{D}$ and
-#    give the normaliser its first statistics.
+#    seeds {glue:text}`ch07_lfd_demo_seeds` on; they fill the demonstration
+#    replay $\mathcal{D}$ and give the normaliser its first statistics.
 # 2. Every cycle, the actor as it stood at the cycle's start plays the cycle's
 #    episodes while the learner takes `updates_per_cycle` gradient steps on the
 #    episodes of earlier cycles; the new episodes then enter the agent's replay
@@ -509,7 +544,7 @@ pd.DataFrame([{"task": task_name(e), "random-action success (Ch. 1)": f"{f['succ
 # geometry of §1.3 line for line:
 
 # %%
-print(inspect.getsource(experts.PushExpert))
+print(book.listing(inspect.getsource(experts.PushExpert)))
 
 # %% [markdown]
 # Each expert is measured on the held-out episodes, one process per task; a
@@ -570,7 +605,7 @@ pd.DataFrame(rows).set_index("task")
 # episodes and saves the policy of the largest number of demonstrations.
 
 # %%
-print(inspect.getsource(imitation.bc_loss))
+print(book.listing(inspect.getsource(imitation.bc_loss)))
 
 # %%
 clone_rows, dagger_rows = ch07.run_all(budget, seed, out)
@@ -629,15 +664,17 @@ for env_id in budget.width_tasks:
                                       for r in curve],
                             "smallest": ch07.smallest_width(curve, expert_records[env_id])}
 glue("ch07_width_summary", "; ".join(
-    f"on {task_name(e)}, " + (f"width {w['smallest']['width']} ({w['smallest']['success_rate']:.0%} against a bar of "
-                              f"{w['smallest']['bar']:.0%})" if w["smallest"]["width"] else
-                              f"no width of the grid (bar {w['smallest']['bar']:.0%})")
+    f"on {task_name(e)}, " + (f"width {w['smallest']['width']} (success {w['smallest']['success_rate']:.0%}, lower "
+                              f"end {w['smallest']['ci95_low']:.1%} against a bar of {w['smallest']['bar']:.1%})"
+                              if w["smallest"]["width"] else
+                              f"no width of the grid (bar {w['smallest']['bar']:.1%})")
     for e, w in width_record.items()), display=False)
 glue("ch07_expert_fraction", f"{ch07.EXPERT_FRACTION:.0%}", display=False)
 glue("ch07_width_reading", ch07.width_reading(width_record), display=False)
 publish(imitation_curves({task_name(e): {f"{largest:,} episodes cloned": [{**r, "x": r["width"]} for r in w["curve"]]}
                           for e, w in width_record.items()},
-                         {task_name(e): expert_records[e] for e in budget.width_tasks}, "width of each of 3 layers"),
+                         {task_name(e): expert_records[e] for e in budget.width_tasks},
+                         f"width of each of {' or '.join(map(str, width_layers))} layers"),
         out / "width_grid.png", "ch07_width_fig")
 pd.DataFrame([{"task": task_name(e), **r} for e, w in width_record.items() for r in w["curve"]]
              ).set_index(["task", "width"]).round(4)
@@ -647,24 +684,32 @@ pd.DataFrame([{"task": task_name(e), **r} for e, w in width_record.items() for r
 # :name: fig-ch07-widths
 #
 # Held-out success of clones of {glue:text}`ch07_largest` expert episodes
-# against the width of each of their three layers, with 95% Wilson intervals;
+# against the width of each of their {glue:text}`ch07_layers` layers, with 95%
+# Wilson intervals;
 # the expert dotted.
 # ```
 #
-# The smallest width of the grid whose clone's success reaches
-# {glue:text}`ch07_expert_fraction` of its expert's (point estimates; the
-# intervals are in the table) is {glue:text}`ch07_width_summary`.
+# The smallest width of the grid whose clone reaches
+# {glue:text}`ch07_expert_fraction` of its expert's success, both read by
+# §1.3's standard (the lower end of the clone's Wilson interval against that
+# fraction of the lower end of the expert's: what each is shown to reach, not
+# its point estimate), is {glue:text}`ch07_width_summary`.
 # {glue:text}`ch07_width_reading`
 #
 # ### 3.4 DAgger against cloning
 
 # %%
-print(inspect.getsource(imitation.dagger))
+print(book.listing(inspect.getsource(imitation.dagger)))
 
 # %%
 comparison = ch07.dagger_against_bc(dagger_rows, clone_rows)
 at_largest = next(c for c in comparison if c["demonstrations"] == largest)
 glue("ch07_dagger_verdict", ch07.difference_text(at_largest), display=False)
+smaller = [ch07.difference_text(c) for c in comparison if c["demonstrations"] != largest]
+unmatched = ch07.unmatched_text(comparison, budget.demonstrations, dagger_rows)
+glue("ch07_dagger_small", "".join(f"{text}. " for text in smaller) + unmatched[0].upper() + unmatched[1:] + ".",
+     display=False)
+glue("ch07_dagger_margin", f"{ch07.NONINFERIORITY_MARGIN:.2f}", display=False)
 glue("ch07_dagger_rollouts", ", ".join(f"{r['rollout_success']:.0%}" for r in dagger_rows if r["acting"] == "learner"),
      display=False)
 dagger_panel = {task_name(budget.dagger_task): {
@@ -685,14 +730,22 @@ pd.DataFrame([{k: r[k] for k in ("round", "acting", "demonstrations", "labels", 
 # intervals; the expert dotted.
 # ```
 #
-# At the largest number of episodes, DAgger's policy against cloning's is
-# {glue:text}`ch07_dagger_verdict`. The table gives each round: who acted, how
-# many labelled states the aggregate held, the success of the round's own
-# episodes under the policy that acted (the learners of rounds 2 onwards:
-# {glue:text}`ch07_dagger_rollouts`), and the held-out success of the policy
-# fitted after it. The comparison is one training seed per method, so its
-# interval carries the variation of the evaluation episodes, not of training:
-# it says how the two fitted policies differ, not how the two methods do.
+# Both policies are scored on the same held-out episodes, so their outcomes
+# are paired episode by episode, and the interval of their difference is the
+# paired one of Newcombe {cite:p}`newcombe1998paired` (his method 10): each
+# rate's Wilson interval, combined as for independent samples
+# {cite:p}`newcombe1998interval` less the part that the two policies' agreement
+# on the same episodes explains. "DAgger is not worse" is a claim of
+# non-inferiority: it holds when the lower end of that interval lies above
+# $-\delta$, with $\delta$ = {glue:text}`ch07_dagger_margin` the margin the
+# chapter declares with its claims. At the largest number of episodes,
+# DAgger's policy against cloning's is {glue:text}`ch07_dagger_verdict`. For
+# the smaller numbers: {glue:text}`ch07_dagger_small`
+#
+# The table gives each round: who acted, how many labelled states the aggregate
+# held, the success of the round's own episodes under the policy that acted
+# (the learners of rounds 2 onwards: {glue:text}`ch07_dagger_rollouts`), and the
+# held-out success of the policy fitted after it.
 #
 # ### 3.5 The expert and its clone at work
 
@@ -703,7 +756,7 @@ frames, done = video.record_episodes(pick, experts.make_expert(pick), video_seed
 display(video.video_html(video.write_mp4(frames, out / "expert_pickandplace.mp4", fps=video.control_fps(pick)),
                          caption=f"The PickAndPlace expert on held-out episodes {video_seeds}: "
                                  f"{sum(done)} of {len(done)} succeeded."))
-clone_file = out / ch07.checkpoint_name(pick, "BC", largest, ch07.RECIPE_WIDTH)
+clone_file = out / ch07.checkpoint_name(pick, "BC", largest, ch07.recipe_width(pick))
 cloned = imitation.ClonedPolicy.load(clone_file)
 frames, cloned_done = video.record_episodes(pick, cloned, video_seeds, size=320)
 display(video.video_html(video.write_mp4(frames, out / "cloned_pickandplace.mp4", fps=video.control_fps(pick)),
@@ -719,8 +772,8 @@ display(video.video_html(video.write_mp4(frames, out / "cloned_pickandplace.mp4"
 # minibatch's last $B_D$ rows, which are the demonstrations':
 
 # %%
-print(inspect.getsource(algorithm.q_filter_mask))
-print(inspect.getsource(algorithm.cloning_loss))
+print(book.listing(inspect.getsource(algorithm.q_filter_mask)))
+print(book.listing(inspect.getsource(algorithm.cloning_loss)))
 
 # %%
 lfd = ch07.train_lfd(budget, seed, training_runs(out), run)
@@ -750,11 +803,11 @@ pd.DataFrame([{"arm": arm, **{k: lfd_result[key][k] for k in ("runs", "episodes"
 # ```
 #
 # At the end of the budget, {glue:text}`ch07_lfd_verdict`. Both arms are
-# evaluated on the same episodes, so their outcomes are positively correlated
-# episode by episode, and an interval that treats the two samples as
-# independent, as Newcombe's does, is conservative for it. With one training
-# seed per arm the interval speaks for these two runs and the held-out
-# episodes, not for the two methods over seeds (Chapter 6 measures that).
+# evaluated on the same held-out episodes. With one training seed per arm the
+# interval is the paired one of §3.4; with several it is Chapter 4's two-stage
+# bootstrap, which resamples the seeds and then the episodes within each, so
+# that a seed that failed outright counts as one failed run rather than as
+# many failed episodes.
 #
 # ## 4. Verification and Sanity Checks
 #
@@ -809,7 +862,9 @@ for env_id, r in largest_rows.items():
 # Fifth, demonstrations are episodes in the book's own replay format, so
 # Chapter 4's pure relabelling functions apply to them unchanged: relabelling an
 # expert episode gives rewards that the environment's `compute_reward` confirms
-# transition by transition.
+# transition by transition. The check is of the recomputed rewards; the caveat
+# of Chapter 4, §1.3 on goals drawn from an episode's own future applies to
+# demonstrations as to the agent's episodes.
 
 # %%
 env = make_fetch_env("FetchPush-v4")
@@ -965,15 +1020,24 @@ verified_table(results, profile, "ch07")
 # q_policy)`: given the twin critics' values of the demonstrated actions and of
 # the actor's own actions, each of shape `(critics, batch)`, the boolean mask of
 # the rows whose demonstration the critic prefers, as §1.7 defines it. Why the
-# minimum over the critics, and why a strict comparison?
+# minimum over the critics rather than one critic or their mean (and which way
+# would a single critic's overestimation tilt the filter)? Why a strict
+# comparison?
 #
 # :::{dropdown} Solution
-# Each side is valued pessimistically, as the twin minimum values it in the Bellman target:
-# $\min_i Q_i(s, a_D) > \min_i Q_i(s, \mu(s))$. Using one critic, or their mean,
-# would accept demonstrations on the strength of the overestimation the twin
-# minimum exists to remove (Chapter 3). The comparison is strict so that where the
-# critic cannot tell the two actions apart the actor is left to its own objective:
-# a greedy actor stays a stationary point of the filtered loss (§1.7).
+# Both sides are valued by $\min_i Q_i$, the function the actor's own loss
+# maximises (Chapter 3, §1.5: $L_\pi$ reads $\min_i Q_{\psi_i}(s, a)$):
+# $\min_i Q_i(s, a_D) > \min_i Q_i(s, \mu(s))$. The filter must ask whether
+# moving toward $a_D$ improves the objective the actor is actually trained on;
+# only then does a greedy actor of that objective get $m_i = 0$ on every row and
+# stay a stationary point of the filtered loss (§1.7). With one critic, or their
+# mean, the two would disagree: an actor at the maximum of $\min_i Q_i$ could
+# still be pulled toward demonstrations that $Q_1$ alone prefers, and rows that
+# $\min_i Q_i$ prefers could be rejected. Overestimation is not the reason: it
+# inflates $Q(s, \mu(s))$ most, because $\mu$ is chosen to maximise the critic
+# while $a_D$ is not, so a single critic would *reject* more demonstrations, not
+# accept more. The comparison is strict so that where the critic cannot tell the
+# two actions apart the actor is left to its own objective.
 #
 # ```{literalinclude} /scripts/gcrl/exercises/solutions/ch07.py
 # :language: python

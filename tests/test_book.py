@@ -41,6 +41,9 @@ def test_smoke_book_builds_and_its_deliverables_verify(smoke_book, cli, pytestco
     for page in pages:
         html = page.read_text()
         assert "Produced by" in html and "profile <code" in html and "smoke" in html, page.name
+        # before the abstract the reader sees the banner and nothing else: no parameters, no imports, no toggles
+        head = html.split('<section id="abstract"')[0]
+        assert "Produced by" in head and "cell_input" not in head and "Show code cell" not in head, page.name
         for part in ("Abstract", "Theoretical Foundations", "The Experimental Environment",
                      "Implementation Details", "Verification and Sanity Checks", "Deliverables"):
             assert part in html, (page.name, part)

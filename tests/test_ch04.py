@@ -8,9 +8,10 @@ import pytest
 
 from gcrl.chapters import ch04_her as ch04
 from gcrl.chapters import ch04_records as records
+from gcrl.chapters import ch04_search as search_records
 from gcrl.course import profiles
 from gcrl.course.deliverables import declarations, range_for
-from gcrl.rl.evaluate import wilson_interval
+from gcrl.rl.evaluate import evaluation_seeds, newcombe_interval, paired_newcombe_interval, wilson_interval
 from gcrl.rl.sac_her.config import SacHerConfig
 
 
@@ -52,34 +53,102 @@ def test_pushs_recipe_is_stated_against_the_original_her_schedule():
     assert ch04.recipe_origin(half)["recipe_cost_ratio"] == "about 1/2"
 
 
-def _planted_search(winner_successes: int, other_successes: int) -> dict:
-    def candidate(successes: int, steps_per_s: float) -> dict:
+BASE = {"net_arch": [256, 256, 256], "batch_size": 256, "n_envs": 2, "ent_coef": "auto", "random_eps": 0.0}
+RECIPE = {"n_envs": 8, "batch_size": 512, "ent_coef": 0.05, "random_eps": 0.3, "net_arch": [128, 128, 128]}
+
+
+def _planted_search(winner_successes: int, other_successes: int, dirty: bool = True,
+                    other_episodes_seed: int = 1_000_000) -> dict:
+    def candidate(successes: int, steps_per_s: float, changes: dict, episodes_seed: int = 1_000_000) -> dict:
         curve = [{"env_steps": 40_000, "train_s": 40_000 / steps_per_s, "success_rate": 0.04, "updates": 2_000},
                  {"env_steps": 80_000, "train_s": 80_000 / steps_per_s, "success_rate": successes / 50, "updates": 4_000}]
-        return {"changes": {}, "last": {**curve[-1], "ci95_low": 0.0, "ci95_high": 1.0}, "best_success_rate": 0.5,
+        return {"changes": changes, "config": {"eval_seed": episodes_seed},
+                "last": {**curve[-1], "ci95_low": 0.0, "ci95_high": 1.0}, "best_success_rate": 0.5,
                 "to_50": None, "env_steps_per_s": steps_per_s, "updates_per_s": 50.0, "curve": curve}
 
-    return {"protocol": {"eval_episodes": 50, "defined": {"explore_narrow": "", "explore": "", "narrow": ""}},
-            "provenance": {}, "candidates": {"explore_narrow": candidate(winner_successes, 600.0),
-                                             "explore": candidate(other_successes, 400.0)}}
+    without_width = {k: v for k, v in RECIPE.items() if k != "net_arch"}
+    return {"protocol": {"eval_episodes": 50, "seed": 0, "budget_steps": 80_000, "eval_every": 40_000, "base": BASE,
+                         "defined": {"explore_narrow": "", "explore": "", "narrow": ""}},
+            "provenance": {"commit": "cc370c3e7acc", "dirty": dirty, "device": {"name": "CPU", "cores": 2}},
+            "candidates": {"explore_narrow": candidate(winner_successes, 600.0, RECIPE),
+                           "explore": candidate(other_successes, 400.0, without_width, other_episodes_seed)}}
 
 
-@pytest.mark.parametrize("winner, other, verdict", [(40, 5, "raised"), (5, 40, "lowered"), (20, 18, "no measurable")])
-def test_what_each_choice_bought_is_decided_by_the_interval_of_the_difference(tmp_path, winner, other, verdict):
+def test_newcombes_paired_interval_reproduces_a_published_table_and_narrows_with_agreement():
+    # Fagerland, Lydersen and Laake's worked example (the contingencytables package, Cavo et al. 2012):
+    # 59 both, 6 first only, 16 second only, 80 neither: -0.0621 (95% CI -0.1186 to -0.0046)
+    low, high = paired_newcombe_interval(59, 6, 16, 80)
+    assert (round(low, 4), round(high, 4)) == (-0.1186, -0.0046)
+    # a planted paired sample, two policies on the same 50 episodes that agree on 45 of them: 45/50 against 40/50
+    a = "1" * 40 + "1" * 5 + "0" * 5
+    b = "1" * 40 + "0" * 5 + "0" * 5
+    table = [sum(x == p and y == q for x, y in zip(a, b)) for p, q in (("1", "1"), ("1", "0"), ("0", "1"), ("0", "0"))]
+    assert table == [40, 5, 0, 5]
+    paired = paired_newcombe_interval(*table)
+    independent = newcombe_interval(a.count("1"), 50, b.count("1"), 50)
+    assert paired[0] > 0 > independent[0], "agreement episode by episode separates what independent samples cannot"
+    assert paired[1] - paired[0] < independent[1] - independent[0]
+    # the counts alone allow 40 to 45 episodes where both succeed: every pairing's interval lies between the extremes
+    extremes = search_records.paired_interval_range(45, 40, 50)
+    assert extremes["concordant"] == pytest.approx(paired)
+    for both in range(35, 41):
+        low, high = paired_newcombe_interval(both, 45 - both, 40 - both, 50 - 85 + both)
+        assert extremes["discordant"][0] <= low <= extremes["concordant"][0] <= extremes["concordant"][1] <= high \
+            <= extremes["discordant"][1]
+    with pytest.raises(ValueError):
+        search_records.paired_interval_range(51, 40, 50)
+
+
+@pytest.mark.parametrize("winner, other, verdict", [(40, 5, "excludes zero whichever"), (5, 40, "excludes zero whichever"),
+                                                    (20, 19, "contains zero whichever"),
+                                                    (24, 19, "depends on which episodes succeeded")])
+def test_what_the_search_measured_is_decided_by_the_paired_interval_at_every_pairing(tmp_path, winner, other, verdict):
     path = tmp_path / "search.json"
     path.write_text(json.dumps(_planted_search(winner, other)))
-    search = records.recipe_search(path)
-    width, exploration = records.search_reading(search)
-    assert verdict in width and f"{winner}/50" in width and "80,000 env steps" in width and "1.50 times" in width
-    assert "not measured" in exploration
+    search = search_records.recipe_search(path)
+    reading = search_records.search_reading(search)
+    width = reading["choice0"]
+    assert width.startswith("`net_arch` 128 × 128 × 128 instead of 256 × 256 × 256: on seed 0's runs")
+    assert verdict in width and f"{winner}/50 with the recipe against {other}/50 without" in width
+    assert "80,000 env steps" in width and "1.50 times" in width and "changed together" not in width
+    assert "is not in the record" in reading["choice1"]
+    # the recipe's changes that no trained comparison removes: here every one but the width
+    assert reading["unablated"] == "`batch_size` 512, `ent_coef` 0.05, `n_envs` 8, `random_eps` 0.3"
     assert search["not_run"] == ["narrow"]
 
 
+def test_a_comparison_of_several_settings_says_they_were_changed_together_and_other_episodes_are_independent(tmp_path):
+    record = _planted_search(24, 2, other_episodes_seed=2_000_000)
+    record["candidates"]["explore"]["changes"] = {k: v for k, v in RECIPE.items() if k not in ("ent_coef", "random_eps")}
+    path = tmp_path / "search.json"
+    path.write_text(json.dumps(record))
+    line = search_records.search_reading(search_records.recipe_search(path))["choice0"]
+    assert line.startswith("`ent_coef` 0.05 instead of auto and `random_eps` 0.3 instead of 0.0 (changed together, "
+                           "so the record measures neither alone)")
+    low, high = newcombe_interval(24, 50, 2, 50)
+    assert f"evaluated on different episodes, and Newcombe's 95% interval, [{low:+.2f}, {high:+.2f}], excludes zero" in line
+
+
+def test_the_search_protocol_says_how_many_candidates_ran_and_whether_its_commit_reproduces_it(tmp_path):
+    for dirty, said in ((True, "with uncommitted changes in the working tree (the record's `dirty: true`), so that "
+                               "commit alone does not reproduce it"), (False, "with a clean working tree")):
+        path = tmp_path / "search.json"
+        path.write_text(json.dumps(_planted_search(20, 19, dirty=dirty)))
+        text = search_records.search_protocol(search_records.recipe_search(path))
+        assert "2 of the 3 candidates the script defines were trained" in text and f"commit cc370c3 {said}" in text
+    committed = search_records.recipe_search()
+    assert committed["provenance"]["dirty"] is True and "`dirty: true`" in search_records.search_protocol(committed)
+
+
 def test_the_committed_search_record_names_only_defined_candidates_and_reads():
-    search = records.recipe_search()
-    assert records.SEARCH_WINNER in {r["candidate"] for r in search["rows"]}
+    search = search_records.recipe_search()
+    assert search_records.SEARCH_WINNER in {r["candidate"] for r in search["rows"]}
     assert set(r["candidate"] for r in search["rows"]) <= set(search["protocol"]["defined"])
-    assert search["provenance"]["commit"] and len(records.search_reading(search)) == len(records.SEARCH_CHOICES)
+    reading = search_records.search_reading(search)
+    assert search["provenance"]["commit"] and set(reading) == {"choice0", "choice1", "unablated"}
+    # exploration is the temperature and the random actions together; minibatch and environments are never removed
+    assert "(changed together, so the record measures neither alone)" in reading["choice1"]
+    assert reading["unablated"] == "`batch_size` 512, `n_envs` 8"
 
 
 def _bench_record(book_curve, zoo_curve):
@@ -135,6 +204,56 @@ def test_the_committed_push_bench_record_has_both_recipes_and_reads():
     assert records.push_bench()["reading"]
 
 
+def test_the_zoos_hours_come_from_its_steady_segment_of_the_committed_record():
+    record = json.loads(records.BENCH_RECORD.read_text())
+    steady = records.zoo_steady_rate(record)
+    zoo = record["recipes"]["zoo"]["curve"]
+    # between its two evaluations every env step took a gradient step: 2,000 steps in 733.8 s
+    assert (steady["from_steps"], steady["to_steps"]) == (2_000, 4_000) == (zoo[0]["env_steps"], zoo[1]["env_steps"])
+    assert steady["env_steps_per_s"] == pytest.approx(2_000 / (1112.659 - 378.877)) == pytest.approx(2.7256, abs=1e-4)
+    assert steady["hours"] == pytest.approx(records.ZOO_PUSH_STEPS / 2.7256 / 3600, rel=1e-4)
+    assert round(steady["hours"]) == 20
+    # the record's average counts the 1,000 warm-up steps that take no gradient step, and so is faster
+    assert steady["average_env_steps_per_s"] == 3.6 > steady["env_steps_per_s"]
+    late = {**record, "recipes": {**record["recipes"], "zoo": {**record["recipes"]["zoo"], "curve": zoo[:1]}}}
+    with pytest.raises(ValueError):
+        records.zoo_steady_rate(late)
+
+
+def test_the_zoos_evaluations_measured_the_floor_of_episodes_that_start_solved():
+    record = json.loads(records.BENCH_RECORD.read_text())
+    config = record["recipes"]["zoo"]["config"]
+    at_reset = ch04.solved_at_reset(ch04.PUSH, evaluation_seeds(config["eval_episodes"], config["eval_seed"]))
+    assert at_reset.count("1") == 4 and record["recipes"]["book"]["curve"][0]["outcomes"] == at_reset
+    text = records.zoo_floor(record, at_reset)
+    assert text == ("every evaluation of the zoo's recipe succeeded on 4/50 episodes, exactly those on which the "
+                    "book's first evaluation, after 20,000 env steps, succeeded, and these are the 4 episodes whose "
+                    "block starts within the threshold of its goal: the floor, not a pushed block")
+    shifted = at_reset[1:] + at_reset[0]  # a planted floor on other episodes: the sentence no longer says it is
+    assert "the floor, not a pushed block" not in records.zoo_floor(record, shifted)
+
+
+def test_the_zoo_arm_is_said_to_add_normalisation_and_warm_up_to_the_published_recipe():
+    record = json.loads(records.BENCH_RECORD.read_text())
+    assert records.zoo_additions(record) == (
+        "the zoo's FetchPush recipe with VecNormalize and learning_starts 1,000 added (the published entry sets "
+        "neither normalisation nor learning_starts, whose default is 100)")
+    published = json.loads(json.dumps(record))
+    published["recipes"]["zoo"]["config"]["normalize"] = False
+    del published["recipes"]["zoo"]["config"]["hyperparams"]["learning_starts"]
+    assert records.zoo_additions(published) == "the zoo's FetchPush recipe as published"
+
+
+def test_the_recipes_are_stated_against_their_library_peer_from_the_recipe_files():
+    reach, push = ch04.recipe_against_library(ch04.REACH), ch04.recipe_against_library(ch04.PUSH)
+    assert reach == {"gradient steps": ("50 after every 50 env steps", "1 after every env step")}
+    recipe = SacHerConfig.from_recipe(ch04.PUSH, total_steps=1)
+    assert push["net_arch"] == (" × ".join(map(str, recipe.net_arch)), "256 × 256 × 256")
+    assert push["random_eps"] == (f"{recipe.random_eps:g}", "0") and push["ent_coef"] == (f"{recipe.ent_coef:g}", "auto")
+    assert {"batch_size", "learning_starts", "tau", "n_sampled_goal"}.isdisjoint(push)  # the same in both
+    assert ch04.library_text(ch04.PUSH).startswith("`net_arch` 128 × 128 × 128 (the library's: 256 × 256 × 256)")
+
+
 def _probe_records(tmp_path, recipe_cuda, large_cuda, compiled_ms=None):
     """Planted GPU probe records: eager cuda times for the two sizes, the recipe's size on one CPU thread."""
     sizes = {"recipe": {"net_arch": [128, 128, 128], "batch_size": 512},
@@ -180,10 +299,11 @@ def test_the_committed_gpu_probe_records_read():
     assert "env steps" in reading["push"]
 
 
-def _samples_line(points, episodes=50, budget=320_000):
-    """A run of the search's second round as search.json records it, from (env_steps, successes) points."""
+def _samples_line(points, episodes=50, budget=320_000, offset=0):
+    """A run of the search's second round as search.json records it, from (env_steps, successes) points; its
+    successes are the episodes from ``offset`` on (the runs of two arms pair episode by episode)."""
     curve = [{"env_steps": s, "train_s": s / 1000, "success_rate": k / episodes, "updates": s // 20,
-              "outcomes": "1" * k + "0" * (episodes - k)} for s, k in points]
+              "outcomes": "0" * offset + "1" * k + "0" * (episodes - k - offset)} for s, k in points]
     first = {f"to_{round(level * 100)}": next(({"env_steps": c["env_steps"], "train_s": c["train_s"]} for c in curve
                                                if c["success_rate"] >= level), None) for level in (0.5, 0.9)}
     last = curve[-1]
@@ -197,7 +317,7 @@ def _samples_record(tmp_path, runs):
               "provenance": {}, "runs": runs}
     path = tmp_path / "samples.json"
     path.write_text(json.dumps(record))
-    return records.samples_search(path)
+    return search_records.samples_search(path)
 
 
 def test_the_second_rounds_reading_is_computed_from_its_record(tmp_path):
@@ -208,15 +328,15 @@ def test_the_second_rounds_reading_is_computed_from_its_record(tmp_path):
                    "2": _samples_line([(160_000, 26), (320_000, 47)])},
         "same": {str(s): _samples_line([(160_000, 4), (320_000, 5)]) for s in (0, 1, 2)},
         "alone": {"5": _samples_line([(40_000, 4)], budget=320_000)}})
-    reading = records.samples_reading(search, reps=2000)
+    reading = search_records.samples_reading(search, reps=2000)
     assert reading["protocol"].startswith("4 candidates on selection seeds 0, 1, 2, up to 320,000 env steps")
     assert reading["reached"] == "better reached 90% on all 3 of its seeds (median 320,000 env steps)"
     assert "better raised the pooled success at 320,000 env steps (difference +0.86" in reading["bought"]
     assert "same changed by no measurable amount the pooled success at 320,000 env steps" in reading["bought"]
     assert "alone: not compared (the control was not run on its seeds)" in reading["bought"]
     nothing = _samples_record(tmp_path, {"recipe": {"0": _samples_line(floor)},
-                                         "other": {"0": _samples_line([(160_000, 9), (200_000, 6)])}})
-    reading = records.samples_reading(nothing, reps=2000)
+                                         "other": {"0": _samples_line([(160_000, 9), (200_000, 6)], offset=2)}})
+    reading = search_records.samples_reading(nothing, reps=2000)
     assert reading["reached"] == ("no candidate reached 90% on every seed it ran; the best evaluation of any run was "
                                   "0.18 (other, seed 0, within 200,000 env steps)")
     # compared at the last evaluation both runs made: 160,000 (the control was not evaluated at 200,000)
@@ -238,7 +358,7 @@ def test_how_far_the_in_sample_figures_moved_is_computed_from_the_records(tmp_pa
                         "1001": line({"env_steps": 720_000, "train_s": 780.0}, 93),
                         "1002": line(None, 40)}}
     (tmp_path / "reporting.json").write_text(json.dumps(record))
-    reading = records.reporting_reading(tmp_path / "reporting.json", tmp_path / "bench.json")
+    reading = search_records.reporting_reading(tmp_path / "reporting.json", tmp_path / "bench.json")
     assert reading["in_sample"] == "seed 0 (the seed that chose the recipe) reached 90% at 620,000 env steps"
     assert reading["reached"] == "2 of 3" and reading["budget"] == "880,000"
     assert reading["anchor"] == "about 260,000 env steps, 2.4 times fewer than this recipe needed in-sample"
@@ -248,9 +368,9 @@ def test_how_far_the_in_sample_figures_moved_is_computed_from_the_records(tmp_pa
     assert "seed 1002: not 90% within 880,000 env steps, final 40/100" in reading["per_seed"]
     record["seeds"] = {"1000": line({"env_steps": 560_000, "train_s": 600.0}, 97)}
     (tmp_path / "reporting.json").write_text(json.dumps(record))
-    one = records.reporting_reading(tmp_path / "reporting.json", tmp_path / "bench.json")
+    one = search_records.reporting_reading(tmp_path / "reporting.json", tmp_path / "bench.json")
     assert one["moved"] == "the one reporting seed that reached it did so at 560,000 env steps, 0.90 times seed 0's 620,000"
     record["seeds"] = {"1000": line(None, 10)}
     (tmp_path / "reporting.json").write_text(json.dumps(record))
-    reading = records.reporting_reading(tmp_path / "reporting.json", tmp_path / "bench.json")
+    reading = search_records.reporting_reading(tmp_path / "reporting.json", tmp_path / "bench.json")
     assert reading["moved"] == "no reporting seed reached it, where seed 0 did at 620,000" and reading["reached"] == "0 of 1"

@@ -1,4 +1,4 @@
-"""Learning from demonstrations in the book's SAC+HER (Chapter 7, §1.5): the Q-filter, the cloning loss, the
+"""Learning from demonstrations in the book's SAC+HER (Chapter 7, §1.7): the Q-filter, the cloning loss, the
 demonstration buffer and its relabelling, and runs that reproduce."""
 
 from __future__ import annotations

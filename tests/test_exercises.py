@@ -4,13 +4,16 @@ message, every planted bug is caught, and wrong answers (mutants) are caught too
 from __future__ import annotations
 
 import ast
+import copy
 import math
 import shutil
 
+import gymnasium as gym
 import jupytext
 import numpy as np
 import pytest
 import torch
+from scipy import signal, stats
 
 from gcrl.core.paths import Layout
 from gcrl.course.runner import discover
@@ -18,6 +21,8 @@ from gcrl.exercises import CHAPTERS, check, problems
 from gcrl.exercises.check import solution_path, stub_path
 from gcrl.exercises.problem import load_module, run_check
 from gcrl.exercises.solutions import ch01 as s01, ch02 as s02, ch04 as s04, ch05 as s05, ch06 as s06
+from gcrl.exercises.solutions import ch03 as s03
+from gcrl.rl.evaluate import evaluate
 
 ALL = [p for chapter in CHAPTERS for p in problems(chapter)]
 
@@ -36,48 +41,798 @@ def _floor_wrong_seeding(env_id, episodes, seed):  # seeds the actions per episo
     return [s01.random_floor(env_id, 1, seed + i)[0] for i in range(episodes)]
 
 
+# --- Chapters 0, 1, 2, 3, 5, 6: the wrong answers (MUTANTS) and correct answers in other forms (ALTERNATIVES) that need
+# more than a lambda. A mutant's comment names the mistake and its family.
+
+def _sparse_in_place(a, d, threshold=0.05):  # right rewards, but the caller's achieved goals are overwritten
+    a = np.asarray(a)
+    a -= d
+    return -(np.linalg.norm(a, axis=-1) > threshold).astype(float)
+
+
+def _dense_in_place(a, d):  # the same mistake in the repaired dense reward
+    a = np.asarray(a)
+    a -= d
+    return -np.linalg.norm(a, axis=-1)
+
+
+def _hoeffding_episodes(h, p=0.5, z=1.96):  # another method: Hoeffding's bound at the level z stands for
+    alpha = 2 * (1 - stats.norm.cdf(z))
+    return math.ceil(math.log(2 / alpha) / (2 * h * h))
+
+
+def _agresti_coull(x, n, z=1.96):  # another interval: Agresti and Coull's adjusted Wald interval
+    m = n + z * z
+    p = (x + z * z / 2) / m
+    half = z * math.sqrt(p * (1 - p) / m)
+    return max(0.0, p - half), min(1.0, p + half)
+
+
+def _floor_protocol(env_id, episodes, seed, action_seed=lambda s, i: s if i == 0 else None,
+                    reset_seed=lambda s, i: s + i, step=-1, criterion=None):
+    """The floor with one part of the protocol changed (a mutant) or kept (the default)."""
+    env = gym.make(env_id)
+    outcomes = []
+    for i in range(episodes):
+        if action_seed(seed, i) is not None:
+            env.action_space.seed(action_seed(seed, i))
+        env.reset(seed=reset_seed(seed, i))
+        done, history = False, []
+        while not done:
+            _, _, terminated, truncated, info = env.step(env.action_space.sample())
+            done = terminated or truncated
+            history.append(bool(info["is_success"]))
+        outcomes.append(criterion(history) if criterion else history[step])
+    env.close()
+    return outcomes
+
+
+def _rtg_in_place(r, g):  # right returns, accumulated into the caller's rewards
+    r = np.asarray(r)
+    for t in reversed(range(len(r) - 1)):
+        r[t] += g * r[t + 1]
+    return r
+
+
+def _gae_without_gamma(r, v, nv, g, l):  # the recursion discounts by lambda only
+    deltas, running, out = r + g * nv - v, 0.0, np.zeros(len(r))
+    for t in reversed(range(len(r))):
+        running = deltas[t] + l * running
+        out[t] = running
+    return out
+
+
+def _gae_in_place(r, v, nv, g, l):  # right advantages, the TD errors written into the caller's rewards
+    r = np.asarray(r)
+    r += g * nv - v
+    return s02.gae(r, np.zeros_like(r), np.zeros_like(r), g, l)
+
+
+def _surrogate_in_place(ratio, advantage, clip):  # right objective, the caller's ratios clipped in place
+    unclipped = ratio * advantage
+    np.clip(ratio, 1 - clip, 1 + clip, out=ratio)
+    return np.minimum(unclipped, ratio * advantage)
+
+
+def _one_late(term, trunc):  # the recursion stopped one step after each episode's end (an off-by-one)
+    return np.append(np.maximum(term, trunc)[1:], 0.0)
+
+
+def _rollout(r, v, nv, term, trunc, g, l, mask_next=None, stop=None):
+    """GAE over a rollout with the next value masked where ``mask_next`` and the recursion stopped where ``stop``."""
+    mask_next = term if mask_next is None else mask_next
+    stop = np.maximum(term, trunc) if stop is None else stop
+    deltas, running, out = r + g * nv * (1.0 - mask_next) - v, 0.0, np.zeros(len(r))
+    for t in reversed(range(len(r))):
+        running = deltas[t] + g * l * running * (1.0 - stop[t])
+        out[t] = running
+    return out
+
+
+def _soft_value_no_scale(q, alpha):  # max-shifted, but the exponent lost its 1 / alpha
+    m = float(np.max(q))
+    return m + alpha * float(np.log(np.sum(np.exp(np.asarray(q) - m))))
+
+
+def _boltzmann_mean_q(q, alpha):  # E_pi[Q] under the Boltzmann policy: the entropy term left out
+    q = np.asarray(q, dtype=float)
+    pi = np.exp((q - q.max()) / alpha)
+    pi /= pi.sum()
+    return float(pi @ q)
+
+
+def _gaussian(m, ls, u):
+    return torch.distributions.Normal(m, ls.exp()).log_prob(u)
+
+
+def _log_det(u):  # log(1 - tanh(u)^2), stably
+    return 2.0 * (math.log(2.0) - u - torch.nn.functional.softplus(-2.0 * u))
+
+
+def _polyak_list_assign(params, target_params, tau):  # computes the update, assigns it to the list (known defect)
+    with torch.no_grad():
+        for i, (param, target) in enumerate(zip(params, target_params)):
+            target_params[i] = (1.0 - tau) * target + tau * param
+
+
+def _polyak_swapped(params, target_params, tau):  # moves the online network toward the target
+    with torch.no_grad():
+        for param, target in zip(params, target_params):
+            param.mul_(1.0 - tau).add_(tau * target)
+
+
+def _polyak_weights_swapped(params, target_params, tau):  # theta' <- tau theta' + (1 - tau) theta
+    with torch.no_grad():
+        for param, target in zip(params, target_params):
+            target.mul_(tau).add_((1.0 - tau) * param)
+
+
+def _polyak_fixed_tau(params, target_params, tau):  # tau hard-coded to SB3's default
+    s03.polyak_update(params, target_params, 0.005)
+
+
+def _polyak_skip_last(params, target_params, tau):  # the last tensor (the output bias) never updated
+    s03.polyak_update(params[:-1], target_params[:-1], tau)
+
+
+def _polyak_on_clones(params, target_params, tau):  # updates copies in place: the network never sees it
+    s03.polyak_update(params, [t.detach().clone() for t in target_params], tau)
+
+
+class _SharedNoise(s05.ActionNoise):  # one scalar draw added to every dimension (known defect)
+    def action(self, action):
+        noisy = np.asarray(action) + self.rng.normal(0.0, self.sigma)
+        return np.clip(noisy, self.action_space.low, self.action_space.high).astype(self.action_space.dtype)
+
+
+class _ClipUnitBox(s05.ActionNoise):  # clips to [-1, 1] whatever the action box
+    def action(self, action):
+        return np.clip(np.asarray(action) + self.rng.normal(0.0, self.sigma, np.shape(action)), -1.0, 1.0)
+
+
+class _FixedSigma(s05.ActionNoise):  # sigma hard-coded
+    def action(self, action):
+        noisy = np.asarray(action) + self.rng.normal(0.0, 0.1, np.shape(action))
+        return np.clip(noisy, self.action_space.low, self.action_space.high)
+
+
+class _Reseeded(s05.ActionNoise):  # a generator seeded afresh at every call: one noise, repeated
+    def action(self, action):
+        self.rng = np.random.default_rng(0)
+        return super().action(action)
+
+
+class _DrawnOnce(s05.ActionNoise):  # one noise drawn at construction and added at every step
+    def action(self, action):
+        if not hasattr(self, "noise"):
+            self.noise = self.rng.normal(0.0, self.sigma, np.shape(action))
+        return np.clip(np.asarray(action) + self.noise, self.action_space.low, self.action_space.high)
+
+
+class _UniformNoise(s05.ActionNoise):  # another distribution with the right variance
+    def action(self, action):
+        width = math.sqrt(3) * self.sigma
+        noisy = np.asarray(action) + self.rng.uniform(-width, width, np.shape(action))
+        return np.clip(noisy, self.action_space.low, self.action_space.high)
+
+
+class _VarianceAsStd(s05.ActionNoise):  # N(0, sigma^4): sigma^2 used as the standard deviation
+    def action(self, action):
+        noisy = np.asarray(action) + self.rng.normal(0.0, self.sigma ** 2, np.shape(action))
+        return np.clip(noisy, self.action_space.low, self.action_space.high)
+
+
+class _ArmOnly(s05.ActionNoise):  # the gripper dimension (the last) left unperturbed
+    def action(self, action):
+        noisy = np.array(action, dtype=float)
+        noisy[:-1] += self.rng.normal(0.0, self.sigma, len(noisy) - 1)
+        return np.clip(noisy, self.action_space.low, self.action_space.high)
+
+
+class _NoiseInPlace(s05.ActionNoise):  # the policy's own action array perturbed in place
+    def action(self, action):
+        action += self.rng.normal(0.0, self.sigma, np.shape(action)).astype(action.dtype)
+        np.clip(action, self.action_space.low, self.action_space.high, out=action)
+        return action
+
+
+def _wilson(x, n, z):
+    p = x / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def _newcombe(a, na, b, nb, z, combine, pairing="right", trials_extra=0):
+    (la, ua), (lb, ub) = _wilson(a, na + trials_extra, z), _wilson(b, nb + trials_extra, z)
+    pa, pb = a / na, b / nb
+    if pairing == "right":
+        return pa - pb - combine(pa - la, ub - pb), pa - pb + combine(ua - pa, pb - lb)
+    return pa - pb - combine(pa - la, pb - lb), pa - pb + combine(ua - pa, ub - pb)
+
+
+def _noisy_shared(observation, sigma, rng):  # one scalar draw added to every sensed dimension
+    noisy = dict(observation)
+    noisy["observation"] = observation["observation"] + rng.normal(0.0, sigma)
+    return noisy
+
+
+def _noisy_in_place(observation, sigma, rng):  # the caller's observation perturbed in place
+    observation["observation"] += rng.normal(0.0, sigma, observation["observation"].shape)
+    return dict(observation)
+
+
+def _noisy_global(observation, sigma, rng):  # numpy's global generator instead of the one given
+    noisy = dict(observation)
+    noisy["observation"] = observation["observation"] + np.random.normal(0.0, sigma, observation["observation"].shape)
+    return noisy
+
+
+def _noisy_reseeded(observation, sigma, rng):  # a fresh generator each call: the same noise every time
+    return s05.noisy_observation(observation, sigma, np.random.default_rng(0))
+
+
+def _noisy_fixed_sigma(observation, sigma, rng):  # sigma hard-coded
+    return s05.noisy_observation(observation, 0.01, rng)
+
+
+def _noisy_variance(observation, sigma, rng):  # sigma^2 used as the standard deviation
+    return s05.noisy_observation(observation, sigma ** 2, rng)
+
+
+def _noisy_but_last(observation, sigma, rng):  # the last sensed dimension left unperturbed
+    noisy = dict(observation)
+    noisy["observation"] = observation["observation"].copy()
+    noisy["observation"][:-1] += rng.normal(0.0, sigma, len(noisy["observation"]) - 1)
+    return noisy
+
+
+def _noisy_assigns_argument(observation, sigma, rng):  # writes the noisy array into the caller's dict
+    observation["observation"] = observation["observation"] + rng.normal(0.0, sigma, observation["observation"].shape)
+    return dict(observation)
+
+
+def _iqm_cut(cut):
+    def iqm(x):
+        x = np.sort(np.asarray(x, dtype=float))
+        k = cut(len(x))
+        return float(x[k:len(x) - k].mean())
+    return iqm
+
+
+def _iqm_percentile(x):  # another method: the scores between the 25th and 75th percentiles, inclusive
+    x = np.asarray(x, dtype=float)
+    q1, q3 = np.percentile(x, [25, 75])
+    return float(x[(x >= q1) & (x <= q3)].mean())
+
+
+def _iqm_in_place(x):  # sorts the caller's scores
+    x.sort()
+    k = len(x) // 4
+    return float(x[k:len(x) - k].mean())
+
+
+def _iqm_over_n(x):  # the middle half summed, divided by all n
+    x = np.sort(np.asarray(x, dtype=float))
+    k = len(x) // 4
+    return float(x[k:len(x) - k].sum() / len(x))
+
+
+def _replicates(x, f, reps, seed, draw=None):
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=float)
+    draw = draw or (lambda rng, n: rng.integers(0, n, n))
+    return np.array([f(x[draw(rng, len(x))]) for _ in range(reps)])
+
+
+def _boot(x, f, reps, seed, confidence=0.95, *, statistic=None, tail=None, draw=None, seed_of=None, reps_of=None,
+          method="percentile"):
+    """The percentile bootstrap with one part changed (a mutant)."""
+    reps = reps if reps_of is None else reps_of
+    seed = seed if seed_of is None else seed_of(seed)
+    values = _replicates(x, statistic or f, reps, seed, draw)
+    tail = (1 - confidence) / 2 if tail is None else tail(confidence)
+    if method == "normal":
+        centre, spread = float(f(np.asarray(x))), float(np.std(values, ddof=1))
+        z = stats.norm.ppf(1 - tail)
+        return centre - z * spread, centre + z * spread
+    low, high = np.quantile(values, tail), np.quantile(values, 1 - tail)
+    if method == "basic":
+        centre = float(f(np.asarray(x)))
+        return 2 * centre - high, 2 * centre - low
+    return float(low), float(high)
+
+
+def _boot_same_resample(x, f, reps, seed, confidence=0.95):  # one resample drawn, its statistic repeated reps times
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=float)
+    index = rng.integers(0, len(x), len(x))
+    values = np.array([f(x[index]) for _ in range(reps)])
+    tail = (1 - confidence) / 2
+    return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
+
+
+def _poi_in_place(x, y):  # sorts the caller's runs
+    x.sort()
+    y.sort()
+    return s06.probability_of_improvement(x, y)
+
+
+def _global_generators(seed):  # numpy's and torch's global generators, seeded: every run shares them
+    np.random.seed(seed)
+    return np.random, torch.manual_seed(seed)
+
+
+def _sparse_loop(a, d, threshold=0.05):  # one pair at a time, math.dist
+    a, d = np.asarray(a, dtype=float), np.asarray(d, dtype=float)
+    if a.ndim == 1:
+        return 0.0 if math.dist(a, d) <= threshold else -1.0
+    return np.array([0.0 if math.dist(x, y) <= threshold else -1.0 for x, y in zip(a, d)])
+
+
+def _episodes_by_search(h, p=0.5, z=1.96):  # bisection on n for the first n that suffices
+    low, high = 1, 1
+    while z * math.sqrt(p * (1 - p) / high) > h:
+        high *= 2
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (middle + 1, high) if z * math.sqrt(p * (1 - p) / middle) > h else (low, middle)
+    return low
+
+
+def _episodes_by_counting(h, p=0.5, z=1.96):  # the first n that suffices, counted up
+    n = 1
+    while z * math.sqrt(p * (1 - p) / n) > h:
+        n += 1
+    return n
+
+
+def _wilson_roots(x, n, z=1.96):  # the two roots of (1 + z^2/n) p^2 - (2 p_hat + z^2/n) p + p_hat^2 = 0
+    p = x / n
+    roots = np.sort(np.roots([1 + z * z / n, -(2 * p + z * z / n), p * p]).real)
+    return float(roots[0]), float(roots[1])
+
+
+def _wilson_by_bisection(x, n, z=1.96):  # the ends of the set of p that the score test does not reject
+    p_hat = x / n
+    rejects = lambda p: abs(p_hat - p) > z * math.sqrt(p * (1 - p) / n)  # noqa: E731
+
+    def edge(inside, outside):
+        for _ in range(200):
+            middle = (inside + outside) / 2
+            inside, outside = (inside, middle) if rejects(middle) else (middle, outside)
+        return inside
+    return (0.0 if not rejects(0.0) else edge(p_hat, 0.0)), (1.0 if not rejects(1.0) else edge(p_hat, 1.0))
+
+
+def _floor_with_own_stream(env_id, episodes, seed):  # numpy's default_rng(seed): the stream Box.sample draws from
+    env = gym.make(env_id)
+    rng, box = np.random.default_rng(seed), env.action_space
+    outcomes = []
+    for i in range(episodes):
+        env.reset(seed=seed + i)
+        for _ in range(env.spec.max_episode_steps):
+            _, _, terminated, truncated, info = env.step(rng.uniform(box.low, box.high, box.shape).astype(box.dtype))
+            if terminated or truncated:
+                break
+        outcomes.append(info["is_success"] == 1.0)
+    env.close()
+    return outcomes
+
+
+def _floor_from_course(env_id, episodes, seed):  # the course's evaluator, with a seeded action space of its own
+    space = gym.make(env_id).action_space
+    space.seed(seed)
+    return [c == "1" for c in evaluate(env_id, lambda _o: space.sample(), [seed + i for i in range(episodes)]).outcomes]
+
+
+def _rtg_matrix(r, g):  # G = D r with D[t, k] = gamma^(k - t) for k >= t
+    r = np.asarray(r, dtype=float)
+    t = np.arange(len(r))
+    return np.triu(np.power(float(g), np.clip(t[None, :] - t[:, None], 0, None))) @ r
+
+
+def _rtg_filter(r, g):  # a linear filter run backwards: y_t = r_t + gamma y_(t+1)
+    return signal.lfilter([1.0], [1.0, -g], np.asarray(r, dtype=float)[::-1])[::-1]
+
+
+def _gae_matrix(r, v, nv, g, l):  # A = D delta with D[t, k] = (gamma lambda)^(k - t) for k >= t
+    return _rtg_matrix(np.asarray(r) + g * np.asarray(nv) - np.asarray(v), g * l)
+
+
+def _gae_filter(r, v, nv, g, l):
+    return _rtg_filter(np.asarray(r) + g * np.asarray(nv) - np.asarray(v), g * l)
+
+
+def _surrogate_by_sign(ratio, advantage, clip):  # A > 0: min(r, 1 + eps) A; A < 0: max(r, 1 - eps) A
+    ratio, advantage = np.asarray(ratio), np.asarray(advantage)
+    return np.where(advantage >= 0, np.minimum(ratio, 1 + clip), np.maximum(ratio, 1 - clip)) * advantage
+
+
+def _surrogate_loop(ratio, advantage, clip):
+    return [min(r * a, min(max(r, 1 - clip), 1 + clip) * a) for r, a in zip(ratio, advantage)]
+
+
+def _rollout_by_episode(r, v, nv, term, trunc, g, l):  # cut the rollout into episodes, GAE on each
+    out, start = np.zeros(len(r)), 0
+    nv = np.where(term > 0, 0.0, nv)
+    for end in [t + 1 for t in range(len(r)) if term[t] or trunc[t]] + [len(r)]:
+        if end > start:
+            out[start:end] = s02.gae(r[start:end], v[start:end], nv[start:end], g, l)
+        start = end
+    return out
+
+
+def _rollout_masks(r, v, nv, term, trunc, g, l):  # Stable-Baselines3's bookkeeping: a mask of the steps that go on
+    go_on = 1.0 - np.maximum(term, trunc)
+    deltas = r + g * nv * (1.0 - term) - v
+    out, last = np.zeros(len(r)), 0.0
+    for t in range(len(r) - 1, -1, -1):
+        last = deltas[t] + g * l * go_on[t] * last
+        out[t] = last
+    return out
+
+
+def _soft_value_policy(q, alpha):  # E_pi[Q] + alpha H(pi) at the Boltzmann policy, pi computed stably
+    q = np.asarray(q, dtype=float)
+    logits = (q - q.max()) / alpha
+    log_pi = logits - np.log(np.sum(np.exp(logits)))
+    pi = np.exp(log_pi)
+    return float(pi @ q - alpha * np.sum(pi * log_pi))
+
+
+def _tanh_log_prob_transform(m, ls, u):  # torch's TanhTransform: its log |da/du| is the stable softplus form
+    transform = torch.distributions.transforms.TanhTransform()
+    return (_gaussian(m, ls, u) - transform.log_abs_det_jacobian(u, torch.tanh(u))).sum(-1)
+
+
+def _tanh_log_prob_by_hand(m, ls, u):  # the Gaussian density written out; log(1 - tanh^2) = -2 log cosh u
+    z = (u - m) / ls.exp()
+    log_cosh = torch.logaddexp(u, -u) - math.log(2.0)
+    return (-0.5 * z ** 2 - ls - 0.5 * math.log(2 * math.pi) + 2.0 * log_cosh).sum(-1)
+
+
+class _NoiseFromRandomState(s05.ActionNoise):  # numpy's legacy generator, seeded once
+    def __init__(self, env, sigma, seed=0):
+        super().__init__(env, sigma, seed)
+        self.legacy = np.random.RandomState(seed)
+
+    def action(self, action):
+        noisy = np.asarray(action) + self.sigma * self.legacy.standard_normal(np.shape(action))
+        return np.minimum(np.maximum(noisy, self.action_space.low), self.action_space.high)
+
+
+class _NoiseFromTorch(s05.ActionNoise):  # torch's generator, seeded once
+    def __init__(self, env, sigma, seed=0):
+        super().__init__(env, sigma, seed)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def action(self, action):
+        noise = torch.normal(0.0, float(self.sigma), size=np.shape(action), generator=self.generator)
+        return np.clip(np.asarray(action) + noise.numpy(), self.action_space.low, self.action_space.high)
+
+
+def _newcombe_roots(a, na, b, nb, z=1.96):  # each Wilson interval as the roots of its quadratic
+    (la, ua), (lb, ub) = _wilson_roots(a, na, z), _wilson_roots(b, nb, z)
+    d = a / na - b / nb
+    return (d - math.sqrt((a / na - la) ** 2 + (ub - b / nb) ** 2),
+            d + math.sqrt((ua - a / na) ** 2 + (b / nb - lb) ** 2))
+
+
+def _newcombe_scipy(a, na, b, nb, z=1.96):  # scipy's Wilson intervals, at the confidence z stands for
+    level = 2 * stats.norm.cdf(z) - 1
+    (la, ua), (lb, ub) = (stats.binomtest(k, n).proportion_ci(level, method="wilson") for k, n in ((a, na), (b, nb)))
+    d = a / na - b / nb
+    return d - math.hypot(a / na - la, ub - b / nb), d + math.hypot(ua - a / na, b / nb - lb)
+
+
+def _noisy_deepcopy(observation, sigma, rng):
+    noisy = copy.deepcopy(observation)
+    noisy["observation"] += sigma * rng.standard_normal(noisy["observation"].shape)
+    return noisy
+
+
+def _noisy_with_achieved(observation, sigma, rng):  # the measured achieved goal perturbed too (Chapter 5 allows it)
+    return {key: value + rng.normal(0.0, sigma, value.shape) if key != "desired_goal" else value.copy()
+            for key, value in observation.items()}
+
+
+def _iqm_loop(x):
+    values = sorted(float(v) for v in x)
+    k = len(values) // 4
+    middle = values[k:len(values) - k]
+    return sum(middle) / len(middle)
+
+
+def _boot_choice(x, f, reps, seed, confidence=0.95):  # resample the values themselves, one row per replicate
+    rng = np.random.default_rng(seed)
+    draws = rng.choice(np.asarray(x, dtype=float), size=(reps, len(x)), replace=True)
+    values = np.apply_along_axis(f, 1, draws)
+    return tuple(np.percentile(values, [50 * (1 - confidence), 50 * (1 + confidence)]))
+
+
+def _boot_lower(x, f, reps, seed, confidence=0.95):  # a loop, and the order statistic below each quantile
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=float)
+    values = [f(x[rng.integers(0, len(x), size=len(x))]) for _ in range(reps)]
+    tail = (1 - confidence) / 2
+    return (float(np.quantile(values, tail, method="lower")), float(np.quantile(values, 1 - tail, method="higher")))
+
+
+def _poi_loops(x, y):
+    return sum((a > b) + 0.5 * (a == b) for a in x for b in y) / (len(x) * len(y))
+
+
+def _poi_ranks(x, y):  # U from the rank sum of x in the pooled sample (ties: average ranks)
+    ranks = stats.rankdata(np.concatenate([x, y]))
+    n, m = len(x), len(y)
+    return float((ranks[:n].sum() - n * (n + 1) / 2) / (n * m))
+
+
+def _poi_scipy(x, y):
+    return float(stats.mannwhitneyu(x, y).statistic / (len(x) * len(y)))
+
+
+def _generators_spawned(seed):  # one seed sequence, spawned for both libraries
+    numpy_child, torch_child = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(numpy_child), torch.Generator().manual_seed(int(torch_child.generate_state(1)[0]))
+
+
+def _polyak_lerp(params, target_params, tau):  # theta' + tau (theta - theta'), in place
+    with torch.no_grad():
+        for param, target in zip(params, target_params):
+            target.lerp_(param, tau)
+
+
+def _polyak_data(params, target_params, tau):  # the older idiom: rebind each parameter's .data
+    for param, target in zip(params, target_params):
+        target.data = (1.0 - tau) * target.data + tau * param.data
+
+
+def _polyak_copy(params, target_params, tau):  # compute the new value, copy it into the tensor
+    with torch.no_grad():
+        for param, target in zip(params, target_params):
+            target.copy_((1.0 - tau) * target + tau * param)
+
+
 #: problem label -> wrong implementations its check must reject (the diagnosis problems' stubs are their bugs)
 MUTANTS = {
     "ch00.1": [lambda a, d, threshold=0.05: -(np.linalg.norm(np.asarray(a) - d, axis=-1) >= threshold).astype(float) + 0,
                lambda a, d, threshold=0.05: (np.linalg.norm(np.asarray(a) - d, axis=-1) > threshold).astype(float),
-               lambda a, d, threshold=0.05: -(np.linalg.norm(np.asarray(a) - d) > threshold) * np.ones(len(np.atleast_2d(a)))],
+               lambda a, d, threshold=0.05: -1.0 * (np.linalg.norm(np.asarray(a) - d) > threshold)
+               * np.ones(len(np.atleast_2d(a))),  # one norm over the whole batch
+               lambda a, d, threshold=0.05: -(np.abs(np.asarray(a) - d).max(-1) > threshold).astype(float),  # L-inf
+               lambda a, d, threshold=0.05: -(np.abs(np.asarray(a) - d).sum(-1) > threshold).astype(float),  # L1
+               lambda a, d, threshold=0.05: -1.0 * (np.linalg.norm(np.asarray(a) - d, axis=-1) > 0.05),  # default
+               lambda a, d, threshold=0.05: -1.0 * (np.linalg.norm((np.asarray(a) - d)[..., :2], axis=-1) > threshold),
+               lambda a, d, threshold=0.05: -1.0 * (((np.asarray(a) - d) ** 2).sum(-1) > threshold),  # squared distance
+               lambda a, d, threshold=0.05: -1.0 * (np.linalg.norm(np.asarray(a) - d, axis=-1) / 3 ** 0.5 > threshold),
+               lambda a, d, threshold=0.05: -1.0 * (np.linalg.norm(np.asarray(a) - d, axis=0) > threshold),  # axis 0
+               _sparse_in_place],
+    "ch00.3": [lambda a, d: -np.linalg.norm(np.asarray(a) - d, axis=-1) ** 2,  # squared distance
+               lambda a, d: -np.abs(np.asarray(a) - d).sum(-1),  # L1
+               lambda a, d: -np.abs(np.asarray(a) - d).max(-1),  # L-infinity
+               lambda a, d: -(np.linalg.norm(np.asarray(a) - d, axis=-1) - 0.05),  # distance beyond the threshold
+               lambda a, d: -np.linalg.norm(np.asarray(a) - d),  # one norm over the whole batch
+               lambda a, d: -np.linalg.norm((np.asarray(a) - d)[..., :2], axis=-1),  # the height dropped
+               _dense_in_place],
     "ch00.2": [lambda h, p=0.5, z=1.96: round(z * z * p * (1 - p) / h ** 2),
-               lambda h, p=0.5, z=1.96: math.ceil(z * z / (4 * h * h))],
-    "ch01.1": [_wald, lambda x, n, z=1.96: (max(0.0, _wald(x, n)[0]), min(1.0, _wald(x, n)[1]))],
-    "ch01.2": [lambda env_id, episodes, seed: [False] * episodes, _floor_wrong_seeding],
+               lambda h, p=0.5, z=1.96: math.ceil(z * z / (4 * h * h)),
+               lambda h, p=0.5, z=1.96: math.ceil(1.96 ** 2 * p * (1 - p) / h ** 2),  # z hard-coded
+               lambda h, p=0.5, z=1.96: math.ceil(z * z * p * (1 - p) / h ** 2) + 1,  # one too many
+               lambda h, p=0.5, z=1.96: int(z * z * p * (1 - p) / h ** 2),  # truncated: one too few
+               lambda h, p=0.5, z=1.96: np.ceil(z * z * p * (1 - p) / h ** 2),  # a float
+               lambda h, p=0.5, z=1.96: math.ceil(z * z * p * (1 - p) / (2 * h) ** 2),  # h taken as the full width
+               _hoeffding_episodes],
+    "ch01.1": [_wald, lambda x, n, z=1.96: (max(0.0, _wald(x, n)[0]), min(1.0, _wald(x, n)[1])),
+               lambda x, n, z=1.96: s01.wilson_interval(x, n),  # z hard-coded
+               lambda x, n, z=1.96: s01.wilson_interval(x, n + 1, z),  # one trial too many
+               _agresti_coull,
+               lambda x, n, z=1.96: tuple(stats.binomtest(x, n).proportion_ci(2 * stats.norm.cdf(z) - 1)),  # exact
+               lambda x, n, z=1.96: tuple(stats.binomtest(x, n).proportion_ci(2 * stats.norm.cdf(z) - 1, "wilsoncc"))],
+    "ch01.2": [lambda env_id, episodes, seed: [False] * episodes, _floor_wrong_seeding,
+               lambda e, n, s: _floor_protocol(e, n, s, action_seed=lambda s, i: 0 if i == 0 else None),  # seed 0
+               lambda e, n, s: _floor_protocol(e, n, s, reset_seed=lambda s, i: s + i + 1),  # reset seeds off by one
+               lambda e, n, s: _floor_protocol(e, n, s, criterion=any),  # success at any step
+               lambda e, n, s: _floor_protocol(e, n, s, action_seed=lambda s, i: s),  # one action stream, repeated
+               lambda e, n, s: _floor_protocol(e, n, s, reset_seed=lambda s, i: s if i == 0 else None)],  # one seeded
+    "ch01.3": [lambda v: bool(v[0]),  # the first step
+               lambda v: bool(v[-2]),  # the step before the last
+               lambda v: float(np.mean(v)) > 0.5,  # most steps
+               lambda v: bool(min(v))],  # every step
     "ch02.1": [lambda r, g: np.cumsum(r[::-1])[::-1] * 1.0,
-               lambda r, g: np.array([sum(g ** (k + t) * x for k, x in enumerate(r[t:])) for t in range(len(r))])],
+               lambda r, g: np.array([sum(g ** (k + t) * x for k, x in enumerate(r[t:])) for t in range(len(r))]),
+               lambda r, g: s02.rewards_to_go(r, 0.99),  # gamma hard-coded
+               lambda r, g: np.append(s02.rewards_to_go(r, g)[1:], 0.0),  # from t + 1: the own reward left out
+               lambda r, g: (s02.rewards_to_go(r, g) - s02.rewards_to_go(r, g).mean()) / s02.rewards_to_go(r, g).std(),
+               lambda r, g: np.array([sum(g ** (t - k) * r[k] for k in range(t + 1)) for t in range(len(r))]),  # past
+               _rtg_in_place],
     "ch02.2": [lambda r, v, nv, g, l: r + g * nv - v,
-               lambda r, v, nv, g, l: s02.gae(r, v, nv, g, 1.0)],
+               lambda r, v, nv, g, l: s02.gae(r, v, nv, g, 1.0),
+               lambda r, v, nv, g, l: s02.gae(r, v, nv, 0.99, l),  # gamma hard-coded
+               lambda r, v, nv, g, l: s02.gae(r, v, nv, g, 0.95),  # lambda hard-coded
+               _gae_without_gamma,
+               lambda r, v, nv, g, l: s02.gae(r, v, np.append(np.asarray(v)[1:], 0.0), g, l),  # no bootstrap at the end
+               lambda r, v, nv, g, l: (lambda a: (a - a.mean()) / a.std())(s02.gae(r, v, nv, g, l)),  # standardised
+               lambda r, v, nv, g, l: s02.gae(r, v, nv, g, l) + v,  # the returns, not the advantages
+               _gae_in_place],
     "ch02.3": [lambda ratio, a, c: np.clip(ratio, 1 - c, 1 + c) * a,
-               lambda ratio, a, c: np.maximum(ratio * a, np.clip(ratio, 1 - c, 1 + c) * a)],
+               lambda ratio, a, c: np.maximum(ratio * a, np.clip(ratio, 1 - c, 1 + c) * a),
+               lambda ratio, a, c: s02.clipped_surrogate(ratio, a, 0.2),  # clip hard-coded
+               lambda ratio, a, c: (np.minimum(ratio, 1 + c) if np.mean(a) > 0 else np.maximum(ratio, 1 - c)) * a,
+               lambda ratio, a, c: np.mean(s02.clipped_surrogate(ratio, a, c)),  # the batch's mean
+               lambda ratio, a, c: -s02.clipped_surrogate(ratio, a, c),  # the loss, not the objective
+               lambda ratio, a, c: np.minimum(ratio * a, np.clip(ratio, 1 / (1 + c), 1 + c) * a),  # another range
+               _surrogate_in_place],
+    "ch02.4": [lambda r, v, nv, te, tr, g, l: _rollout(r, v, nv, te, tr, g, l, stop=te),  # stops at terminations only
+               lambda r, v, nv, te, tr, g, l: _rollout(r, v, nv, te, tr, g, l, mask_next=np.maximum(te, tr)),
+               lambda r, v, nv, te, tr, g, l: _rollout(r, v, nv, te, tr, g, l, mask_next=np.zeros_like(te)),
+               lambda r, v, nv, te, tr, g, l: _rollout(r, v, nv, te, tr, g, l, stop=_one_late(te, tr)),
+               lambda r, v, nv, te, tr, g, l: _rollout(r, v, nv, te, tr, 0.99, l),  # gamma hard-coded
+               lambda r, v, nv, te, tr, g, l: _rollout(r, v, nv, te, tr, g, 0.95)],  # lambda hard-coded
     "ch03.1": [lambda q, alpha: float(np.max(q)),
-               lambda q, alpha: float(alpha * np.log(np.sum(np.exp(np.asarray(q) / alpha))))],  # overflows
+               lambda q, alpha: float(alpha * np.log(np.sum(np.exp(np.asarray(q) / alpha)))),  # overflows
+               lambda q, alpha: s03.soft_value(q, 1.0),  # alpha hard-coded
+               lambda q, alpha: s03.soft_value(q, alpha) - alpha * math.log(len(q)),  # log-mean-exp
+               _soft_value_no_scale,
+               _boltzmann_mean_q,
+               lambda q, alpha: s03.soft_value(np.asarray(q)[:-1], alpha),  # the last action left out
+               lambda q, alpha: s03.soft_value(np.asarray(q) - np.max(q), alpha)],  # the maximum not added back
     "ch03.2": [lambda m, ls, u: torch.distributions.Normal(m, ls.exp()).log_prob(u).sum(-1),
                lambda m, ls, u: (torch.distributions.Normal(m, ls.exp()).log_prob(u)
-                                 - torch.log(1 - torch.tanh(u) ** 2)).sum(-1)],
+                                 - torch.log(1 - torch.tanh(u) ** 2)).sum(-1),
+               lambda m, ls, u: (_gaussian(m, ls, u) - torch.log(1 - torch.tanh(u) ** 2 + 1e-6)).sum(-1),  # SB3's
+               lambda m, ls, u: (_gaussian(m, ls, u) - torch.log((1 - torch.tanh(u) ** 2).clamp(min=1e-6))).sum(-1),
+               lambda m, ls, u: (_gaussian(m, ls, u) - _log_det(u)).sum(0),  # over the batch, not the dimensions
+               lambda m, ls, u: s03.tanh_gaussian_log_prob(m, ls, u) / u.shape[-1],  # averaged over dimensions
+               lambda m, ls, u: (_gaussian(m, ls, u) + _log_det(u)).sum(-1),  # the correction added
+               lambda m, ls, u: s03.tanh_gaussian_log_prob(m, 2 * ls, u),  # the variance taken for the std
+               lambda m, ls, u: s03.tanh_gaussian_log_prob(m[..., :-1], ls[..., :-1], u[..., :-1]),  # a dimension lost
+               lambda m, ls, u: s03.tanh_gaussian_log_prob(m, ls, u).detach()],  # no gradient
     "ch03.3": [lambda la, lp, t: (la * (lp + t).detach()).mean(),
-               lambda la, lp, t: -(la * (lp + t)).mean()],
+               lambda la, lp, t: -(la * (lp + t)).mean(),
+               lambda la, lp, t: s03.temperature_loss(la, lp, -4.0),  # the target hard-coded to -dim(A)
+               lambda la, lp, t: -(la * (lp - t).detach()).mean(),  # the target's sign
+               lambda la, lp, t: -(la * (lp + t).detach()).sum(),  # the batch summed
+               lambda la, lp, t: -(la * (lp[0] + t).detach()).mean(),  # the first sample only
+               lambda la, lp, t: s03.temperature_loss(la.detach(), lp, t)],  # log alpha detached
+    "ch03.4": [_polyak_list_assign, _polyak_swapped, _polyak_weights_swapped, _polyak_fixed_tau, _polyak_skip_last,
+               lambda params, targets, tau: [t.data.copy_(p) for p, t in zip(params, targets)],  # a hard update
+               _polyak_on_clones],
     "ch04.1": [lambda k: 1 / (k + 1), lambda k: k / (k + 2)],
     "ch04.2": [lambda t, h, rng: rng.integers(np.asarray(t) + 1, h + 1) - 0,
                lambda t, h, rng: rng.integers(0, h, size=np.shape(t)),
                lambda t, h, rng: np.minimum(rng.integers(np.asarray(t), h + 5), h - 1)],
     "ch04.3": [lambda ag, t, j, threshold=0.05: (ag[t], np.zeros(len(t), dtype=np.float32)),
                lambda ag, t, j, threshold=0.05: s04.relabel(ag, t, np.asarray(j) - 1 + (np.asarray(j) == 0), threshold)],
-    "ch05.1": [_NoClip, lambda env, sigma, seed=0: s05.ActionNoise(env, sigma, None)],
+    "ch05.1": [_NoClip, lambda env, sigma, seed=0: s05.ActionNoise(env, sigma, None), _SharedNoise, _ClipUnitBox,
+               _FixedSigma, _Reseeded, _DrawnOnce, _UniformNoise, _VarianceAsStd, _ArmOnly, _NoiseInPlace],
     "ch05.2": [lambda a, na, b, nb, z=1.96: (a / na - b / nb - 0.1, a / na - b / nb + 0.1),
                lambda a, na, b, nb, z=1.96: (a / na - b / nb - math.hypot(*(_wald(a, na)[0] - a / na, _wald(b, nb)[1] - b / nb)),
-                                             a / na - b / nb + 0.05)],
-    "ch06.1": [lambda x: float(np.mean(x)), lambda x: float(np.median(x))],
+                                             a / na - b / nb + 0.05),
+               lambda a, na, b, nb, z=1.96: s05.newcombe_interval(a, na, b, nb),  # z hard-coded
+               lambda a, na, b, nb, z=1.96: _newcombe(a, na, b, nb, z, math.hypot, pairing="wrong"),  # l_a with l_b
+               lambda a, na, b, nb, z=1.96: _newcombe(a, na, b, nb, z, lambda u, v: u + v),  # added, not in quadrature
+               lambda a, na, b, nb, z=1.96: _newcombe(a, na, b, nb, z, math.hypot, trials_extra=1),  # n + 1 trials
+               lambda a, na, b, nb, z=1.96: (lambda d, s: (d - z * s, d + z * s))(  # Wald's difference interval
+                   a / na - b / nb, math.sqrt(a / na * (1 - a / na) / na + b / nb * (1 - b / nb) / nb))],
+    "ch05.3": [_noisy_shared, _noisy_in_place, _noisy_global, _noisy_reseeded, _noisy_fixed_sigma, _noisy_variance,
+               _noisy_but_last, _noisy_assigns_argument],
+    "ch06.1": [lambda x: float(np.mean(x)), lambda x: float(np.median(x)),
+               _iqm_cut(lambda n: round(n / 4)), _iqm_cut(lambda n: math.ceil(n / 4)), _iqm_percentile, _iqm_in_place,
+               _iqm_over_n, lambda x: float(np.sort(x)[len(x) // 4:].mean())],  # the lowest quarter only
     "ch06.2": [lambda x, f, reps, seed, confidence=0.95: (float(f(x)) - 0.01, float(f(x)) + 0.01),
                lambda x, f, reps, seed, confidence=0.95: s06.bootstrap_interval(x, f, reps, seed + 1, confidence)
-               if reps > 1000 else (0.0, 0.1)],
+               if reps > 1000 else (0.0, 0.1),
+               lambda x, f, reps, seed, confidence=0.95: _boot(x, f, reps, seed, confidence, statistic=np.mean),
+               lambda x, f, reps, seed, confidence=0.95: _boot(x, f, reps, seed, confidence, tail=lambda c: 1 - c),
+               lambda x, f, reps, seed, confidence=0.95: _boot(x, f, reps, seed, confidence, method="normal"),
+               lambda x, f, reps, seed, confidence=0.95: _boot(x, f, reps, seed, confidence, method="basic"),
+               lambda x, f, reps, seed, confidence=0.95: _boot(x, f, reps, seed, confidence, reps_of=1000),
+               lambda x, f, reps, seed, confidence=0.95: _boot(x, f, reps, seed),  # confidence hard-coded
+               lambda x, f, reps, seed, confidence=0.95: _boot(x, f, reps, seed, confidence,
+                                                               draw=lambda rng, n: rng.integers(0, n - 1, n)),
+               lambda x, f, reps, seed, confidence=0.95: _boot(x, f, reps, seed, confidence,
+                                                               draw=lambda rng, n: rng.permutation(n)),
+               lambda x, f, reps, seed, confidence=0.95: _boot(x, f, reps, seed, confidence,
+                                                               draw=lambda rng, n: rng.integers(0, n, n - 1)),
+               _boot_same_resample,
+               lambda x, f, reps, seed, confidence=0.95: _boot(x, f, reps, seed, confidence, seed_of=lambda s: None),
+               lambda x, f, reps, seed, confidence=0.95: _boot(x, f, reps, seed, confidence, seed_of=lambda s: 0)],
     "ch06.3": [lambda x, y: float(np.mean(np.asarray(x)[:, None] > np.asarray(y)[None, :])),
-               lambda x, y: float(np.mean(x) > np.mean(y))],
+               lambda x, y: float(np.mean(x) > np.mean(y)),
+               lambda x, y: float(np.mean(np.asarray(x)[:, None] >= np.asarray(y)[None, :])),  # ties as wins
+               lambda x, y: s06.probability_of_improvement(y, x),  # the pairs compared the other way round
+               lambda x, y: float(np.mean([(a > b) + 0.5 * (a == b) for a, b in zip(x, y)])),  # run i with run i
+               lambda x, y: s06.probability_of_improvement(x, y) * len(y) / len(x),  # divided by n^2
+               _poi_in_place,
+               lambda x, y: s06.probability_of_improvement(x[1:], y)],  # the first run dropped
+    "ch06.4": [lambda seed: (np.random.default_rng(seed), torch.Generator().manual_seed(0)),  # torch's seed fixed
+               lambda seed: (np.random.default_rng(0), torch.Generator().manual_seed(seed)),  # numpy's seed fixed
+               _global_generators,
+               lambda seed: (np.random.default_rng(seed or None), torch.Generator().manual_seed(seed)),  # 0 unseeded
+               lambda seed: (np.random.default_rng(seed), torch.Generator())],  # torch's default seed
     "ch07.1": [lambda e: len(e) ** 2 * float(np.mean(e)), lambda e: float(np.sum(e))],
-    "ch07.2": [lambda qd, qp: qd.mean(0) > qp.mean(0), lambda qd, qp: qd[0] > qp[0], lambda qd, qp: qd.min(0).values >= qp.min(0).values],
+    "ch07.2": [lambda qd, qp: qd.mean(0) > qp.mean(0), lambda qd, qp: qd[0] > qp[0], lambda qd, qp: qd.min(0).values >= qp.min(0).values,
+               lambda qd, qp: qd.max(0).values > qp.max(0).values],
     "ch07.3": [lambda pa, da, m: ((pa - da) ** 2).sum(-1)[m].mean(), lambda pa, da, m: ((pa - da) ** 2).sum(-1).mean()],
 }
+
+
+#: problem label -> correct implementations in another form than the reference solution's, which its check must pass
+#: (for a diagnosis problem: its repaired form)
+ALTERNATIVES = {
+    "ch00.1": [_sparse_loop,
+               lambda a, d, threshold=0.05: -(np.einsum("...i,...i->...", np.asarray(a) - d, np.asarray(a) - d)
+                                              > threshold ** 2).astype(np.float32),  # squared, against threshold^2
+               lambda a, d, threshold=0.05: np.where(np.sqrt(np.sum((np.asarray(a) - d) ** 2, axis=-1)) <= threshold,
+                                                     0.0, -1.0)],
+    "ch00.2": [_episodes_by_search, _episodes_by_counting,
+               lambda h, p=0.5, z=1.96: int(np.ceil((z / h) ** 2 * p * (1 - p)))],
+    "ch00.3": [lambda a, d: -np.sqrt(np.sum((np.asarray(a) - np.asarray(d)) ** 2, axis=-1)),
+               lambda a, d: -np.hypot.reduce(np.asarray(a) - np.asarray(d), axis=-1),
+               lambda a, d: -np.array([math.dist(x, y) for x, y in zip(np.atleast_2d(a), np.atleast_2d(d))]
+                                      ).reshape(np.shape(a)[:-1])],
+    "ch01.1": [_wilson_roots, _wilson_by_bisection],
+    "ch01.2": [_floor_with_own_stream, _floor_from_course],
+    "ch01.3": [lambda v: float(np.asarray(v, dtype=float)[-1]) > 0.5,
+               lambda v: [bool(x) for x in v][len(v) - 1]],
+    "ch02.1": [_rtg_matrix, _rtg_filter],
+    "ch02.2": [_gae_matrix, _gae_filter],
+    "ch02.3": [_surrogate_by_sign, _surrogate_loop,
+               lambda r, a, c: torch.min(torch.as_tensor(r) * torch.as_tensor(a),
+                                         torch.clamp(torch.as_tensor(r), 1 - c, 1 + c) * torch.as_tensor(a)).numpy()],
+    "ch02.4": [_rollout_by_episode, _rollout_masks],
+    "ch03.1": [_soft_value_policy,
+               lambda q, alpha: alpha * float(np.logaddexp.reduce(np.asarray(q, dtype=float) / alpha)),
+               lambda q, alpha: float(alpha * torch.logsumexp(torch.as_tensor(q, dtype=torch.float64) / alpha, 0))],
+    "ch03.2": [_tanh_log_prob_transform, _tanh_log_prob_by_hand,
+               lambda m, ls, u: (_gaussian(m, ls, u) - 2.0 * (math.log(2.0) - u.abs()
+                                                              - torch.nn.functional.softplus(-2.0 * u.abs()))).sum(-1)],
+    "ch03.3": [lambda la, lp, t: -(la.exp() * (lp + t).detach()).mean(),  # alpha in the loss
+               lambda la, lp, t: la.squeeze() * (-lp.detach().mean() - t)],  # log alpha (entropy - target)
+    "ch03.4": [_polyak_lerp, _polyak_data, _polyak_copy],
+    "ch05.1": [_NoiseFromRandomState, _NoiseFromTorch],
+    "ch05.2": [_newcombe_roots, _newcombe_scipy],
+    "ch05.3": [_noisy_deepcopy, _noisy_with_achieved],
+    "ch06.1": [_iqm_loop, lambda x: float(stats.trim_mean(x, 0.25))],
+    "ch06.2": [_boot_choice, _boot_lower],
+    "ch06.3": [_poi_loops, _poi_ranks, _poi_scipy],
+    "ch06.4": [_generators_spawned,
+               lambda seed: (np.random.Generator(np.random.PCG64(seed)), torch.Generator().manual_seed(seed)),
+               lambda seed: (np.random.RandomState(seed), torch.Generator().manual_seed(seed))],
+}
+
+
+@pytest.mark.parametrize("label", sorted(ALTERNATIVES))
+def test_correct_answers_in_other_forms_pass(label):
+    problem = next(p for p in ALL if p.label == label)
+    assert len(ALTERNATIVES[label]) >= 2, label
+    for i, alternative in enumerate(ALTERNATIVES[label]):
+        outcome = run_check(problem, alternative, "alternative")
+        assert outcome.passed, f"alternative {i} of {label}: {outcome.message}"
+
+
+def _hint(label, implementation):
+    outcome = run_check(next(p for p in ALL if p.label == label), implementation, "mutant")
+    assert not outcome.passed and outcome.message.startswith("hint:"), outcome.message
+    return outcome.message
+
+
+def test_hints_state_the_measured_property_not_an_unestablished_cause():
+    # Stable-Baselines3's log(1 - tanh(u)^2 + 1e-6) has the change of variables; its hint measures where it is off
+    sb3 = _hint("ch03.2", MUTANTS["ch03.2"][2])
+    assert "|u| <= 2 by up to" in sb3 and "some |u| >= 6 by up to" in sb3 and "Gaussian's density of u" not in sb3
+    assert "Gaussian's density of u" in _hint("ch03.2", MUTANTS["ch03.2"][0])  # measured: equal to log N(u)
+    # a generator re-seeded at every call repeats one noise: reported as such, not as a wrong scale
+    reseeded = _hint("ch05.1", _Reseeded)
+    assert "the same on all" in reseeded and "standard deviation" not in reseeded
+    assert "correlation 1.00" in _hint("ch05.1", _SharedNoise) and "correlation 1.00" in _hint("ch05.3", _noisy_shared)
+    # norms: named only where the rewards match them pair by pair
+    assert "L-infinity" in _hint("ch00.1", MUTANTS["ch00.1"][3]) and "L1" in _hint("ch00.1", MUTANTS["ch00.1"][4])
+    assert "L1" not in _hint("ch00.1", MUTANTS["ch00.1"][2])  # all -1: no norm singled out
+    # the temperature's hint prints the entropy it measured, never "-0"
+    assert "-0 " not in _hint("ch03.3", MUTANTS["ch03.3"][0])
 
 
 def test_every_chapter_has_a_problem_set_of_three_to_six_mixing_the_kinds():
@@ -118,8 +873,33 @@ def test_wrong_answers_are_caught(label):
         assert outcome.message.startswith(("hint:", f"{problem.function} raised")), outcome.message
 
 
+def _other_episodes_goal(ag, start, horizon, index, rng):  # HER's `random` idea: a goal of a stored episode, any one
+    episode = rng.integers(0, len(ag) // horizon, size=np.shape(index))
+    return ag[episode * horizon + rng.integers(0, horizon, size=np.shape(index))]
+
+
+def test_problem_4_4_names_the_planted_codes_real_defects_and_no_false_cause():
+    problem = next(p for p in ALL if p.label == "ch04.4")
+    planted = run_check(problem, load_module(stub_path("ch04")).sample_future_goals, "ch.py")
+    assert not planted.passed
+    assert "runs past the buffer's end (IndexError)" in planted.message  # defect 1: indexing past the buffer
+    assert "are not the goal achieved after a step j in {t, ..., T - 1}" in planted.message  # defect 2: not `future`
+    assert "(24% for t < 25, 74% for t >= 25)" in planted.message  # measured: leaving the episode grows with t
+    # a goal from another stored episode is a valid relabelling (HER's `random`), only not a `future` draw: the hint
+    # says which property failed and never calls it a bias or unreachable
+    for wrong in (_other_episodes_goal,
+                  lambda ag, s, h, i, rng: ag[s[i] + (i - s[i] + rng.integers(0, h, size=np.shape(i))) % h],  # wraps
+                  lambda ag, s, h, i, rng: ag[np.minimum(i + rng.integers(0, h, size=np.shape(i)), s[i] + h - 1)],
+                  lambda ag, s, h, i, rng: ag[i]):  # clipped at the episode's end; j = t only
+        outcome = run_check(problem, wrong, "mutant")
+        assert not outcome.passed and outcome.message.startswith("hint: symptom:"), outcome.message
+        assert "IndexError" not in outcome.message and "bias" not in outcome.message
+        assert "not `future` draws" in outcome.message or "is not uniform on" in outcome.message
+    assert run_check(problem, s04.sample_future_goals, "solution").passed
+
+
 def test_every_problem_that_is_not_a_planted_bug_has_mutants():
-    assert {p.label for p in ALL if p.kind != "diagnosis"} == set(MUTANTS)
+    assert {p.label for p in ALL if p.kind != "diagnosis"} <= set(MUTANTS) <= {p.label for p in ALL}
 
 
 def test_stubs_and_solutions_define_the_same_functions():
@@ -157,6 +937,14 @@ def test_bad_input_is_one_clear_line(tmp_path, cli):
     (tmp_path / "ch02.py").write_text("def gae(:\n")
     broken = cli("check", "ch02", "--folder", str(tmp_path))
     assert broken.returncode == 2 and "does not import: SyntaxError" in broken.stderr
+    assert f"({tmp_path / 'ch02.py'}, line 1)" in broken.stderr, broken.stderr  # the reader's file and line
+    (tmp_path / "ch05.py").write_text("import numpy as np\n\nX = np.zeros(2).reshape(3)\n")
+    failing = cli("check", "ch05", "--folder", str(tmp_path))
+    assert failing.returncode == 2 and "does not import: ValueError" in failing.stderr
+    assert f"({tmp_path / 'ch05.py'}, line 3)" in failing.stderr, failing.stderr  # not a line of importlib or numpy
+    (tmp_path / "ch06.py").write_text("import not_a_module_of_this_course\n")
+    missing = cli("check", "ch06", "--folder", str(tmp_path))
+    assert "ModuleNotFoundError" in missing.stderr and f"({tmp_path / 'ch06.py'}, line 1)" in missing.stderr
     (tmp_path / "ch03.py").write_text("def soft_value(q, alpha):\n    return 1 / 0\n")
     raising = check("ch03", folder=tmp_path)
     assert "soft_value raised ZeroDivisionError" in raising.outcomes[0].message

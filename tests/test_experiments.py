@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gcrl.analysis import experiments
 from gcrl.analysis.experiments import compare_sample_efficiency, pooled_curve, steps_to_threshold, success_at
 
 
@@ -80,3 +81,34 @@ def test_pooled_difference_resamples_seeds_then_episodes():
     assert split["ci95_low"] <= 0.0, "with two seeds of 0 and 1, an arm may be all failures"
     with pytest.raises(ValueError, match="0/1 outcomes"):
         pooled_difference(["01x"], ["0"])
+
+
+def test_against_floor_tests_the_difference_not_the_overlap_of_two_intervals():
+    floor = {"successes": 6, "episodes": 200}
+    # 9/90 and 6/200: their Wilson intervals overlap, yet the difference's Newcombe interval excludes zero
+    verdict = experiments.against_floor({"successes": 9, "episodes": 90, "runs": 1}, floor)
+    assert verdict.startswith("above the random-policy floor") and "[+0.01, +0.15]" in verdict, verdict
+    assert "seeds' episodes pooled" not in verdict
+    level = experiments.against_floor({"successes": 3, "episodes": 100, "runs": 3}, floor)
+    assert level.startswith("not distinguishable") and "3 seeds' episodes pooled" in level, level
+    assert experiments.against_floor({"successes": 0, "episodes": 300, "runs": 1},
+                                     {"successes": 30, "episodes": 200}).startswith("below")
+
+
+def test_paired_difference_resamples_seeds_and_episodes_as_pairs():
+    # each seed's two arms agree on most episodes: the paired interval sees the consistent gain, the unpaired not
+    a = ["1" * 80 + "0" * 20, "1" * 85 + "0" * 15, "1" * 90 + "0" * 10]
+    b = ["1" * 75 + "0" * 25, "1" * 80 + "0" * 20, "1" * 86 + "0" * 14]
+    paired = experiments.paired_pooled_difference(a, b, reps=2_000)
+    unpaired = experiments.pooled_difference(a, b, reps=2_000)
+    assert paired["difference"] == pytest.approx(14 / 300)
+    assert 0 < paired["ci95_low"] < paired["difference"] < paired["ci95_high"]
+    assert unpaired["ci95_low"] < 0 < unpaired["ci95_high"]
+    assert paired["ci95_high"] - paired["ci95_low"] < (unpaired["ci95_high"] - unpaired["ci95_low"]) / 2
+    # identical arms: every replicate's difference is zero
+    same = experiments.paired_pooled_difference(a, a, reps=200)
+    assert same["ci95_low"] == same["ci95_high"] == 0.0
+    with pytest.raises(ValueError, match="paired arms"):
+        experiments.paired_pooled_difference(a, b[:2])
+    with pytest.raises(ValueError, match="paired arms"):
+        experiments.paired_pooled_difference(["1" * 10], ["1" * 9])

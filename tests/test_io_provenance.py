@@ -49,5 +49,7 @@ def test_provenance_snapshot_is_complete_and_valid():
 
 
 def test_banner_names_profile_commit_and_device():
-    banner = RunRecord(profile="standard", seeds=[0]).banner()
+    banner = RunRecord(profile="standard", seeds=[1000, 1001]).banner()
     assert "profile `standard`" in banner and "commit `" in banner and "device " in banner
+    assert "seeds 1000, 1001 ·" in banner
+    assert "seeds 1000, 1001, …, 1009 (10)" in RunRecord(profile="full", seeds=list(range(1000, 1010))).banner()

@@ -6,9 +6,11 @@ learner gets anywhere on two cores, so this benchmark gives each recipe the same
 fixed wall-clock budget, one at a time, and records success against training
 seconds and against env steps:
 
-- ``zoo``: sb3-contrib's ``TQC`` with SB3's ``HerReplayBuffer`` and
-  ``VecNormalize``, the zoo's FetchPush entry (``hyperparams/tqc.yml``: 3x512,
-  batch 2048, one update per env step);
+- ``zoo``: sb3-contrib's ``TQC`` with SB3's ``HerReplayBuffer``: the zoo's
+  FetchPush recipe (3x512, batch 2048, one update per env step) with
+  VecNormalize and learning_starts 1000 added, as the book's
+  ``hyperparams/tqc.yml`` sets them (the zoo's published entry sets neither:
+  no normalisation, and SB3's default of 100 warm-up steps);
 - ``book``: the book's SAC+HER with its Push recipe (``hyperparams/sac_her.yml``).
 
 Each runs as ``gcrl train`` in a process group of its own, killed when its

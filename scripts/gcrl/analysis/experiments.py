@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from gcrl.rl.envs import task_name
-from gcrl.rl.evaluate import pooled
+from gcrl.rl.evaluate import newcombe_interval, pooled
 from gcrl.rl.run_folder import Curve, LearnerConfig, RunResult
 
 Grid = dict[tuple[str, int], RunResult]
@@ -67,17 +67,21 @@ def pooled_text(p: dict[str, Any]) -> str:
 
 
 def against_floor(p: dict[str, Any], floor: dict[str, Any]) -> str:
-    """Where a pooled success rate stands against a floor (a Chapter 1 baseline row), by their Wilson intervals.
+    """Where a pooled success rate stands against a floor (a Chapter 1 baseline row): by the 95% interval of their
+    difference (Newcombe's hybrid score interval, :func:`gcrl.rl.evaluate.newcombe_interval`).
 
-    *Above* (*below*) when the rate's 95% interval lies entirely above (below) the
-    floor's; otherwise the two are not distinguishable at this sample size.
+    *Above* (*below*) when that interval lies entirely above (below) zero; otherwise the two are not
+    distinguishable at this sample size. Comparing the two rates' own intervals for overlap would be a stricter
+    rule than a test of the difference (9/90 and 6/200 overlap, yet their difference's interval excludes zero).
+    The episodes of ``p`` are pooled over its seeds as if independent, which the verdict's wording says.
     """
-    floor_low, floor_high = floor["success_ci95"]
-    if p["ci95_low"] > floor_high:
-        return "above the random-policy floor"
-    if p["ci95_high"] < floor_low:
-        return "below the random-policy floor"
-    return "not distinguishable from the random-policy floor"
+    low, high = newcombe_interval(p["successes"], p["episodes"], floor["successes"], floor["episodes"])
+    seeds = f", {p['runs']} seeds' episodes pooled" if p.get("runs", 1) > 1 else ""
+    if low > 0:
+        return f"above the random-policy floor (difference's 95% interval [{low:+.2f}, {high:+.2f}]{seeds})"
+    if high < 0:
+        return f"below the random-policy floor (difference's 95% interval [{low:+.2f}, {high:+.2f}]{seeds})"
+    return f"not distinguishable from the random-policy floor (difference's 95% interval [{low:+.2f}, {high:+.2f}]{seeds})"
 
 
 def pooled_curve(curves: list[Curve]) -> list[dict[str, Any]]:
@@ -161,3 +165,36 @@ def pooled_difference(a: list[str], b: list[str], reps: int = 10_000, seed: int 
     return {"difference": pooled_a - pooled_b, "ci95_low": float(low), "ci95_high": float(high),
             "seeds": [len(a), len(b)], "episodes": [sum(map(len, a)), sum(map(len, b))], "reps": reps,
             "method": "two-stage bootstrap: seeds, then episodes within seeds"}
+
+
+def paired_pooled_difference(a: list[str], b: list[str], reps: int = 10_000, seed: int = 0) -> dict[str, Any]:
+    """As :func:`pooled_difference`, for two arms whose runs are paired: ``a[i]`` and ``b[i]`` are the same
+    training seed's runs in the two arms, evaluated on the same episodes (the same reset seeds, in order).
+
+    Each replicate draws seeds with replacement as pairs, then episode indices with replacement within each
+    drawn seed, shared by both arms, and takes the difference of the pooled rates. Resampling the arms
+    independently would treat the shared seeds and episodes as if they were not shared: when the arms agree on
+    most episodes (both solve the easy ones), that unpaired interval is wider than the paired one, a test that
+    then finds no difference where there is one.
+    """
+    import numpy as np
+
+    if not a or len(a) != len(b) or any(len(x) != len(y) or not x for x, y in zip(a, b)) \
+            or any(set(s) - {"0", "1"} for s in (*a, *b)):
+        raise ValueError("paired arms need the same number of runs, each pair a non-empty 0/1 string of one length")
+    rng = np.random.default_rng(seed)
+    arms = [[np.frombuffer(r.encode(), dtype=np.uint8) - ord("0") for r in arm] for arm in (a, b)]
+    differences = np.empty(reps)
+    for rep in range(reps):
+        hits, count = np.zeros(2), 0
+        for run in rng.integers(0, len(a), size=len(a)):  # seeds drawn as pairs
+            episodes = rng.integers(0, len(arms[0][run]), size=len(arms[0][run]))  # the same episodes for both arms
+            hits += [arms[0][run][episodes].sum(), arms[1][run][episodes].sum()]
+            count += len(episodes)
+        differences[rep] = (hits[0] - hits[1]) / count
+    low, high = np.quantile(differences, [0.025, 0.975])
+    pooled_a = sum(r.count("1") for r in a) / sum(map(len, a))
+    pooled_b = sum(r.count("1") for r in b) / sum(map(len, b))
+    return {"difference": pooled_a - pooled_b, "ci95_low": float(low), "ci95_high": float(high),
+            "seeds": [len(a), len(b)], "episodes": [sum(map(len, a)), sum(map(len, b))], "reps": reps,
+            "method": "paired two-stage bootstrap: seeds as pairs, then episodes shared by both arms"}

@@ -245,8 +245,10 @@ def hidden_parameter_spread(env_id: str, physics_ranges: tuple[tuple[str, float,
     from the saved state, for each ``h`` in ``horizons``. Returned per horizon: the
     mean distance between the achieved goals of two draws, and the fraction of
     pairs of draws whose achieved goals lie more than the success
-    threshold apart, the chance that a relabelled reward of 0 computed under one
-    draw is -1 under another.
+    threshold apart. At ``h = 1`` that fraction is the chance that a relabelled reward of 0 computed under one
+    draw is -1 under another; at ``h > 1`` it is the chance that the same open-loop actions miss, by more than
+    the threshold, a goal they reached under another draw: a proxy for the optimism of the relabelled value
+    target (which bootstraps through the policy, closed-loop), not its size.
     """
     import mujoco
 
@@ -254,7 +256,9 @@ def hidden_parameter_spread(env_id: str, physics_ranges: tuple[tuple[str, float,
 
     env = make_fetch_env(env_id)
     fetch = env.unwrapped
-    shifts = [perturb.PhysicsShift(env, field, (low, high), seed=seed) for field, low, high in physics_ranges]
+    # a distinct stream per field, as perturb.randomised seeds them: the fields' draws are independent
+    shifts = [perturb.PhysicsShift(env, field, (low, high), seed=seed * 16 + index)
+              for index, (field, low, high) in enumerate(physics_ranges)]
     threshold = float(fetch.distance_threshold)
     rng = np.random.default_rng(seed)
     spec = mujoco.mjtState.mjSTATE_INTEGRATION

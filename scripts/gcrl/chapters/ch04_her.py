@@ -129,7 +129,8 @@ def train_plan(runs: Plan, runs_folder: Path, run: RunRecord) -> Trained:
 
 
 def curves(results: Trained, variant: Variant) -> list[Curve]:
-    return [result.curve for (v, _), result in results.items() if v == variant]
+    """The curves of ``variant``'s runs in the order of their seeds (so two variants' lists pair seed with seed)."""
+    return [result.curve for (v, _), result in sorted(results.items(), key=lambda item: item[0][1]) if v == variant]
 
 
 def rows(results: Trained, variant: Variant) -> list[dict[str, Any]]:
@@ -219,6 +220,18 @@ def goal_chance(env_id: str, pairs: int, seed: int, threshold: float) -> dict[st
             "monte_carlo": hits / pairs, "monte_carlo_ci95": [low, high], "pairs": pairs}
 
 
+def solved_at_reset(env_id: str, seeds: list[int]) -> str:
+    """One character per episode seed, ``1`` where the episode starts solved: the achieved goal already within the
+    task's threshold of the desired goal at reset (in the order of ``seeds``, as an evaluation's ``outcomes``)."""
+    env = make_fetch_env(env_id)
+    try:
+        starts = [env.reset(seed=seed)[0] for seed in seeds]
+        threshold = float(env.unwrapped.distance_threshold)
+    finally:
+        env.close()
+    return "".join("1" if np.linalg.norm(o["achieved_goal"] - o["desired_goal"]) < threshold else "0" for o in starts)
+
+
 def relabelling_yield(env_id: str, episodes: int, seed: int, n_sampled_goal: int = RECIPE_K) -> dict[str, Any]:
     """Random-action episodes of ``env_id``: the fraction of rewarded transitions before and after relabelling."""
     env = make_fetch_env(env_id)
@@ -299,6 +312,52 @@ def recipe_text(config: SacHerConfig) -> str:
             f"a uniform random action with probability {config.random_eps:g} while collecting; targets "
             f"{'clipped to [−1/(1−γ), 0]' if config.target_clip else 'unclipped'}; normalised observations clipped "
             f"at ±{config.obs_clip:g}")
+
+
+def every(updates: int, env_steps: int) -> str:
+    """A schedule of gradient steps as the prose states it."""
+    return f"{updates} after every {env_steps:,} env steps" if env_steps > 1 else f"{updates} after every env step"
+
+
+def library_text(env_id: str) -> str:
+    """:func:`recipe_against_library` as a clause: each differing setting with the library's value beside it."""
+    differences = recipe_against_library(env_id)
+    return "; ".join(f"{k if ' ' in k else f'`{k}`'} {ours} (the library's: {theirs})"  # a field, or the schedule
+                     for k, (ours, theirs) in differences.items()) or "no setting"
+
+
+def recipe_against_library(env_id: str) -> dict[str, tuple[str, str]]:
+    """The settings in which the book's recipe for ``env_id`` (``hyperparams/sac_her.yml``) differs from its library
+    peer, SB3's SAC with the task's entry of ``hyperparams/sac.yml``: setting -> (the book's value, the library's).
+
+    Where the entry sets nothing the library's default applies, read from the signatures of SB3's ``SAC`` (one
+    gradient step after every env step) and ``VecNormalize`` (observations clipped at 10); SB3 has no random
+    actions besides the policy's noise and no clipped target.
+    """
+    import inspect
+
+    from stable_baselines3 import SAC
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    book = SacHerConfig.from_recipe(env_id, total_steps=1)
+    peer = make_config("sac", env_id, total_steps=1).as_dict()
+    default = {name: p.default for name, p in inspect.signature(SAC).parameters.items()}
+    hyper = {**default, **peer["hyperparams"]}
+    library = {"net_arch": tuple(hyper["policy_kwargs"]["net_arch"]),
+               **{k: hyper[k] for k in ("batch_size", "learning_rate", "gamma", "tau", "learning_starts", "ent_coef")},
+               "n_sampled_goal": peer["her"]["n_sampled_goal"], "goal_selection_strategy": peer["her"]["goal_selection_strategy"],
+               "n_envs": peer["n_envs"],
+               "gradient steps": every(hyper["gradient_steps"], hyper["train_freq"]),
+               "random_eps": 0.0, "target_clip": False,
+               "obs_clip": inspect.signature(VecNormalize).parameters["clip_obs"].default}
+    ours = {**{k: getattr(book, k) for k in library if hasattr(book, k)},
+            "gradient steps": every(book.updates_per_cycle, book.cycle_steps)}
+
+    def shown(value: Any) -> str:
+        return " × ".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}" if isinstance(
+            value, float) else f"{value}"
+
+    return {k: (shown(ours[k]), shown(library[k])) for k in library if shown(ours[k]) != shown(library[k])}
 
 
 def cost_text(result: RunResult) -> str:

@@ -1,75 +1,20 @@
 """Chapter 4's records kept with the book, and what the chapter reads from them.
 
-Two measurements are too long for a book run and are made once on the
-reference machine: the search that chose Push's recipe
-(``scripts/push_recipe_search.py``, §3.4) and ``make bench`` on Push
-(:mod:`gcrl.analysis.bench_push`, §3.6). Their small records, with provenance,
-live in ``book/reference/``; the functions here turn them into the chapter's
-tables and sentences, so that a new record changes the prose.
+Two measurements are too long for a book run and are made once on a reference machine: ``make bench`` on
+Push (:mod:`gcrl.analysis.bench_push`, §3.6) and the GPU probe (``scripts/gpu_probe.py``, §3.2). Their small
+records, with provenance, live in ``book/reference/``; the functions here turn them into the chapter's tables
+and sentences, so that a new record changes the prose. The search's records are read by
+:mod:`gcrl.chapters.ch04_search`.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 from pathlib import Path
 from typing import Any
 
 from gcrl.analysis.bench_push import LEVELS, level_key
 from gcrl.core.paths import REPO_ROOT
-from gcrl.rl.evaluate import newcombe_interval
-
-#: The committed record of ``scripts/push_recipe_search.py`` (§3.4): small, with its provenance.
-SEARCH_RECORD = REPO_ROOT / "book" / "reference" / "push_search.json"
-#: (the choice, the candidate without it): each differs from the recipe ("explore_narrow") in that choice alone.
-SEARCH_CHOICES = (("3 × 128 networks with minibatches of 512 instead of 3 × 256", "explore"),
-                  ("30% random actions and a temperature held at 0.05 instead of SAC's learned one", "no_explore"))
-SEARCH_WINNER = "explore_narrow"
-
-
-def recipe_search(path: Path = SEARCH_RECORD) -> dict[str, Any]:
-    """The search's record, and one row per candidate it trained (success at its last evaluation, with Wilson's
-    interval, env steps to 50% where reached, and throughput: from the separate timing with nothing else running
-    where the record has one, ``throughput_alone``, else from the search run itself)."""
-    record = json.loads(Path(path).read_text())
-    rows = [{"candidate": name, "changes": c["changes"] or "none (the original schedule)",
-             "env_steps": c["last"]["env_steps"], "success_rate": c["last"]["success_rate"],
-             "ci95_low": c["last"]["ci95_low"], "ci95_high": c["last"]["ci95_high"],
-             "best_success_rate": c["best_success_rate"], "steps_to_50": c["to_50"],
-             **{key: c.get("throughput", c)[key] for key in ("env_steps_per_s", "updates_per_s")},
-             "throughput_alone": "throughput" in c, "curve": c["curve"]}
-            for name, c in record["candidates"].items()]
-    return {"protocol": record["protocol"], "provenance": record["provenance"], "rows": rows,
-            "not_run": [n for n in record["protocol"]["defined"] if n not in record["candidates"]]}
-
-
-def search_reading(search: dict[str, Any]) -> list[str]:
-    """What each choice bought: the recipe against the candidate without that choice, at the same env steps.
-
-    The verdict is the Newcombe interval of the difference of final success rates (independent evaluations of
-    ``eval_episodes`` each): a choice "bought" success only when the interval excludes zero.
-    """
-    rows = {r["candidate"]: r for r in search["rows"]}
-    episodes = search["protocol"]["eval_episodes"]
-    lines = []
-    for choice, without in SEARCH_CHOICES:
-        if without not in rows:
-            lines.append(f"{choice}: not measured (the candidate {without!r} is not in the record)")
-            continue
-        pair = (rows[SEARCH_WINNER], rows[without])
-        steps = min(r["curve"][-1]["env_steps"] for r in pair)  # compared where both runs were evaluated
-        a, b = (round(next(c for c in r["curve"] if c["env_steps"] == steps)["success_rate"] * episodes) for r in pair)
-        low, high = newcombe_interval(a, episodes, b, episodes)
-        moved = "raised" if low > 0 else "lowered" if high < 0 else None
-        outcome = (f"{moved} success at {steps:,} env steps from {b}/{episodes} to {a}/{episodes}" if moved else
-                   f"changed success at {steps:,} env steps by no measurable amount ({a}/{episodes} against "
-                   f"{b}/{episodes})")
-        speed = pair[0]["env_steps_per_s"] / pair[1]["env_steps_per_s"]
-        lines.append(f"{choice} {outcome} (difference {(a - b) / episodes:+.2f}, 95% [{low:+.2f}, {high:+.2f}]), and "
-                     f"ran {speed:.2f} times as many env steps per second ({pair[0]['env_steps_per_s']:,.0f} against "
-                     f"{pair[1]['env_steps_per_s']:,.0f})")
-    return lines
-
 
 #: ``make bench --push`` (:mod:`gcrl.analysis.bench_push`): the book's recipe against the zoo's TQC+HER on one
 #: wall clock, run once on the reference machine and kept, as the search is, for the chapter to read
@@ -128,6 +73,62 @@ def push_bench(path: Path = BENCH_RECORD) -> dict[str, Any]:
                 f"{provenance['device']['name']} ({provenance['device']['cores']} cores), commit "
                 f"{provenance['commit'][:7]}")
     return {"record": record, "rows": rows, "reading": reading, "protocol": protocol}
+
+
+def zoo_additions(record: dict[str, Any]) -> str:
+    """How the bench's zoo arm departs from rl-baselines3-zoo's published FetchPush entry (its ``hyperparams/tqc.yml``),
+    read from the configuration the record keeps. The published entry sets neither ``normalize`` nor
+    ``learning_starts``: no VecNormalize, and sb3-contrib's ``TQC`` default for the second, read from its signature."""
+    import inspect
+
+    from sb3_contrib import TQC
+
+    config = record["recipes"]["zoo"]["config"]
+    default = inspect.signature(TQC).parameters["learning_starts"].default
+    starts = config["hyperparams"].get("learning_starts", default)
+    added = (["VecNormalize"] if config["normalize"] else []) + ([f"learning_starts {starts:,}"] if starts != default else [])
+    if not added:
+        return "the zoo's FetchPush recipe as published"
+    return (f"the zoo's FetchPush recipe with {' and '.join(added)} added (the published entry sets neither "
+            f"normalisation nor learning_starts, whose default is {default:,})")
+
+
+def zoo_steady_rate(record: dict[str, Any]) -> dict[str, float]:
+    """The zoo arm's env steps per second of training between its last two evaluations, and the hours its published
+    runs' :data:`ZOO_PUSH_STEPS` would take at that rate.
+
+    The record's average rate (``summary.env_steps_per_s``) divides all env steps by all training seconds, and so
+    counts the first ``learning_starts`` steps, which take no gradient step; between two evaluations after them
+    every env step takes one, the rate the rest of a run would keep.
+    """
+    zoo = record["recipes"]["zoo"]
+    curve, starts = zoo["curve"], zoo["config"]["hyperparams"]["learning_starts"]
+    steady = [row for row in curve if row["env_steps"] >= starts]
+    if len(steady) < 2:
+        raise ValueError(f"the zoo arm has fewer than two evaluations after its {starts:,} warm-up steps")
+    first, last = steady[-2], steady[-1]
+    rate = (last["env_steps"] - first["env_steps"]) / (last["train_s"] - first["train_s"])
+    return {"from_steps": first["env_steps"], "to_steps": last["env_steps"], "env_steps_per_s": rate,
+            "average_env_steps_per_s": zoo["summary"]["env_steps_per_s"], "hours": ZOO_PUSH_STEPS / rate / 3600}
+
+
+def zoo_floor(record: dict[str, Any], at_reset: str) -> str:
+    """What the zoo arm's evaluations measured, against the book arm's first evaluation and the floor: ``at_reset``
+    holds one character per evaluation episode, ``1`` where the block starts within the threshold of its goal
+    (:func:`gcrl.chapters.ch04_her.solved_at_reset` on the record's evaluation seeds)."""
+    zoo = record["recipes"]["zoo"]["curve"]
+    book = record["recipes"]["book"]["curve"][0]
+    counts = sorted({row["outcomes"].count("1") for row in zoo})
+    same = {row["outcomes"] for row in zoo} == {book["outcomes"]}
+    text = (f"every evaluation of the zoo's recipe succeeded on {' or '.join(f'{c}/{len(at_reset)}' for c in counts)} "
+            f"episodes")
+    text += (f", exactly those on which the book's first evaluation, after {book['env_steps']:,} env steps, succeeded"
+             if same else f", against {book['successes']}/{book['episodes']} at the book's first evaluation, after "
+                          f"{book['env_steps']:,} env steps, on other episodes")
+    floor = all(row["outcomes"] == at_reset for row in zoo)
+    return text + (f", and these are the {at_reset.count('1')} episodes whose block starts within the threshold of its "
+                   f"goal: the floor, not a pushed block" if floor else
+                   f"; {at_reset.count('1')} of the episodes start with the block within the threshold of its goal")
 
 
 #: The GPU probe's records (``scripts/gpu_probe.py``, §3.2), from one lease on one NVIDIA H200 with 16 cores: the
@@ -200,105 +201,3 @@ def _work(shape: dict[str, Any]) -> int:
     """Multiply-adds of one forward pass through the hidden layers, per minibatch: batch x sum of width products."""
     widths = shape["net_arch"]
     return shape["batch_size"] * sum(a * b for a, b in zip(widths, widths[1:]))
-
-
-#: The second round of the recipe search (``push_recipe_search.py --round samples``, §3.4): candidates that change
-#: today's recipe for fewer env steps, on selection seeds only.
-SAMPLES_RECORD = REPO_ROOT / "book" / "reference" / "push_search_samples.json"
-#: the candidate every other one is compared with: today's recipe
-SAMPLES_CONTROL = "recipe"
-
-
-def samples_search(path: Path = SAMPLES_RECORD) -> dict[str, Any]:
-    """The second round's record and one row per (candidate, seed): how far the run went, its last success, and
-    the env steps at which it first reached 50% and 90% (``None`` where it did not)."""
-    record = json.loads(Path(path).read_text())
-    rows = [{"candidate": name, "seed": int(seed), "env_steps": line["last"]["env_steps"] if line["last"] else 0,
-             "finished": line["finished"], "last_success": line["last"]["success_rate"] if line["last"] else None,
-             "best_success": line["best_success_rate"],
-             **{key: (line[key] or {}).get("env_steps") for key in (level_key(level) for level in LEVELS)}}
-            for name, seeds in record["runs"].items() for seed, line in seeds.items()]
-    return {"protocol": record["protocol"], "provenance": record["provenance"], "rows": rows, "runs": record["runs"]}
-
-
-def samples_reading(search: dict[str, Any], reps: int = 10_000) -> dict[str, str]:
-    """The second round in sentences: which candidates reached 90% on every seed they ran (with the median env
-    steps), and what each bought against the control at the last evaluation that all runs of both reached, with
-    the two-stage bootstrap interval over seeds and episodes (:func:`gcrl.analysis.experiments.pooled_difference`);
-    a choice "bought" success only where the interval excludes zero."""
-    from gcrl.analysis.experiments import pooled_difference
-
-    protocol, runs = search["protocol"], search["runs"]
-    by_candidate: dict[str, list[dict[str, Any]]] = {}
-    for row in search["rows"]:
-        by_candidate.setdefault(row["candidate"], []).append(row)
-    solved = {name: sorted(r["to_90"] for r in rows) for name, rows in by_candidate.items()
-              if all(r["to_90"] is not None for r in rows)}
-    best = max(search["rows"], key=lambda r: (r["best_success"] or 0, -r["env_steps"]))
-    reached = ("; ".join(f"{name} reached 90% on all {len(steps)} of its seeds (median {statistics.median(steps):,.0f} env steps)"
-                         for name, steps in solved.items()) if solved else
-               f"no candidate reached 90% on every seed it ran; the best evaluation of any run was "
-               f"{best['best_success']:.2f} ({best['candidate']}, seed {best['seed']}, within "
-               f"{best['env_steps']:,} env steps)")
-    bought = []
-    control = runs.get(SAMPLES_CONTROL)
-    for name in runs:
-        if name == SAMPLES_CONTROL:
-            continue
-        seeds = sorted(set(runs[name]) & set(control or {}), key=int)
-        if not seeds:
-            bought.append(f"{name}: not compared (the control was not run on its seeds)")
-            continue
-        pair = [[runs[arm][seed] for seed in seeds] for arm in (name, SAMPLES_CONTROL)]
-        common = set.intersection(*({c["env_steps"] for c in line["curve"]} for arm in pair for line in arm))
-        if not common:
-            bought.append(f"{name}: not compared (no evaluation at env steps common to every run of both arms)")
-            continue
-        steps = max(common)
-        outcomes = [[next(c for c in line["curve"] if c["env_steps"] == steps)["outcomes"] for line in arm]
-                    for arm in pair]
-        d = pooled_difference(outcomes[0], outcomes[1], reps=reps)
-        moved = "raised" if d["ci95_low"] > 0 else "lowered" if d["ci95_high"] < 0 else None
-        bought.append(f"{name} {moved or 'changed by no measurable amount'} the pooled success at {steps:,} env steps "
-                      f"(difference {d['difference']:+.2f}, 95% [{d['ci95_low']:+.2f}, {d['ci95_high']:+.2f}], "
-                      f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} per arm)")
-    seeds = protocol["seeds"]
-    return {"protocol": (f"{len(runs)} candidates on selection seed{'s' if len(seeds) > 1 else ''} "
-                         f"{', '.join(map(str, seeds))}, up to {protocol['budget_steps']:,} env steps each, evaluated "
-                         f"every {protocol['eval_every']:,} on {protocol['eval_episodes']} held-out episodes"),
-            "reached": reached, "bought": "; ".join(bought)}
-
-
-
-#: Today's Push recipe on reporting seeds (``scripts/push_reporting_runs.py``, §3.4): the runs the standard
-#: chapter trains with hindsight, on seeds that chose nothing.
-REPORTING_RECORD = REPO_ROOT / "book" / "reference" / "push_recipe_reporting.json"
-
-
-def reporting_reading(path: Path = REPORTING_RECORD, bench_path: Path = BENCH_RECORD) -> dict[str, str]:
-    """How far the in-sample figures moved: seed 0's env steps to 90% (the bench record, the seed that chose the
-    recipe) against each reporting seed's, and each reporting seed's final success with its Wilson interval; the
-    sentence says how many reporting seeds reached 90% within the budget. Env steps, not minutes: a run's env steps
-    to 90% do not depend on the machine or on what else it ran, its minutes do."""
-    record = json.loads(Path(path).read_text())
-    bench = json.loads(Path(bench_path).read_text())
-    in_sample = bench["recipes"]["book"]["summary"]["to_90"]
-    seeds = record["seeds"]
-    per_seed = []
-    for seed, line in seeds.items():
-        hit, final = line["to_90"], line["final"]
-        reached = f"90% at {hit['env_steps']:,} env steps" if hit else f"not 90% within {line['env_steps']:,} env steps"
-        per_seed.append(f"seed {seed}: {reached}, final {final['successes']}/{final['episodes']} "
-                        f"(95% [{final['ci95_low']:.2f}, {final['ci95_high']:.2f}])")
-    hits = [line["to_90"]["env_steps"] for line in seeds.values() if line["to_90"]]
-    who = "the one reporting seed that reached it did so at" if len(hits) == 1 else \
-        f"the median over the {len(hits)} reporting seeds that reached it is"
-    moved = (f"{who} {statistics.median(hits):,.0f} env steps, {statistics.median(hits) / in_sample['env_steps']:.2f} "
-             f"times seed 0's {in_sample['env_steps']:,}" if hits else f"no reporting seed reached it, where seed 0 "
-             f"did at {in_sample['env_steps']:,}")
-    return {"in_sample": f"seed {bench['bench']['seed']} (the seed that chose the recipe) reached 90% at "
-                         f"{in_sample['env_steps']:,} env steps",
-            "per_seed": "; ".join(per_seed), "reached": f"{len(hits)} of {len(seeds)}", "moved": moved,
-            "budget": f"{record['protocol']['env_steps']:,}",
-            "anchor": f"about {MRL_PUSH_STEPS:,} env steps, {in_sample['env_steps'] / MRL_PUSH_STEPS:.1f} times fewer "
-                      f"than this recipe needed in-sample"}

@@ -29,6 +29,8 @@ NO_HER, PPO = "SAC, no HER", "PPO"
 PAIRS: tuple[tuple[str, str], ...] = ((RECIPE, NO_HER), (RECIPE, PPO), (NO_HER, PPO))
 #: Thresholds of the performance profiles: success rates from 0 to 1 in steps of 0.05.
 TAUS = tuple(round(0.05 * i, 2) for i in range(21))
+#: The verdict on a parameter none of whose tried values changed the score detectably.
+NOT_SHOWN = "not shown sensitive"
 #: A variant whose score falls by more than this fraction of the recipe's, significantly, is knife-edge.
 KNIFE_EDGE_DROP = 0.5
 #: How the prose names the parameters the sensitivity study varies.
@@ -72,8 +74,10 @@ def crossed_variance(matrix: np.ndarray) -> dict[str, float]:
     square of the two-way table estimates Var(eps) (method of moments), which
     gives the seed variance by the law of total variance,
     Var(a) = Var(row mean) - Var(eps) / E, floored at 0. ``episode_se`` is the
-    standard error of one run's score from its E episodes (what more episodes
-    would shrink), averaged over runs.
+    standard error of one run's score from its E episodes, averaged over runs: its error against fresh
+    episodes, which contains the episode effect b as well. ``interaction_se`` = sqrt(Var(eps) / E) is the part
+    of the evaluation noise that does not cancel between runs scored on the same episodes: the only part that
+    widens a comparison of runs, and the only part more episodes per run would shrink there.
     """
     runs, episodes = matrix.shape
     row, column, grand = matrix.mean(axis=1), matrix.mean(axis=0), matrix.mean()
@@ -82,7 +86,8 @@ def crossed_variance(matrix: np.ndarray) -> dict[str, float]:
     raw = float(row.var(ddof=1))
     return {"raw_run_variance": raw, "interaction_variance": interaction,
             "seed_variance": max(0.0, raw - interaction / episodes),
-            "episode_se": float(np.sqrt(np.mean(matrix.var(axis=1, ddof=1) / episodes)))}
+            "episode_se": float(np.sqrt(np.mean(matrix.var(axis=1, ddof=1) / episodes))),
+            "interaction_se": float(np.sqrt(interaction / episodes))}
 
 
 def variation_sources(recipe: list[Any], configurations: dict[str, list[Any]]) -> dict[str, dict[str, float]]:
@@ -91,6 +96,8 @@ def variation_sources(recipe: list[Any], configurations: dict[str, list[Any]]) -
     - *evaluation episodes*: the standard error of one run's score from its
       finite evaluation episodes, computed from the episodes themselves (the
       evaluations of one run share their episodes, so they are not independent);
+    - *evaluation episodes, not shared*: the part of that noise which does not cancel between runs scored on
+      the same episodes (:func:`crossed_variance`'s ``interaction_se``), the part that widens the comparisons;
     - *training seeds*: the spread of the recipe's runs across seeds, as
       observed and corrected for the evaluation noise it contains
       (:func:`crossed_variance`);
@@ -98,7 +105,8 @@ def variation_sources(recipe: list[Any], configurations: dict[str, list[Any]]) -
       their mean score over seeds, as observed and corrected for the seed and
       episode noise of each configuration's mean (its run variance over N).
     """
-    result = {"evaluation episodes": {}, "training seeds (observed)": {}, "training seeds": {},
+    result = {"evaluation episodes": {}, "evaluation episodes, not shared": {}, "training seeds (observed)": {},
+              "training seeds": {},
               "hyperparameters (observed)": {}, "hyperparameters": {}}
     for score in ("final", "area"):
         components = crossed_variance(np.array([episode_scores(r, score) for r in recipe]))
@@ -107,6 +115,7 @@ def variation_sources(recipe: list[Any], configurations: dict[str, list[Any]]) -
                   for runs in configurations.values()]
         between = float(np.var(means, ddof=1))
         result["evaluation episodes"][score] = components["episode_se"]
+        result["evaluation episodes, not shared"][score] = components["interaction_se"]
         result["training seeds (observed)"][score] = float(np.sqrt(components["raw_run_variance"]))
         result["training seeds"][score] = float(np.sqrt(components["seed_variance"]))
         result["hyperparameters (observed)"][score] = float(np.sqrt(between))
@@ -119,9 +128,9 @@ def sensitivity(outcome: SweepOutcome, reps: int, seed: int) -> dict[str, Any]:
 
     A variant is *worse* when the probability that a recipe run beats a
     variant run has a 95% interval above 1/2, *better* when below. A parameter
-    is *stable* over the tried values when every one is within noise of the
-    recipe (neither worse nor better: a small change moved the score by an
-    undetectable amount), *knife-edge* when some value is worse by more than
+    is *not shown sensitive* over the tried values when every one is within noise of the recipe (neither worse
+    nor better: no change was detected, which with a handful of runs per value does not show that the change
+    was small, so the verdict does not call it stable), *knife-edge* when some value is worse by more than
     ``KNIFE_EDGE_DROP`` of the recipe's IQM area, and *sensitive* otherwise.
     """
     by_label = outcome.group(SENSITIVITY)
@@ -151,7 +160,7 @@ def sensitivity(outcome: SweepOutcome, reps: int, seed: int) -> dict[str, Any]:
         worse = [r for r in rows if r["effect"] == "worse"]
         differ = [r for r in rows if r["effect"] != "within noise"]
         knife = worse and max(r["iqm_area_drop"] for r in worse) > KNIFE_EDGE_DROP * recipe_iqm
-        verdicts[parameter] = "knife-edge" if knife else "sensitive" if differ else "stable"
+        verdicts[parameter] = "knife-edge" if knife else "sensitive" if differ else NOT_SHOWN
     return {"env_id": env_id, "task": task_name(env_id), "recipe": by_label[RECIPE][env_id][0].config.as_dict(),
             "configurations": configurations, "verdicts": verdicts,
             "variation": variation_sources(by_label[RECIPE][env_id],
@@ -218,9 +227,9 @@ def order_text(improvement: dict[str, Any]) -> str:
     low, high = improvement["ci95"]
     x, y = improvement["x"], improvement["y"]
     if low > 0.5:
-        return f"so a run of {x} beats a run of {y} more often than not"
+        return f"so a run of {x} beats a run of {y} more often than the reverse (ties counted half)"
     if high < 0.5:
-        return f"so a run of {y} beats a run of {x} more often than not"
+        return f"so a run of {y} beats a run of {x} more often than the reverse (ties counted half)"
     return "an interval that contains 0.5, so these runs do not order the pair"
 
 
@@ -243,19 +252,20 @@ def three_seed_text(three_seed: dict[str, list[float]]) -> str:
 
 def variation_text(variation: dict[str, dict[str, float]]) -> str:
     """The reading of the variation table, for the sensitivity study's score (the area under the curve)."""
-    episodes, seeds = variation["evaluation episodes"]["area"], variation["training seeds"]["area"]
+    episodes, seeds = variation["evaluation episodes, not shared"]["area"], variation["training seeds"]["area"]
     hyper = variation["hyperparameters"]["area"]
     if episodes == 0 and seeds == 0:
         return ("Neither the episodes nor the seeds spread the recipe's area here: every run scored the same on "
                 "every episode.")
     if seeds >= 2 * episodes:
-        text = (f"The spread across seeds is {seeds / max(episodes, 1e-12):.1f} times the evaluation noise of a run's "
-                "area, so more evaluation episodes per run would barely narrow the sensitivity study's intervals; "
-                "more seeds would.")
+        text = (f"The spread across seeds is {seeds / max(episodes, 1e-12):.1f} times the part of a run's evaluation "
+                "noise that does not cancel between runs scored on the same episodes, so more evaluation episodes "
+                "per run would barely narrow the sensitivity study's intervals; more seeds would.")
     else:
-        text = (f"The evaluation noise of a run's area is comparable to or larger than the spread across seeds "
-                f"(their ratio is {seeds / max(episodes, 1e-12):.2f}), so more evaluation episodes per run would "
-                "narrow the sensitivity study's intervals at least as much as more seeds.")
+        text = (f"The part of a run's evaluation noise that does not cancel between runs scored on the same "
+                f"episodes is comparable to or larger than the spread across seeds (their ratio is "
+                f"{seeds / max(episodes, 1e-12):.2f}), so more evaluation episodes per run would narrow the "
+                "sensitivity study's intervals at least as much as more seeds.")
     if seeds > 0:
         text += (f" Within the tried range, the choice of a hyperparameter moves the area {hyper / seeds:.1f} times "
                  "as much as the choice of a seed.")

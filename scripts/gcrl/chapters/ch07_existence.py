@@ -19,6 +19,7 @@ import numpy as np
 
 import torch
 
+from gcrl.analysis.experiments import final_outcomes, pooled_difference
 from gcrl.analysis.scheduler import run_parallel
 from gcrl.analysis.sweep import train_plan
 from gcrl.core.errors import CourseError
@@ -26,7 +27,7 @@ from gcrl.core.provenance import RunRecord
 from gcrl.course.profiles import ExistenceBudget
 from gcrl.rl import experts, imitation
 from gcrl.rl.envs import task_name
-from gcrl.rl.evaluate import evaluate, evaluation_seeds, newcombe_interval, pooled, wilson_interval
+from gcrl.rl.evaluate import evaluate, evaluation_seeds, paired_newcombe_interval, paired_table, pooled, wilson_interval
 from gcrl.rl.learners import make_config
 from gcrl.rl.run_folder import RunResult
 from gcrl.rl.sac_her import algorithm
@@ -35,13 +36,30 @@ from gcrl.rl.sac_her.config import SacHerConfig
 #: Demonstrations are the expert's episodes from reset seeds DEMO_SEED_BASE, DEMO_SEED_BASE + 1, ...; DAgger's
 #: episodes start at DAGGER_SEED_BASE; both stay far from the held-out evaluation seeds (gcrl.rl.evaluate).
 DEMO_SEED_BASE, DAGGER_SEED_BASE = 0, 200_000
-#: The width of the recipe's networks (Chapter 4): the cloning curves use it.
-RECIPE_WIDTH = 256
-LAYERS = 3
-#: "Existence in a bounded class": the smallest width whose clone reaches this fraction of the expert's success.
+#: "Existence in a bounded class": the smallest width whose clone's Wilson lower end reaches this fraction of
+#: the expert's (§1.3's standard for both).
 EXPERT_FRACTION = 0.9
-#: The chapter's claims (``deliverables.yaml`` declares the same numbers, and a test checks they agree).
+#: The chapter's claims (``deliverables.yaml`` declares the same numbers, and a test checks they agree): the
+#: experts' success, and DAgger's non-inferiority margin, the largest deficit against cloning that the lower end
+#: of the paired interval of their difference may show.
 EXPERT_TARGET = 0.9
+NONINFERIORITY_MARGIN = 0.1
+
+
+def recipe_arch(env_id: str) -> tuple[int, ...]:
+    """The hidden layers of the book's SAC+HER on ``env_id``, read from its recipe (``hyperparams/sac_her.yml``).
+
+    This is the class the learner of §3.6 trains, so it is the class the cloning curves fill; the width grid keeps
+    its depth and varies the one width all its layers share.
+    """
+    arch = SacHerConfig.from_recipe(env_id, total_steps=1).net_arch  # the budget does not enter the networks
+    if len(set(arch)) != 1:
+        raise CourseError(f"{env_id}'s recipe has layers of different widths {arch}; the width grid varies one width")
+    return arch
+
+
+def recipe_width(env_id: str) -> int:
+    return recipe_arch(env_id)[0]
 
 
 def expert_record(env_id: str, episodes: int) -> dict[str, Any]:
@@ -72,8 +90,9 @@ def expert_table(budget: ExistenceBudget) -> dict[str, dict[str, Any]]:
     return dict(zip(budget.clone_tasks, records))
 
 
-def clone_config(budget: ExistenceBudget, width: int, seed: int) -> imitation.CloneConfig:
-    return imitation.CloneConfig(net_arch=(width,) * LAYERS, epochs=budget.epochs, seed=seed)
+def clone_config(budget: ExistenceBudget, env_id: str, width: int, seed: int) -> imitation.CloneConfig:
+    """A fit of ``width`` units in each of the layers of ``env_id``'s recipe."""
+    return imitation.CloneConfig(net_arch=(width,) * len(recipe_arch(env_id)), epochs=budget.epochs, seed=seed)
 
 
 def clone_job(env_id: str, demos: list[experts.Rollout], config: imitation.CloneConfig, eval_episodes: int,
@@ -115,24 +134,26 @@ def checkpoint_name(env_id: str, method: str, demonstrations: int, width: int) -
 
 
 def plan(budget: ExistenceBudget, seed: int, out: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The cloning jobs (every task x number of demonstrations at the recipe's width, then the width grid at the
-    largest number), each naming its number of demonstrations, and the DAgger job; a fit two experiments share is
-    planned once."""
+    """The cloning jobs (every task x number of demonstrations in the class of the task's recipe, then the width grid
+    at the largest number), each naming its number of demonstrations, and the DAgger job, in the recipe's class too;
+    a fit two experiments share is planned once."""
     if not budget.demonstrations or min(budget.demonstrations) < 1:
         raise CourseError(f"demonstrations must list positive numbers of episodes, got {budget.demonstrations!r}")
     if not budget.widths:
         raise CourseError("the width grid is empty: name at least one width")
     largest = max(budget.demonstrations)
-    keys = [(e, n, RECIPE_WIDTH) for e in budget.clone_tasks for n in budget.demonstrations]
+    keys = [(e, n, recipe_width(e)) for e in budget.clone_tasks for n in budget.demonstrations]
     keys += [(e, largest, w) for e in budget.width_tasks for w in budget.widths]
-    jobs = [(e, n, clone_config(budget, w, seed), budget.eval_episodes,
+    jobs = [(e, n, clone_config(budget, e, w, seed), budget.eval_episodes,
              out / checkpoint_name(e, "BC", n, w) if n == largest else None)
             for e, n, w in dict.fromkeys(keys)]
     per_round = largest // budget.dagger_rounds
     if per_round < 1:
         raise CourseError(f"{budget.dagger_rounds} DAgger rounds cannot share {largest} episodes")
-    dagger = [(budget.dagger_task, budget.dagger_rounds, per_round, clone_config(budget, RECIPE_WIDTH, seed),
-               budget.eval_episodes, out / checkpoint_name(budget.dagger_task, "DAgger", largest, RECIPE_WIDTH))]
+    width = recipe_width(budget.dagger_task)
+    config = clone_config(budget, budget.dagger_task, width, seed)
+    dagger = [(budget.dagger_task, budget.dagger_rounds, per_round, config, budget.eval_episodes,
+               out / checkpoint_name(budget.dagger_task, "DAgger", largest, width))]
     return jobs, dagger
 
 
@@ -163,8 +184,8 @@ def call(function, arguments: tuple[Any, ...]):
 
 
 def bc_curve(rows: list[dict[str, Any]], env_id: str) -> list[dict[str, Any]]:
-    """Cloning at the recipe's width on ``env_id``, by number of demonstrations."""
-    return sorted((r for r in rows if r["env_id"] == env_id and r["width"] == RECIPE_WIDTH),
+    """Cloning in the class of ``env_id``'s recipe, by number of demonstrations."""
+    return sorted((r for r in rows if r["env_id"] == env_id and r["width"] == recipe_width(env_id)),
                   key=lambda r: r["demonstrations"])
 
 
@@ -174,16 +195,29 @@ def width_curve(rows: list[dict[str, Any]], env_id: str, demonstrations: int) ->
 
 
 def smallest_width(curve: list[dict[str, Any]], expert: dict[str, Any]) -> dict[str, Any]:
-    """The smallest width whose clone's success reaches EXPERT_FRACTION of the expert's (``None`` if none does)."""
-    bar = EXPERT_FRACTION * expert["success_rate"]
-    reaching = [r for r in curve if r["success_rate"] >= bar]
-    return {"bar": bar, "width": reaching[0]["width"] if reaching else None,
-            "success_rate": reaching[0]["success_rate"] if reaching else None,
-            "widths": [r["width"] for r in curve]}
+    """The smallest width whose clone's Wilson lower end reaches EXPERT_FRACTION of the expert's (``None`` if none).
+
+    Both sides are read by §1.3's standard, the lower end of the 95% Wilson interval: the clone's says which
+    success a network of that width is shown to reach, the expert's which success the task is shown to admit.
+    """
+    bar = EXPERT_FRACTION * expert["ci95_low"]
+    reaching = [r for r in curve if r["ci95_low"] >= bar]
+    first = reaching[0] if reaching else {}
+    return {"bar": bar, "width": first.get("width"), "success_rate": first.get("success_rate"),
+            "ci95_low": first.get("ci95_low"), "widths": [r["width"] for r in curve]}
+
+
+def paired_interval(a: str, b: str) -> tuple[float, float]:
+    """The 95% interval of p_a - p_b for two policies scored on the same episodes (``a`` and ``b`` one 0/1
+    character per episode, in the same order): Newcombe's paired method 10 on their 2 x 2 table
+    (:func:`gcrl.rl.evaluate.paired_newcombe_interval`)."""
+    return paired_newcombe_interval(*paired_table(a, b))
 
 
 def dagger_against_bc(dagger_rows: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """At every number of expert episodes both methods used: DAgger's success minus cloning's, Newcombe interval."""
+    """At every number of expert episodes both methods used: DAgger's success minus cloning's, with the paired
+    interval of :func:`paired_interval` (both are scored on the same held-out episodes), and whether its lower end
+    clears the non-inferiority margin."""
     env_id = dagger_rows[0]["env_id"]
     bc = {r["demonstrations"]: r for r in bc_curve(rows, env_id)}
     matched = []
@@ -191,22 +225,46 @@ def dagger_against_bc(dagger_rows: list[dict[str, Any]], rows: list[dict[str, An
         b = bc.get(d["demonstrations"])
         if b is None:
             continue
-        low, high = newcombe_interval(d["successes"], d["episodes"], b["successes"], b["episodes"])
+        low, high = paired_interval(d["outcomes"], b["outcomes"])
         matched.append({"demonstrations": d["demonstrations"], "labels": d["labels"], "dagger": d["success_rate"],
                         "bc": b["success_rate"], "difference": d["success_rate"] - b["success_rate"],
-                        "ci95_low": low, "ci95_high": high, "episodes": d["episodes"]})
+                        "ci95_low": low, "ci95_high": high, "episodes": d["episodes"],
+                        "interval": "paired (Newcombe 1998b, method 10)",
+                        "only_dagger": sum(x == "1" and y == "0" for x, y in zip(d["outcomes"], b["outcomes"])),
+                        "only_bc": sum(x == "0" and y == "1" for x, y in zip(d["outcomes"], b["outcomes"])),
+                        "seeds": [d["seed"], b["seed"]], "margin": NONINFERIORITY_MARGIN,
+                        "noninferior": low > -NONINFERIORITY_MARGIN})
     return matched
 
 
 def difference_text(row: dict[str, Any]) -> str:
-    """What an interval of a difference says, decided by whether it excludes zero."""
+    """What the paired interval of a difference says: whether it excludes zero, whether its lower end clears the
+    non-inferiority margin, and for which fits it speaks."""
     verdict = ("DAgger is better" if row["ci95_low"] > 0 else "cloning is better" if row["ci95_high"] < 0
                else "the two are not distinguishable at this number of episodes")
+    margin = (f"its lower end lies above -{row['margin']:.2f}, so DAgger is not worse than cloning by more than that "
+              "margin" if row["noninferior"] else
+              f"its lower end does not lie above -{row['margin']:.2f}, so DAgger is not shown to be within that "
+              "margin of cloning")
     return (f"{row['dagger']:.0%} against {row['bc']:.0%} at {row['demonstrations']:,} expert episodes "
             f"({row['labels']:,} labels), a difference of {row['difference']:+.2f} "
-            f"(95% Newcombe interval [{row['ci95_low']:+.2f}, {row['ci95_high']:+.2f}], {row['episodes']} held-out "
-            f"episodes each): {verdict}")
+            f"(95% paired interval [{row['ci95_low']:+.2f}, {row['ci95_high']:+.2f}] on the same {row['episodes']} "
+            f"held-out episodes, {row['only_dagger']} solved by DAgger alone and {row['only_bc']} by cloning alone): "
+            f"{verdict}, and {margin}; one fit per method (seeds {row['seeds'][0]} and {row['seeds'][1]}), so this "
+            "speaks for these two fitted policies, not for the two methods over training seeds")
 
+
+def unmatched_text(comparison: list[dict[str, Any]], demonstrations: tuple[int, ...], dagger_rows:
+                   list[dict[str, Any]]) -> str:
+    """Which numbers of expert episodes the cloning curve has that no DAgger round matches, and DAgger's own."""
+    matched = {c["demonstrations"] for c in comparison}
+    missing = [n for n in demonstrations if n not in matched]
+    rounds = ", ".join(f"{r['demonstrations']:,}" for r in dagger_rows)
+    if not missing:
+        return f"every number of expert episodes the cloning curve has is matched by a DAgger round ({rounds})"
+    return (f"at {', '.join(f'{n:,}' for n in missing)} expert episodes the chapter trains no DAgger round to "
+            f"compare with cloning: DAgger's rounds end at {rounds} episodes, so only "
+            f"{', '.join(f'{n:,}' for n in sorted(matched)) or 'none'} can be compared")
 
 
 def interval_against(record: dict[str, Any], others: list[dict[str, Any]]) -> str:
@@ -225,7 +283,8 @@ def width_reading(width_record: dict[str, dict[str, Any]]) -> str:
     parts = []
     if found:
         parts.append("Where a width reached it, this is existence in a bounded class, measured: a network of that "
-                     "size, fitted by the stated procedure from the stated data, does as well. It bounds the width "
+                     "size, fitted by the stated procedure from the stated data, is shown to do nearly as well as the "
+                     "expert is shown to do, each by the lower end of its interval. It bounds the width "
                      "needed from above, not from below: a better fit (more data, more passes, a loss that weights "
                      "the switching states) could need less.")
     if missing:
@@ -263,24 +322,49 @@ def train_lfd(budget: ExistenceBudget, seed: int, runs_folder: Path, run: RunRec
 
 
 def lfd_comparison(results: dict[LfdKey, RunResult]) -> dict[str, Any]:
-    """Each arm's final success pooled over its seeds (``with``, ``without``), and the difference with its 95%
-    Newcombe interval."""
-    w, wo = (pooled([r.curve[-1] for (a, _), r in results.items() if a == arm]) for arm in (WITH, WITHOUT))
-    low, high = newcombe_interval(w["successes"], w["episodes"], wo["successes"], wo["episodes"])
+    """Each arm's final success pooled over its seeds (``with``, ``without``) and the difference with its 95%
+    interval.
+
+    Both arms are scored on the same held-out episodes. With one run per arm the interval is the paired one of
+    :func:`paired_interval`; with several it is the two-stage bootstrap of
+    :func:`gcrl.analysis.experiments.pooled_difference`, seeds then episodes within seeds: the episodes of one
+    run share its training seed, and pooling them as if they were independent would hide the variation between
+    seeds (a run that fails outright counts as a few failed episodes, not as one failed seed).
+    """
+    runs = {arm: [r for (a, _), r in sorted(results.items()) if a == arm] for arm in (WITH, WITHOUT)}
+    w, wo = (pooled([r.curve[-1] for r in runs[arm]]) for arm in (WITH, WITHOUT))
+    outcomes = {arm: final_outcomes([r.curve for r in runs[arm]]) for arm in (WITH, WITHOUT)}
+    if len(outcomes[WITH]) == len(outcomes[WITHOUT]) == 1:
+        (low, high), interval = paired_interval(outcomes[WITH][0], outcomes[WITHOUT][0]), "paired"
+    else:
+        gap = pooled_difference(outcomes[WITH], outcomes[WITHOUT])
+        low, high, interval = gap["ci95_low"], gap["ci95_high"], "two-stage bootstrap"
     return {"with": w, "without": wo, "difference": w["success_rate"] - wo["success_rate"],
-            "ci95_low": low, "ci95_high": high}
+            "ci95_low": low, "ci95_high": high, "seeds": [w["runs"], wo["runs"]], "interval": interval}
 
 
 def lfd_text(comparison: dict[str, Any]) -> str:
-    """What the difference says, decided by whether its interval excludes zero."""
+    """What the difference says, decided by whether its interval excludes zero, and for what: these two runs
+    when each arm has one, the method at this budget over the seeds when each has several."""
     w, wo = comparison["with"], comparison["without"]
-    verdict = ("the demonstrations help" if comparison["ci95_low"] > 0 else
-               "the demonstrations hurt" if comparison["ci95_high"] < 0 else
-               "the two arms are not distinguishable at this budget")
+    single = comparison["interval"] == "paired"
+    if single:
+        verdict = ("the run with demonstrations ends above the run without" if comparison["ci95_low"] > 0 else
+                   "the run with demonstrations ends below the run without" if comparison["ci95_high"] < 0 else
+                   "the two runs are not distinguishable on these episodes")
+        scope = ("one training seed per arm, so the interval, paired over the same held-out episodes, speaks for "
+                 "these two runs, not for the two methods over training seeds (Chapter 6 measures that)")
+    else:
+        verdict = ("the demonstrations help at this budget" if comparison["ci95_low"] > 0 else
+                   "the demonstrations hurt at this budget" if comparison["ci95_high"] < 0 else
+                   "the two arms are not distinguishable at this budget")
+        scope = (f"{w['runs']} and {wo['runs']} training seeds, so the interval, a two-stage bootstrap over seeds and "
+                 "then episodes within each seed, carries the variation between training seeds as well as between "
+                 f"episodes, as far as {min(w['runs'], wo['runs'])} seeds per arm can estimate it")
     return (f"{w['success_rate']:.0%} with demonstrations against {wo['success_rate']:.0%} without "
-            f"({w['episodes']} held-out episodes per arm over {w['runs']} seed(s)), a difference of "
-            f"{comparison['difference']:+.2f} (95% Newcombe interval [{comparison['ci95_low']:+.2f}, "
-            f"{comparison['ci95_high']:+.2f}]): {verdict}")
+            f"({w['episodes']} held-out episodes per arm), a difference of {comparison['difference']:+.2f} "
+            f"(95% {comparison['interval']} interval [{comparison['ci95_low']:+.2f}, "
+            f"{comparison['ci95_high']:+.2f}]): {verdict}; {scope}")
 
 
 def q_filter_on_a_batch(agent: algorithm.Agent, obs: torch.Tensor, demo_action: torch.Tensor) -> dict[str, Any]:

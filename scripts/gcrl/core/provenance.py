@@ -152,11 +152,14 @@ class RunRecord:
         }
 
     def banner(self) -> str:
-        """One Markdown line for the top of a rendered chapter: profile, commit, device, date."""
+        """One Markdown line for the top of a rendered chapter: profile, seeds, commit, device, date (the
+        chapter's parameters cell is not shown, so this line is where the reader learns what it ran with)."""
         commit, dirty = git_state()
         short = commit[:10] + (" (dirty)" if dirty else "")
         device = device_info()
+        seeds = ", ".join(str(int(s)) for s in self.seeds) if len(self.seeds) <= 3 else \
+            f"{int(self.seeds[0])}, {int(self.seeds[1])}, …, {int(self.seeds[-1])} ({len(self.seeds)})"
         return (
-            f"**Produced by** profile `{self.profile}` · commit `{short}` · "
+            f"**Produced by** profile `{self.profile}` · seeds {seeds} · commit `{short}` · "
             f"device {device['kind'].upper()}: {device['name']} · {self.started_at[:10]} (UTC)"
         )

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -50,7 +51,9 @@ def toc_chapters(root: Path) -> list[str]:
 def stage(root: Path, runs: list[ChapterRun]) -> None:
     """Copy the executed notebooks to ``book/chapters/``; every toc chapter must be among them.
 
-    Papermill's injected-parameters cell is collapsed, like the chapter's own parameters cell.
+    Papermill's injected-parameters cell is removed from the page, like the chapter's own parameters cell
+    (tagged ``remove-cell`` in its source): the banner that opens every chapter already states the profile,
+    the seed and the results folder it ran with.
     """
     by_stem = {run.chapter.stem: run for run in runs}
     missing = [stem for stem in toc_chapters(root) if stem not in by_stem]
@@ -63,8 +66,8 @@ def stage(root: Path, runs: list[ChapterRun]) -> None:
         notebook = nbformat.read(run.notebook, as_version=4)
         for cell in notebook.cells:
             tags = cell.metadata.setdefault("tags", [])
-            if "injected-parameters" in tags and "hide-input" not in tags:
-                tags.append("hide-input")  # shown collapsed: the reader can still see what was injected
+            if "injected-parameters" in tags and "remove-cell" not in tags:
+                tags.append("remove-cell")
         nbformat.write(notebook, target / f"{stem}.ipynb")
 
 
@@ -112,3 +115,20 @@ def build_html(root: Path, output: Path | None = None) -> Path:
         detail = "\n  ".join(flagged[:20]) or "(no warning lines; see the log)"
         raise CourseError(f"the book build failed (exit {done.returncode}); full log: {log_path}\n  {detail}")
     return output / "_build" / "html" / "index.html"
+
+
+#: the characters of a printed source line that fit the book's text column
+LISTING_WIDTH = 84
+
+
+def listing(source: str, width: int = LISTING_WIDTH) -> str:
+    """``source`` with its lines numbered, each line longer than ``width`` broken at spaces onto continuation lines
+    (marked ``…`` where the number stands), so that nothing is cut at the right edge of a page."""
+    lines = source.splitlines()
+    digits = len(str(len(lines)))
+    out = []
+    for number, line in enumerate(lines, 1):
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        pieces = textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) or [""]
+        out += [f"{number:>{digits}} {pieces[0]}"] + [f"{'…':>{digits}} {p}" for p in pieces[1:]]
+    return "\n".join(out)

@@ -1,4 +1,4 @@
-"""Chapter 4's problems: the relabelled fraction, future goals, relabelled rewards, a planted goal leak."""
+"""Chapter 4's problems: the relabelled fraction, future goals, relabelled rewards, a planted indexing bug."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Callable
 import numpy as np
 from scipy.stats import chisquare
 
-from gcrl.exercises.problem import Failed, Problem, require
+from gcrl.exercises.problem import Problem, require
 from gcrl.rl.envs import make_fetch_env
 from gcrl.rl.her import her_ratio, relabel_episode
 
@@ -69,24 +69,42 @@ def check_relabel(relabel: Callable[..., Any]) -> None:
 
 
 def check_sample_future_goals(sample: Callable[..., Any]) -> None:
+    """`future` goals from a flat buffer: every goal of transition t is the achieved goal after some j drawn uniformly
+    from {t, ..., T - 1} of t's own episode. Each defect found is reported with what was measured."""
     episodes = 6
     rng = np.random.default_rng(0)
-    achieved = rng.normal(size=(episodes * HORIZON, 3))
-    episode = np.repeat(np.arange(episodes), HORIZON)
-    start = episode * HORIZON
-    index = rng.integers(0, episodes * HORIZON, size=4000)
+    achieved = rng.normal(size=(episodes * HORIZON, 3))  # distinct rows: a goal names the row it was read from
+    start = np.repeat(np.arange(episodes), HORIZON) * HORIZON
+    defects = []
+    last = np.repeat(np.arange((episodes - 1) * HORIZON, episodes * HORIZON), 20)  # the last episode's transitions
     try:
-        goals = np.asarray(sample(achieved, start, HORIZON, index, np.random.default_rng(1)))
+        sample(achieved, start, HORIZON, last, np.random.default_rng(1))
     except IndexError:
-        raise Failed("symptom: indexing past the end of the buffer (IndexError) for transitions near the end "
-                             "of the last episode: the offset is not bounded by the transition's own episode") from None
+        defects.append("for transitions of the last episode the index read runs past the buffer's end (IndexError)")
+    inner = np.repeat(np.arange((episodes - 1) * HORIZON), 160)  # the other episodes: every read stays in the buffer
+    goals = np.asarray(sample(achieved, start, HORIZON, inner, np.random.default_rng(2)))
+    require(goals.shape == (len(inner), 3), f"one goal per transition: shape {(len(inner), 3)}, got {goals.shape}")
     source = {tuple(row): i for i, row in enumerate(achieved)}
-    found = np.array([source.get(tuple(g), -1) for g in goals])
-    require(bool(np.all(found >= 0)), "every goal must be an achieved goal stored in the buffer")
-    foreign = float(np.mean(episode[found] != episode[index]))
-    require(foreign == 0.0, f"symptom: {foreign:.0%} of the substitute goals are achieved goals of another episode: "
-            "a goal that episode's start state says nothing about, rewarded as if this episode had reached it")
-    require(bool(np.all(found >= index)), "some substitute goals come from before the transition: `future` only")
+    j = np.array([source.get(tuple(g), -1) for g in goals])
+    require(bool(np.all(j >= 0)), "every goal must be a row of next_achieved_goals, the goal achieved after some "
+            "transition")
+    t = inner - start[inner]  # the transition's step within its episode
+    outside = (j < inner) | (j >= start[inner] + HORIZON)
+    if outside.any():
+        late = t >= HORIZON // 2
+        defects.append(f"of the goals drawn for the first {episodes - 1} episodes' transitions (where no read leaves the "
+                       f"buffer), {outside.mean():.0%} are not the goal achieved after a step j in {{t, ..., T - 1}} of "
+                       f"the transition's own episode ({outside[~late].mean():.0%} for t < {HORIZON // 2}, "
+                       f"{outside[late].mean():.0%} for t >= {HORIZON // 2}), so they are not `future` draws")
+    else:
+        for step in (0, 25, 40):
+            counts = np.bincount(j[t == step] - inner[t == step], minlength=HORIZON - step)
+            if chisquare(counts).pvalue < 1e-5:  # three tests: a correct draw fails one about once in 30,000
+                defects.append(f"for t = {step} the step j is not uniform on {{{step}, ..., {HORIZON - 1}}} "
+                               f"(chi-square test; the most frequent j takes {counts.max() / counts.sum():.0%} of "
+                               "the draws)")
+                break
+    require(not defects, "symptom: " + "; and ".join(defects))
 
 
 PROBLEMS = (
@@ -95,6 +113,6 @@ PROBLEMS = (
     Problem("ch04", 2, "implementation", "the `future` strategy's indices", "future_goal_indices",
             check_future_goal_indices),
     Problem("ch04", 3, "implementation", "relabelled goals and their rewards", "relabel", check_relabel),
-    Problem("ch04", 4, "diagnosis", "a relabelling that leaks other episodes' goals", "sample_future_goals",
+    Problem("ch04", 4, "diagnosis", "`future` goals from a flat buffer of episodes", "sample_future_goals",
             check_sample_future_goals),
 )

@@ -32,8 +32,9 @@ def check_q_filter(q_filter: Callable[..., Any]) -> None:
     mask = torch.as_tensor(q_filter(q_demo, q_policy))
     require(tuple(mask.shape) == (4,), f"one verdict per row: shape (4,), got {tuple(mask.shape)}")
     expected = torch.tensor([True, True, False, False])
-    require(torch.equal(mask.bool(), expected), f"mask {mask.tolist()} keeps the wrong rows: each side is judged by "
-            "its pessimistic critic (the minimum over the critics, not their mean or the first alone)")
+    require(torch.equal(mask.bool(), expected), f"mask {mask.tolist()} keeps the wrong rows: value each side by the "
+            "minimum over the critics, the function the actor's loss maximises (not their mean or the first alone), "
+            "so that the filter agrees with the actor's own objective")
     require(not bool(torch.as_tensor(q_filter(q_policy, q_policy)).any()), "a demonstration the critic values "
             "exactly as the actor's own action must be rejected (the comparison is strict)")
 

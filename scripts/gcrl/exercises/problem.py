@@ -81,10 +81,27 @@ def load_module(path: Path) -> ModuleType:
     sys.modules.pop(name, None)
     try:
         spec.loader.exec_module(module)
-    except Exception as error:  # the reader's file does not even import: say where
-        where = traceback.extract_tb(error.__traceback__)[-1]
-        raise CourseError(f"{path} does not import: {type(error).__name__}: {error} (line {where.lineno})") from None
+    except Exception as error:  # the reader's file does not even import: say where, in the reader's file
+        raise CourseError(f"{path} does not import: {type(error).__name__}: {_message(error)} "
+                          f"({_where(error, path)})") from None
     return module
+
+
+def _message(error: Exception) -> str:
+    """The error's own words, without the location a SyntaxError appends to them (``_where`` gives it)."""
+    return error.msg if isinstance(error, SyntaxError) else str(error)
+
+
+def _where(error: Exception, path: Path) -> str:
+    """``file, line N`` of the reader's line that failed: a SyntaxError carries it; for any other error it is the
+    deepest frame of the traceback that lies in the reader's file (the frames below it are Python's import
+    machinery or a library the file called); an error raised elsewhere names the file and line where it was."""
+    if isinstance(error, SyntaxError) and error.lineno is not None:
+        return f"{error.filename or path}, line {error.lineno}"
+    frames = traceback.extract_tb(error.__traceback__)
+    mine = [frame for frame in frames if Path(frame.filename).resolve() == path.resolve()]
+    frame = (mine or frames)[-1]
+    return f"{frame.filename}, line {frame.lineno}"
 
 
 def run_check(problem: Problem, implementation: Callable[..., Any] | None, source: str) -> Outcome:

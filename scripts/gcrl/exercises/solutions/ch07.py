@@ -14,7 +14,8 @@ def cloning_regret_bound(departure: np.ndarray) -> float:
 
 
 def q_filter(q_demo: torch.Tensor, q_policy: torch.Tensor) -> torch.Tensor:
-    """Rows whose demonstrated action the critic prefers: min_i Q_i(s, a_D) > min_i Q_i(s, mu(s)).
+    """Rows whose demonstrated action the critic prefers: min_i Q_i(s, a_D) > min_i Q_i(s, mu(s)), both sides valued
+    by the minimum over the critics that the actor's loss maximises.
 
     ``q_demo`` and ``q_policy`` have shape (critics, batch); the mask has shape (batch,).
     """

@@ -15,7 +15,8 @@ def soft_value(q_values, alpha):
 
 def tanh_gaussian_log_prob(mean, log_std, u):
     """Problem 3.2. log pi(a) of the action a = tanh(u), u ~ N(mean, exp(log_std)^2) per dimension,
-    summed over the last (action) dimension. Torch tensors in, a tensor out; stable for large |u|."""
+    summed over the last (action) dimension. Torch tensors in, a tensor out, differentiable in mean and
+    log_std; exact (no epsilon added) and finite for large |u|, where tanh(u) rounds to 1."""
     raise NotImplementedError
 
 
@@ -26,8 +27,8 @@ def temperature_loss(log_alpha, log_prob, target_entropy):
 
 
 def polyak_update(params, target_params, tau):
-    """Problem 3.4 (diagnosis). The soft update of the target critic, in place. Training with it diverges
-    slowly. Run the check, read the symptom, repair this code."""
+    """Problem 3.4 (diagnosis). The soft update of the target critic, in place. With it the target critic
+    never moves and training stalls. Run the check, read the symptom, repair this code."""
     with torch.no_grad():
         for param, target in zip(params, target_params):
             target = (1.0 - tau) * target + tau * param

@@ -155,13 +155,13 @@ def pairwise_min(q: torch.Tensor) -> torch.Tensor:
 
 def q_filter_mask(agent: Agent, obs: torch.Tensor, demo_action: torch.Tensor, policy_action: torch.Tensor) -> torch.Tensor:
     """Nair et al.'s Q-filter: True where the critic values the demonstrated action above the actor's,
-    min_i Q_psi_i(s, a_D) > min_i Q_psi_i(s, mu_theta(s)) (Ch. 7, §1.5). No gradient flows through it."""
+    min_i Q_psi_i(s, a_D) > min_i Q_psi_i(s, mu_theta(s)) (Ch. 7, §1.7). No gradient flows through it."""
     with torch.no_grad():
         return pairwise_min(agent.critic(obs, demo_action)) > pairwise_min(agent.critic(obs, policy_action))
 
 
 def cloning_loss(agent: Agent, obs: torch.Tensor, demo_action: torch.Tensor, filtered: bool) -> torch.Tensor:
-    """L_BC(theta) = 1/N_D sum_i m_i ||mu_theta(s_i) - a_D,i||^2 over N_D demonstrated transitions (Ch. 7, §1.5),
+    """L_BC(theta) = 1/N_D sum_i m_i ||mu_theta(s_i) - a_D,i||^2 over N_D demonstrated transitions (Ch. 7, §1.7),
     mu_theta(s) = tanh(m_theta(s)) the actor's deterministic action, m_i the Q-filter (1 everywhere unfiltered)."""
     mean_action, _ = agent.actor(obs, deterministic=True)
     squared = ((mean_action - demo_action) ** 2).sum(-1)
@@ -211,7 +211,7 @@ def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.
         # the original HER code's penalty: lambda_a E[||a / a_max||^2 / dim A], here a_max = 1 (Ch. 4, §3.4)
         actor_loss = actor_loss + action_l2 * (action_pi ** 2).mean()
     if demo_rows:
-        # learning from demonstrations (Ch. 7, §1.5): L = L_pi + lambda_BC L_BC on the demonstrated rows
+        # learning from demonstrations (Ch. 7, §1.7): L = L_pi + lambda_BC L_BC on the demonstrated rows
         actor_loss = actor_loss + bc_weight * cloning_loss(agent, obs[-demo_rows:], action[-demo_rows:], q_filter)
     alpha_loss = -(agent.log_alpha * (log_pi.detach() + agent.target_entropy)).mean() if agent.learns_temperature \
         else 0.0

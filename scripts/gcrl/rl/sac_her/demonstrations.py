@@ -1,4 +1,4 @@
-"""Learning from demonstrations for the book's SAC+HER (Nair et al. 2018; Chapter 7, section 1.5).
+"""Learning from demonstrations for the book's SAC+HER (Nair et al. 2018; Chapter 7, section 1.7).
 
 At the start of a run the task's scripted expert (:mod:`gcrl.rl.experts`) plays
 ``demo_episodes`` episodes from the reset seeds ``DEMO_SEED_BASE``,
@@ -7,7 +7,9 @@ held-out evaluation seeds). They are stored whole in a replay of their own, and
 every gradient step draws ``demo_batch_size`` transitions from it beside the
 ``batch_size`` drawn from the agent's own episodes, relabelled as they are drawn
 by the same functions (:mod:`gcrl.rl.her`), with the same k and strategy: a
-demonstration that reached its goal also teaches the goals it passed through.
+demonstration that reached its goal also teaches the goals it passed through,
+with the caveat of Chapter 4, section 1.3 (a goal drawn from the episode's own
+future depends on how the episode turned out).
 The critic learns from both; the actor's loss adds the behaviour-cloning term of
 :func:`gcrl.rl.sac_her.algorithm.cloning_loss` on the demonstration rows.
 
