@@ -7,6 +7,7 @@ import ast
 import copy
 import math
 import shutil
+from fractions import Fraction
 
 import gymnasium as gym
 import jupytext
@@ -20,7 +21,7 @@ from gcrl.course.runner import discover
 from gcrl.exercises import CHAPTERS, check, problems
 from gcrl.exercises.check import solution_path, stub_path
 from gcrl.exercises.problem import load_module, run_check
-from gcrl.exercises.solutions import ch01 as s01, ch02 as s02, ch04 as s04, ch05 as s05, ch06 as s06
+from gcrl.exercises.solutions import ch01 as s01, ch02 as s02, ch04 as s04, ch05 as s05, ch06 as s06, ch07 as s07
 from gcrl.exercises.solutions import ch03 as s03
 from gcrl.rl.evaluate import evaluate
 
@@ -595,6 +596,100 @@ def _polyak_copy(params, target_params, tau):  # compute the new value, copy it 
             target.copy_((1.0 - tau) * target + tau * param)
 
 
+# --- Chapters 4 and 7: the wrong answers and correct answers in other forms that need more than a lambda. A mutant's
+# comment names the mistake and its family.
+
+def _future_rounded(t, h, rng):  # a continuous draw on [t, T - 1], rounded: the ends half as likely (known defect)
+    return np.round(rng.uniform(t, h - 1)).astype(int)
+
+
+def _future_shared(t, h, rng):  # one uniform number shared by every transition
+    t = np.asarray(t)
+    return (t + rng.random() * (h - t)).astype(int)
+
+
+def _future_reused(t, h, rng):  # one set of uniform numbers reused for the second half of the batch
+    t = np.asarray(t)
+    u = rng.random((len(t) + 1) // 2)
+    return (t + np.concatenate([u, u])[:len(t)] * (h - t)).astype(int)
+
+
+def _future_in_place(t, h, rng):  # right draws, written into the caller's t
+    t += rng.integers(0, h - t)
+    return t
+
+
+def _future_modulo(t, h, rng):  # an offset on the whole episode taken modulo the remaining steps: small ones favoured
+    t = np.asarray(t)
+    return t + rng.integers(0, h, size=t.shape) % (h - t)
+
+
+def _future_loop(t, h, rng):  # one draw per transition from the steps that remain
+    return np.array([rng.choice(np.arange(x, h)) for x in t])
+
+
+def _relabel_before(ag, t, j, threshold=0.05):  # the reward from the goal achieved before transition t (off by one)
+    return ag[j], -(np.linalg.norm(ag[np.asarray(t) - 1] - ag[j], axis=-1) > threshold).astype(float)
+
+
+def _relabel_rule(rule):
+    """The right goals, the reward decided by ``rule(difference, threshold)`` (a mutant)."""
+    return lambda ag, t, j, threshold=0.05: (ag[j], -rule(ag[t] - ag[j], threshold).astype(float))
+
+
+def _relabel_loop(ag, t, j, threshold=0.05):  # one transition at a time, math.dist
+    return (np.array([ag[k] for k in j]),
+            np.array([0.0 if math.dist(ag[a], ag[b]) <= threshold else -1.0 for a, b in zip(t, j)]))
+
+
+def _relabel_torch(ag, t, j, threshold=0.05):  # torch, in float64, with torch.cdist's pairwise distance per row
+    a = torch.as_tensor(ag, dtype=torch.float64)
+    goals = a[torch.as_tensor(j)]
+    distance = torch.cdist(a[torch.as_tensor(t)][:, None, :], goals[:, None, :]).reshape(-1)
+    return goals.numpy(), torch.where(distance > threshold, -1.0, 0.0).numpy()
+
+
+def _sample_clipped_to_episode(ag, s, h, i, rng):  # offsets clipped to the episode's end: 51% on its last step
+    return ag[np.minimum(i + rng.integers(0, h, size=np.shape(i)), s[i] + h - 1)]
+
+
+def _sample_rounded(ag, s, h, i, rng):  # a continuous draw on [i, end - 1], rounded
+    return ag[np.round(rng.uniform(i, s[i] + h - 1)).astype(int)]
+
+
+def _sample_from_copy(ag, s, h, i, rng):  # draws from a copy: the caller's generator never advances
+    return ag[copy.deepcopy(rng).integers(i, s[i] + h)]
+
+
+def _sample_loop(ag, s, h, i, rng):
+    return np.array([ag[rng.integers(k, s[k] + h)] for k in i])
+
+
+def _sample_by_step(ag, s, h, i, rng):  # the step t = i - start; j = start + t + an offset on the T - t steps left
+    t = np.asarray(i) - s[i]
+    return ag[s[i] + t + np.floor(rng.random(np.shape(i)) * (h - t)).astype(int)]
+
+
+def _bound_in_place(e):  # right sum, the weights multiplied into the caller's rates
+    e = np.asarray(e)
+    e *= len(e) - np.arange(len(e))
+    return float(e.sum())
+
+
+def _bound_independent(e):  # another method: the probability of a departure by step t for independent steps
+    e = np.asarray(e, dtype=float)
+    return float(np.sum(1 - np.cumprod(1 - e)))
+
+
+def _dagger_into_caller(dataset, visited, expert):  # extends the caller's list in place, returns nothing
+    dataset.extend((s, expert(s)) for s in visited)
+
+
+def _dagger_in_place(dataset, visited, expert):  # extends the list it is given and returns it
+    dataset.extend((s, expert(s)) for s in visited)
+    return dataset
+
+
 #: problem label -> wrong implementations its check must reject (the diagnosis problems' stubs are their bugs)
 MUTANTS = {
     "ch00.1": [lambda a, d, threshold=0.05: -(np.linalg.norm(np.asarray(a) - d, axis=-1) >= threshold).astype(float) + 0,
@@ -699,12 +794,54 @@ MUTANTS = {
     "ch03.4": [_polyak_list_assign, _polyak_swapped, _polyak_weights_swapped, _polyak_fixed_tau, _polyak_skip_last,
                lambda params, targets, tau: [t.data.copy_(p) for p, t in zip(params, targets)],  # a hard update
                _polyak_on_clones],
-    "ch04.1": [lambda k: 1 / (k + 1), lambda k: k / (k + 2)],
-    "ch04.2": [lambda t, h, rng: rng.integers(np.asarray(t) + 1, h + 1) - 0,
-               lambda t, h, rng: rng.integers(0, h, size=np.shape(t)),
-               lambda t, h, rng: np.minimum(rng.integers(np.asarray(t), h + 5), h - 1)],
+    "ch04.1": [lambda k: 1 / (k + 1), lambda k: k / (k + 2),
+               lambda k: 0.8,  # the paper's k = 4 hard-coded
+               lambda k: (k - 1) / k if k else 0.0,  # one copy too few (off by one)
+               lambda k: k // (k + 1),  # integer division
+               lambda k: round(k / (k + 1), 2),  # rounded to two digits
+               lambda k: 1 - 0.5 ** k],  # another closed form that agrees at k = 0 and 1
+    "ch04.2": [lambda t, h, rng: rng.integers(np.asarray(t) + 1, h + 1) - 0,  # {t + 1, ..., T}: off by one
+               lambda t, h, rng: rng.integers(0, h, size=np.shape(t)),  # the `episode` strategy
+               lambda t, h, rng: np.minimum(rng.integers(np.asarray(t), h + 5), h - 1),  # clipped to the end
+               _future_rounded,
+               lambda t, h, rng: np.floor(rng.uniform(t, h)),  # right draws, as floats
+               lambda t, h, rng: rng.integers(t, 50),  # the horizon hard-coded
+               lambda t, h, rng: np.minimum(rng.integers(np.asarray(t) + 1, h + 1), h - 1),  # no j = t, clipped
+               lambda t, h, rng: rng.integers(t, h - 1),  # j = T - 1 excluded (off by one)
+               lambda t, h, rng: np.minimum(rng.integers(t, h - 1 + (np.asarray(t) == h - 1)), h - 1),  # the same
+               _future_shared, _future_reused,
+               lambda t, h, rng: np.random.randint(t, h),  # numpy's global generator, not the one given
+               lambda t, h, rng: copy.deepcopy(rng).integers(t, h),  # a copy of the generator: it never advances
+               lambda t, h, rng: np.random.default_rng(0).integers(t, h),  # a generator of its own
+               _future_in_place, _future_modulo,
+               lambda t, h, rng: np.maximum(t, rng.integers(0, h, size=np.shape(t))),  # episode draws clipped to t
+               lambda t, h, rng: np.minimum(np.round(rng.uniform(t, h)).astype(int), h - 1)],  # rounded, clipped
     "ch04.3": [lambda ag, t, j, threshold=0.05: (ag[t], np.zeros(len(t), dtype=np.float32)),
-               lambda ag, t, j, threshold=0.05: s04.relabel(ag, t, np.asarray(j) - 1 + (np.asarray(j) == 0), threshold)],
+               lambda ag, t, j, threshold=0.05: s04.relabel(ag, t, np.maximum(np.asarray(j) - 1, 0), threshold),
+               lambda ag, t, j, threshold=0.05: s04.relabel(ag, t, j),  # the threshold hard-coded
+               _relabel_before,
+               lambda ag, t, j, threshold=0.05: (ag[np.minimum(np.asarray(j) + 1, len(ag) - 1)],  # after j + 1
+                                                 s04.relabel(ag, t, j, threshold)[1]),
+               _relabel_rule(lambda d, e: np.linalg.norm(d, axis=-1) >= e),  # a distance of exactly e fails
+               _relabel_rule(lambda d, e: np.abs(d).max(-1) > e),  # L-infinity
+               _relabel_rule(lambda d, e: np.abs(d).sum(-1) > e),  # L1
+               _relabel_rule(lambda d, e: (d ** 2).sum(-1) > e),  # the squared distance against e
+               _relabel_rule(lambda d, e: -(np.linalg.norm(d, axis=-1) <= e)),  # 1 on success, 0 otherwise
+               lambda ag, t, j, threshold=0.05: (ag[j], -np.linalg.norm(ag[t] - ag[j], axis=-1)),  # the dense reward
+               _relabel_rule(lambda d, e: np.linalg.norm(d, axis=0) > e),  # the norm over the batch's axis
+               _relabel_rule(lambda d, e: np.linalg.norm(d[:, :2], axis=-1) > e)],  # the height dropped
+    "ch04.4": [lambda ag, s, h, i, rng: ag[s[i] + (i - s[i] + rng.integers(0, h, size=np.shape(i))) % h],  # wraps
+               _sample_clipped_to_episode,
+               lambda ag, s, h, i, rng: ag[i],  # j = t only
+               _sample_rounded,
+               lambda ag, s, h, i, rng: ag[rng.integers(i, s[i] + 50)],  # the horizon hard-coded
+               lambda ag, s, h, i, rng: ag[rng.integers(np.minimum(i + 1, s[i] + h - 1), s[i] + h)],  # no j = t
+               lambda ag, s, h, i, rng: ag[rng.integers(i, s[i] + h - 1 + (i == s[i] + h - 1))],  # T - 1 excluded
+               lambda ag, s, h, i, rng: ag[np.minimum(rng.integers(i, i + h), len(ag) - 1)],  # clipped to the buffer
+               lambda ag, s, h, i, rng: ag[rng.integers(s[i], s[i] + h)],  # the `episode` strategy
+               _sample_from_copy,
+               lambda ag, s, h, i, rng: ag[np.random.randint(i, s[i] + h)],  # numpy's global generator
+               lambda ag, s, h, i, rng: ag[(i + rng.random() * (s[i] + h - i)).astype(int)]],  # one draw shared
     "ch05.1": [_NoClip, lambda env, sigma, seed=0: s05.ActionNoise(env, sigma, None), _SharedNoise, _ClipUnitBox,
                _FixedSigma, _Reseeded, _DrawnOnce, _UniformNoise, _VarianceAsStd, _ArmOnly, _NoiseInPlace],
     "ch05.2": [lambda a, na, b, nb, z=1.96: (a / na - b / nb - 0.1, a / na - b / nb + 0.1),
@@ -752,10 +889,52 @@ MUTANTS = {
                _global_generators,
                lambda seed: (np.random.default_rng(seed or None), torch.Generator().manual_seed(seed)),  # 0 unseeded
                lambda seed: (np.random.default_rng(seed), torch.Generator())],  # torch's default seed
-    "ch07.1": [lambda e: len(e) ** 2 * float(np.mean(e)), lambda e: float(np.sum(e))],
-    "ch07.2": [lambda qd, qp: qd.mean(0) > qp.mean(0), lambda qd, qp: qd[0] > qp[0], lambda qd, qp: qd.min(0).values >= qp.min(0).values,
-               lambda qd, qp: qd.max(0).values > qp.max(0).values],
-    "ch07.3": [lambda pa, da, m: ((pa - da) ** 2).sum(-1)[m].mean(), lambda pa, da, m: ((pa - da) ** 2).sum(-1).mean()],
+    "ch07.1": [lambda e: len(e) ** 2 * float(np.mean(e)), lambda e: float(np.sum(e)),
+               lambda e: float(np.sum((len(e) - np.arange(len(e)) - 1) * e)),  # T - i - 1: off by one
+               lambda e: float(np.sum((len(e) - np.arange(len(e)) + 1) * e)),  # T - i + 1: off by one
+               lambda e: float(np.sum((np.arange(len(e)) + 1) * np.asarray(e))),  # the weights reversed
+               lambda e: float(len(e) * np.sum(e)),  # T sum e: the relaxation
+               lambda e: float(np.mean(np.cumsum(e))),  # divided by T
+               lambda e: float(np.sum(np.cumsum(e)[:-1])),  # the last step's term lost
+               lambda e: float(np.sum((50 - np.arange(len(e))) * np.asarray(e))),  # T hard-coded
+               _bound_in_place, _bound_independent,
+               lambda e: np.cumsum(np.cumsum(e))],  # the partial sums, not one number
+    "ch07.2": [lambda qd, qp: qd.mean(0) > qp.mean(0), lambda qd, qp: qd[0] > qp[0],
+               lambda qd, qp: qd.min(0).values >= qp.min(0).values,  # not strict
+               lambda qd, qp: qd.max(0).values > qp.max(0).values,
+               lambda qd, qp: qd[1] > qp[1],  # the second critic alone
+               lambda qd, qp: (qd > qp).all(0),  # another method: both critics prefer the demonstration
+               lambda qd, qp: (qd > qp).any(0),  # either critic prefers it
+               lambda qd, qp: qd.min(0).values > qp.mean(0),  # each side valued otherwise
+               lambda qd, qp: (qd.min(0).values > qp.min(0).values).float(),  # not a boolean mask
+               lambda qd, qp: qd.min(1).values > qp.min(1).values,  # the minimum over the batch's axis
+               lambda qd, qp: qd.min(0).values < qp.min(0).values,  # the comparison reversed
+               lambda qd, qp: qd.sub_(qp).min(0).values > 0,  # the caller's values overwritten
+               lambda qd, qp: qd.sum(0) > qp.sum(0)],
+    "ch07.3": [lambda pa, da, m: ((pa - da) ** 2).sum(-1)[m].mean(),  # divided by the kept rows
+               lambda pa, da, m: ((pa - da) ** 2).sum(-1).mean(),  # the mask ignored
+               lambda pa, da, m: ((pa - da) ** 2).mean(-1)[m].sum() / len(m),  # the mean over dimensions
+               lambda pa, da, m: s07.cloning_loss(pa, da, m).detach(),  # no gradient reaches the actor
+               lambda pa, da, m: ((pa - da).norm(dim=-1) * m).mean(),  # the norm, not its square
+               lambda pa, da, m: (((pa - da) ** 2).sum(-1) * m).sum(),  # not divided
+               lambda pa, da, m: (((pa - da) ** 2) * m[:, None]).mean(),  # divided by B_D x dim
+               lambda pa, da, m: torch.nn.functional.mse_loss(pa[m], da[m]) if m.any() else pa.sum() * 0,
+               lambda pa, da, m: s07.cloning_loss(pa, da, ~m),  # the mask inverted
+               lambda pa, da, m: ((pa - da).sum(-1) ** 2 * m).mean(),  # squared after summing the dimensions
+               lambda pa, da, m: 0.5 * s07.cloning_loss(pa, da, m),  # a 1/2 in front
+               lambda pa, da, m: s07.cloning_loss(pa, da, m.flip(0)),  # the mask's rows reversed
+               lambda pa, da, m: s07.cloning_loss(pa, da, m).item(),  # a float, not a tensor
+               lambda pa, da, m: (((pa - da) ** 2).sum(-1) * m).sum() / max(int(m.sum()), 1)],  # by the kept rows
+    "ch07.4": [lambda d, v, ex: [(ex(s), s) for s in v] + d,  # (action, state) pairs (known)
+               lambda d, v, ex: d[1:] + [(s, ex(s)) for s in v],  # the oldest pair dropped
+               lambda d, v, ex: d + [(s, ex(s)) for s in v[:-1]],  # the last state visited dropped
+               lambda d, v, ex: d + [(s, ex(v[0])) for s in v],  # one label shared by every state
+               lambda d, v, ex: d + list(zip(v, [ex(s) for s in np.roll(v, 1, 0)])),  # labels off by one
+               _dagger_into_caller,
+               lambda d, v, ex: d[-len(v):] + [(s, ex(s)) for s in v],  # only one round's worth kept
+               lambda d, v, ex: d + [(v, ex(v))],  # one pair holding the whole round
+               lambda d, v, ex: d + [(s, ex(s)) for s in v] + [(s, ex(s)) for s in v[:1]],  # a state added twice
+               lambda d, v, ex: [(a, s) for s, a in d] + [(s, ex(s)) for s in v]],  # the kept pairs swapped
 }
 
 
@@ -801,6 +980,33 @@ ALTERNATIVES = {
     "ch06.4": [_generators_spawned,
                lambda seed: (np.random.Generator(np.random.PCG64(seed)), torch.Generator().manual_seed(seed)),
                lambda seed: (np.random.RandomState(seed), torch.Generator().manual_seed(seed))],
+    "ch04.1": [lambda k: 1 - 1 / (k + 1), lambda k: float(Fraction(k, k + 1)),
+               lambda k: sum(copy > 0 for copy in range(k + 1)) / (k + 1)],  # count the relabelled copies
+    "ch04.2": [lambda t, h, rng: (np.asarray(t) + rng.random(np.shape(t)) * (h - np.asarray(t))).astype(np.int64),
+               _future_loop,
+               lambda t, h, rng: np.floor(rng.uniform(t, h)).astype(int),
+               lambda t, h, rng: np.asarray(t) + rng.integers(0, h - np.asarray(t))],
+    "ch04.3": [_relabel_loop, _relabel_torch,
+               lambda ag, t, j, threshold=0.05: (np.take(ag, j, axis=0), np.where(  # squared, against threshold^2
+                   np.einsum("ij,ij->i", ag[t] - ag[j], ag[t] - ag[j]) > threshold ** 2, -1.0, 0.0))],
+    "ch04.4": [lambda ag, s, h, i, rng: ag[i + rng.integers(0, s[i] + h - i)], _sample_loop, _sample_by_step,
+               lambda ag, s, h, i, rng: ag[rng.integers(i, i - i % h + h)]],  # episodes lie at multiples of T
+    "ch07.1": [lambda e: float(np.cumsum(e).sum()), lambda e: float(np.dot(np.arange(len(e), 0, -1), e)),
+               lambda e: sum(sum(e[:t]) for t in range(1, len(e) + 1)),  # the double sum, as derived
+               lambda e: float(len(e) * np.sum(e) - np.sum(np.arange(len(e)) * e))],
+    "ch07.2": [lambda qd, qp: torch.minimum(qd[0], qd[1]) > torch.minimum(qp[0], qp[1]),
+               lambda qd, qp: torch.as_tensor(np.min(qd.numpy(), 0) > np.min(qp.numpy(), 0)),
+               lambda qd, qp: -(-qd).max(0).values > qp.amin(0),
+               lambda qd, qp: torch.tensor([min(a.tolist()) > min(b.tolist()) for a, b in zip(qd.T, qp.T)])],
+    "ch07.3": [lambda pa, da, m: torch.nn.functional.mse_loss(pa * m[:, None], da * m[:, None], reduction="sum")
+               / len(m),
+               lambda pa, da, m: torch.where(m, ((pa - da) ** 2).sum(-1), torch.zeros(())).sum() / m.shape[0],
+               lambda pa, da, m: torch.einsum("bi,bi,b->", pa - da, pa - da, m.to(pa.dtype)) / len(m),
+               lambda pa, da, m: sum(((pa[i] - da[i]) ** 2).sum() for i in range(len(m)) if m[i]) / len(m)
+               + 0 * pa.sum()],  # a loop over the kept rows
+    "ch07.4": [lambda d, v, ex: list(d) + list(zip(v, map(ex, v))), _dagger_in_place,
+               lambda d, v, ex: [*d, *((s.copy(), ex(s)) for s in v)],
+               lambda d, v, ex: [(s, ex(s)) for s in v] + [(s, ex(s)) for s, _ in d]],  # the old states relabelled
 }
 
 
@@ -894,8 +1100,28 @@ def test_problem_4_4_names_the_planted_codes_real_defects_and_no_false_cause():
         outcome = run_check(problem, wrong, "mutant")
         assert not outcome.passed and outcome.message.startswith("hint: symptom:"), outcome.message
         assert "IndexError" not in outcome.message and "bias" not in outcome.message
-        assert "not `future` draws" in outcome.message or "is not uniform on" in outcome.message
+        assert any(measured in outcome.message for measured in ("not `future` draws", "is not uniform on",
+                                                                   "draws uniform on {t, ..., T - 1} give"))
     assert run_check(problem, s04.sample_future_goals, "solution").passed
+
+
+def test_chapters_4_and_7_hints_report_what_was_measured():
+    # offsets clipped to the episode's end: the share of goals on its last step, measured against uniform draws
+    clipped = _hint("ch04.4", _sample_clipped_to_episode)
+    assert "j = T - 1 = 49 was drawn" in clipped and "51% of the draws" in clipped and "standard deviations" in clipped
+    # a rounded continuous draw: an end drawn half as often, not a generic failure of a chi-square test
+    rounded = _hint("ch04.2", _future_rounded)
+    assert "was drawn" in rounded and "standard deviations" in rounded and "chi-square" not in rounded
+    assert "correlated" in _hint("ch04.2", _future_reused)
+    assert "two calls on one generator gave the same" in _hint("ch04.2", MUTANTS["ch04.2"][12])
+    # the reward rule is named only where the rewards match it transition by transition
+    assert "L-infinity" in _hint("ch04.3", MUTANTS["ch04.3"][6]) and "goal achieved before transition t" in _hint(
+        "ch04.3", _relabel_before)
+    assert "equal, transition by transition" not in _hint("ch04.3", MUTANTS["ch04.3"][10])  # the dense reward
+    # swapped DAgger pairs: the shapes measured (the expert maps 3 coordinates to 2, so no symmetry hides them)
+    assert "shapes ((2,), (3,))" in _hint("ch07.4", MUTANTS["ch07.4"][0])
+    forgets = _hint("ch07.4", load_module(stub_path("ch07")).dagger_aggregate)
+    assert "holds 5 pairs, and of the 4 pairs it was given only 0 are in it" in forgets
 
 
 def test_every_problem_that_is_not_a_planted_bug_has_mutants():
