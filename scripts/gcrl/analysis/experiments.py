@@ -77,11 +77,8 @@ def against_floor(p: dict[str, Any], floor: dict[str, Any]) -> str:
     """
     low, high = newcombe_interval(p["successes"], p["episodes"], floor["successes"], floor["episodes"])
     seeds = f", {p['runs']} seeds' episodes pooled" if p.get("runs", 1) > 1 else ""
-    if low > 0:
-        return f"above the random-policy floor (difference's 95% interval [{low:+.2f}, {high:+.2f}]{seeds})"
-    if high < 0:
-        return f"below the random-policy floor (difference's 95% interval [{low:+.2f}, {high:+.2f}]{seeds})"
-    return f"not distinguishable from the random-policy floor (difference's 95% interval [{low:+.2f}, {high:+.2f}]{seeds})"
+    where = "above" if low > 0 else "below" if high < 0 else "not distinguishable from"
+    return f"{where} the random-policy floor (difference's 95% interval [{low:+.2f}, {high:+.2f}]{seeds})"
 
 
 def pooled_curve(curves: list[Curve]) -> list[dict[str, Any]]:
@@ -158,13 +155,19 @@ def pooled_difference(a: list[str], b: list[str], reps: int = 10_000, seed: int 
                 counts[chosen] += len(episodes)
         return totals / counts
 
+    return _difference_record(a, b, replicates(a) - replicates(b), "two-stage bootstrap: seeds, then episodes within seeds")
+
+
+def _difference_record(a: list[str], b: list[str], differences: Any, method: str) -> dict[str, Any]:
+    """The pooled difference of ``a`` and ``b`` with the 95% percentile interval of its bootstrap replicates."""
+    import numpy as np
+
+    low, high = np.quantile(differences, [0.025, 0.975])
     pooled_a = sum(r.count("1") for r in a) / sum(map(len, a))
     pooled_b = sum(r.count("1") for r in b) / sum(map(len, b))
-    differences = replicates(a) - replicates(b)
-    low, high = np.quantile(differences, [0.025, 0.975])
     return {"difference": pooled_a - pooled_b, "ci95_low": float(low), "ci95_high": float(high),
-            "seeds": [len(a), len(b)], "episodes": [sum(map(len, a)), sum(map(len, b))], "reps": reps,
-            "method": "two-stage bootstrap: seeds, then episodes within seeds"}
+            "seeds": [len(a), len(b)], "episodes": [sum(map(len, a)), sum(map(len, b))], "reps": len(differences),
+            "method": method}
 
 
 def paired_pooled_difference(a: list[str], b: list[str], reps: int = 10_000, seed: int = 0) -> dict[str, Any]:
@@ -192,9 +195,5 @@ def paired_pooled_difference(a: list[str], b: list[str], reps: int = 10_000, see
             hits += [arms[0][run][episodes].sum(), arms[1][run][episodes].sum()]
             count += len(episodes)
         differences[rep] = (hits[0] - hits[1]) / count
-    low, high = np.quantile(differences, [0.025, 0.975])
-    pooled_a = sum(r.count("1") for r in a) / sum(map(len, a))
-    pooled_b = sum(r.count("1") for r in b) / sum(map(len, b))
-    return {"difference": pooled_a - pooled_b, "ci95_low": float(low), "ci95_high": float(high),
-            "seeds": [len(a), len(b)], "episodes": [sum(map(len, a)), sum(map(len, b))], "reps": reps,
-            "method": "paired two-stage bootstrap: seeds as pairs, then episodes shared by both arms"}
+    return _difference_record(a, b, differences, "paired two-stage bootstrap: seeds as pairs, then episodes shared "
+                                                 "by both arms")
