@@ -429,7 +429,7 @@ settings
 # ```
 
 # %%
-trained = ch04.train_plan(runs_plan, training_runs(out), run)
+trained = ch04.train_runs(runs_plan, training_runs(out), run)
 
 # %% [markdown]
 # ## 3. Implementation Details

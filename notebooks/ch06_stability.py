@@ -32,7 +32,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 from scipy import stats
 
-from gcrl.analysis import plots, stability, sweep
+from gcrl.analysis import plots, scheduler, stability, sweep
 from gcrl.chapters import ch06_stability as ch06
 from gcrl.core.paths import training_runs
 from gcrl.course.deliverables import verified_table, write_deliverable
@@ -356,14 +356,14 @@ plan.groupby(["group", "configuration", "algorithm", "task", "env steps"], sort=
 # ### 3.1 Trials on Ray, resumable
 #
 # A trial is built and trained like every run of the course, through the one
-# learner interface (`gcrl.rl.learners.make_config`, then the config's `train`),
+# learner interface (`gcrl.rl.learners.make_config`, then `gcrl.rl.learners.train`),
 # into its own folder, with the same checkpoints, curve and provenance. Its folder is named by a hash of its
 # full configuration, so a trial that two groups share is trained once, and a
 # trial is complete only when its folder holds metrics recorded for exactly
 # that configuration:
 
 # %%
-print(inspect.getsource(sweep.completed))
+print(inspect.getsource(scheduler.completed))
 
 # %% [markdown]
 # `run_sweep` reads complete trials back and hands the rest to Ray, one torch

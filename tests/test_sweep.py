@@ -154,7 +154,7 @@ def test_a_tiny_sweep_runs_on_local_ray_and_resumes(tmp_path, monkeypatch):
 
 def test_a_trial_folder_of_another_configuration_is_retrained_not_reused(tmp_path):
     """A completed folder counts only for the exact configuration it recorded."""
-    from gcrl.analysis.sweep import completed
+    from gcrl.analysis.scheduler import completed
 
     trial = spec().trials()[0]
     folder = tmp_path / trial.folder_name
@@ -250,7 +250,7 @@ def test_a_sweep_joins_a_cluster_started_the_default_way_and_the_embedded_one_ig
 CHAPTER_GRID = """
 import json, sys
 from pathlib import Path
-from gcrl.analysis.sweep import train_plan
+from gcrl.analysis.scheduler import train_plan
 from gcrl.core.provenance import RunRecord
 from gcrl.rl.learners import make_config
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gcrl.analysis.experiments import Grid, grid_folder, grid_plan
-from gcrl.analysis.sweep import train_plan
+from gcrl.analysis.scheduler import train_plan
 from gcrl.core.errors import CourseError
 from gcrl.core.provenance import RunRecord
 from gcrl.course import profiles

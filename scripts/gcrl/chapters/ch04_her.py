@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from gcrl.analysis import experiments
-from gcrl.analysis.sweep import train_plan as train_runs
+from gcrl.analysis.scheduler import train_plan
 from gcrl.core.provenance import RunRecord
 from gcrl.core.seeds import REPORTING_SEED_BASE
 from gcrl.course.deliverables import Upstream
@@ -123,9 +123,9 @@ def plan(budget: HerBudget, seeds: range) -> Plan:
     return runs
 
 
-def train_plan(runs: Plan, runs_folder: Path, run: RunRecord) -> Trained:
+def train_runs(runs: Plan, runs_folder: Path, run: RunRecord) -> Trained:
     """Train the plan as one grid; each run resumes from its checkpoint, a finished run is read back."""
-    return train_runs(runs, runs_folder, run, lambda key: f"{key[0].name}-seed{key[1]}")
+    return train_plan(runs, runs_folder, run, lambda key: f"{key[0].name}-seed{key[1]}")
 
 
 def curves(results: Trained, variant: Variant) -> list[Curve]:

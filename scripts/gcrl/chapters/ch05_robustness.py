@@ -16,7 +16,7 @@ from typing import Any
 
 from gcrl.analysis import robustness
 from gcrl.analysis.robustness import Job, PolicySource
-from gcrl.analysis.sweep import train_plan
+from gcrl.analysis.scheduler import train_plan
 from gcrl.core.errors import CourseError
 from gcrl.core.provenance import RunRecord
 from gcrl.course.deliverables import Upstream

@@ -21,7 +21,7 @@ import torch
 
 from gcrl.analysis.experiments import final_outcomes, pooled_difference
 from gcrl.analysis.scheduler import run_parallel
-from gcrl.analysis.sweep import train_plan
+from gcrl.analysis.scheduler import train_plan
 from gcrl.core.errors import CourseError
 from gcrl.core.provenance import RunRecord
 from gcrl.course.profiles import ExistenceBudget

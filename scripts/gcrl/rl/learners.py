@@ -13,11 +13,14 @@ Every config implements :class:`gcrl.rl.run_folder.LearnerConfig`.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from gcrl.core.errors import CourseError
 from gcrl.rl.recipes import ALGORITHMS, BOOK_ALGORITHM as BOOK, SB3_ALGORITHMS
-from gcrl.rl.run_folder import LearnerConfig
+from gcrl.core.provenance import RunRecord
+from gcrl.rl.run_folder import LearnerConfig, RunResult
 from gcrl.rl.sac_her.config import SacHerConfig
 from gcrl.rl.sb3 import TrainConfig
 
@@ -30,3 +33,8 @@ def make_config(algo: str, env_id: str, **overrides: Any) -> LearnerConfig:
         return TrainConfig.from_file(algo, env_id, **overrides)
     raise CourseError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS)}")
 
+
+
+def train(config: LearnerConfig, run_dir: str | os.PathLike[str], run: RunRecord | None = None) -> RunResult:
+    """Train ``config`` into ``run_dir`` (resuming from its checkpoint, or reading a finished run back)."""
+    return config.train(Path(run_dir), run)
