@@ -541,21 +541,24 @@ for r in yield_rows:
 #
 # The book's SAC+HER is Stable-Baselines3's SAC with `HerReplayBuffer` and
 # `VecNormalize`, written to be read and to run fast on a CPU. Its algorithm is one
-# module, `scripts/gcrl/rl/sac_her/algorithm.py`: the networks, the losses and one
-# gradient step, `update()`, with Chapter 3's equations beside the lines that
-# compute them; the replay buffer and the normaliser are `replay.py`, every setting
-# of a run is one typed dataclass in `config.py`, and the run loop, evaluation and
-# checkpoints are `learner.py`. One gradient step is Chapter 3's
+# module, `scripts/gcrl/rl/sac_her/algorithm.py`: the networks, each loss as a
+# function named as Chapter 3 names it, and one gradient step, `update()`, that
+# composes them, with Chapter 3's equations beside the lines that compute them;
+# the replay buffer and the normaliser are `replay.py`, every setting of a run is
+# one typed dataclass in `config.py` (data: it trains nothing), and the cycles and
+# checkpoints are `learner.py`, which the run procedure that every learner of the
+# course shares (`scripts/gcrl/rl/run.py`: resumption, evaluation on the grid, the
+# stop at the target, the final evaluation) drives. One gradient step is Chapter 3's
 # derivation with the relabelled goal inside every term:
 #
 # | step | equation | where |
 # |---|---|---|
 # | draw $B$ transitions of complete episodes, relabel $\lfloor\frac{k}{k+1}B\rfloor$ of them, recompute $r$ | §1.2–1.4 | `EpisodeReplay.sample` |
 # | $a \sim \pi_\theta(\cdot \mid s, g)$ by reparameterisation, with the tanh-corrected log-density | Ch. 3 §1.5 | `update()`: `agent.actor(obs)` |
-# | $y = r + \gamma(\min_i Q_{\bar\psi_i}(s', a', g) - \alpha \log \pi(a' \mid s', g))$, $a'$ fresh | §1.3 | `update()`, step 1 |
-# | regress both critics on $y$ | Ch. 3 §1.4 | `update()`, step 1 |
-# | actor loss $\alpha \log \pi - \min_i Q_{\psi_i}$ and temperature loss $-\log\alpha\,(\log\pi + \bar{\mathcal{H}})$ | Ch. 3 §1.5–1.6 | `update()`, step 2 |
-# | Polyak update of the target critics | Ch. 3 §1.4 | `update()`, step 3 |
+# | $y = r + \gamma(\min_i Q_{\bar\psi_i}(s', a', g) - \alpha \log \pi(a' \mid s', g))$, $a'$ fresh | §1.3 | `critic_loss()` |
+# | regress both critics on $y$ | Ch. 3 §1.4 | `critic_loss()`, `update()` step 1 |
+# | actor loss $\alpha \log \pi - \min_i Q_{\psi_i}$ and temperature loss $-\log\alpha\,(\log\pi + \bar{\mathcal{H}})$ | Ch. 3 §1.5–1.6 | `actor_loss()`, `temperature_loss()`, `update()` step 2 |
+# | Polyak update of the target critics | Ch. 3 §1.4 | `polyak()`, `update()` step 3 |
 #
 # It differs from the library in how it computes, not in what: the two
 # critics are one batched network, the optimisers use fused kernels, the
@@ -567,7 +570,7 @@ for r in yield_rows:
 # networks, the direction of every temperature step, the clipped target, and
 # exact resumption from a checkpoint.
 #
-# The run loop, `learner.py`, is the original HER code's schedule
+# The cycles, `TrainingState.train` in `learner.py`, are the original HER code's schedule
 # {cite:p}`andrychowicz2017her`: a run is a sequence of cycles. In cycle $c$ a
 # collector (`collector.py`) steps $N$ environments in lockstep for $E$ complete
 # episodes each, with a frozen snapshot $(\theta_c, \mu_c, \sigma_c)$ of the

@@ -527,7 +527,9 @@ pd.DataFrame([{"task": task_name(e), "random-action success (Ch. 1)": f"{f['succ
 #    and the normaliser's statistics. Each gradient step:
 #    1. Draw $B$ transitions from the agent's replay and $B_D$ from
 #       $\mathcal{D}$, each relabelled as drawn by Chapter 4's functions with
-#       the same $k$ and strategy; stack them, the demonstrations last.
+#       the same $k$ and strategy; the $B_D$ travel beside the minibatch as
+#       one `Demonstrations` argument of `update()`, which stacks them after the
+#       agent's own rows.
 #    2. Critic: one step of Chapter 3's soft Bellman regression on all
 #       $B + B_D$ rows.
 #    3. Actor: $L_\pi(\theta)$ on all $B + B_D$ rows, plus $\lambda$ times the
@@ -768,8 +770,10 @@ display(video.video_html(video.write_mp4(frames, out / "cloned_pickandplace.mp4"
 #
 # The demonstration buffer is `gcrl.rl.sac_her.demonstrations`; the filter and
 # the cloning term are two functions of the book's algorithm module, beside the
-# losses of Chapter 3, and `update()` adds the term to the actor's loss on the
-# minibatch's last $B_D$ rows, which are the demonstrations':
+# named losses of Chapter 3 (`critic_loss`, `actor_loss`, `temperature_loss`),
+# and `update()`, given the demonstrated transitions as its `demonstrations`
+# argument, stacks them after the agent's rows for the critic and adds the term
+# to the actor's loss on them; Chapter 3's signature is otherwise unchanged:
 
 # %%
 print(book.listing(inspect.getsource(algorithm.q_filter_mask)))

@@ -50,16 +50,14 @@ def step_case(net_arch: tuple[int, ...], batch_size: int, device: str, compile_m
     timings of ``steps`` steps each, after ``warmup`` steps (where compilation happens, timed apart)."""
     import torch
 
-    from gcrl.rl.envs import observation_dims
+    from gcrl.rl.envs import ACTION_DIM, observation_dims
     from gcrl.rl.sac_her.algorithm import Agent, update
-    from gcrl.rl.sac_her.collector import ACTION_DIM
     from gcrl.rl.sac_her.learner import compile_networks
-    from gcrl.rl.sac_her.replay import OBS_KEYS
 
     torch.manual_seed(0)
     torch.set_num_threads(1)  # the recipe's learner thread (torch_threads: 1)
     where = torch.device(device)
-    obs_dim = sum(d for k, d in observation_dims(PUSH).items() if k in OBS_KEYS)
+    obs_dim = sum(observation_dims(PUSH).values())
     agent = Agent(obs_dim, ACTION_DIM, net_arch, 1e-3, 0.05).to(where)
     compile_networks(agent, compile_mode, where)
     batch = (torch.randn(batch_size, obs_dim, device=where), torch.rand(batch_size, ACTION_DIM, device=where) * 2 - 1,

@@ -44,6 +44,7 @@ from gcrl.analysis.bench_push import firsts
 from gcrl.core.io import write_json_atomic
 from gcrl.core.provenance import RunRecord
 from gcrl.core.seeds import check_seeds
+from gcrl.rl.learners import train
 from gcrl.rl.sac_her.config import SacHerConfig
 
 PUSH = "FetchPush-v4"
@@ -147,7 +148,7 @@ def run(names: list[str], runs: Path, total_steps: int, eval_every: int, eval_ep
             curve = json.loads((runs / name / "curve.json").read_text())
             config = SacHerConfig.from_dict(json.loads((runs / name / "checkpoint" / "state.json").read_text())["config"])
         else:
-            curve = config.train(runs / name).curve
+            curve = train(config, runs / name).curve
         candidates[name] = record(name, config, curve)
         summary = {"protocol": {"env_id": PUSH, "defined": {n: d for n, (d, _) in CANDIDATES.items()}, "seed": seed, "budget_steps": total_steps, "eval_every": eval_every,
                                 "eval_episodes": eval_episodes, "target": target, "torch_threads": threads,
@@ -169,7 +170,7 @@ def throughput(names: list[str], runs: Path, steps: int, seed: int, threads: int
         config = SacHerConfig.from_recipe(PUSH, **{**BASE, **CANDIDATES[name][1], "total_steps": steps,
                                                    "eval_every": steps, "checkpoint_every": steps, "eval_episodes": 1,
                                                    "seed": seed, "torch_threads": threads})
-        last = config.train(runs / "throughput" / name).curve[-1]
+        last = train(config, runs / "throughput" / name).curve[-1]
         summary["candidates"][name]["throughput"] = {"env_steps": last["env_steps"], "train_s": last["train_s"],
                                                      "env_steps_per_s": round(last["env_steps"] / last["train_s"], 1),
                                                      "updates_per_s": round(last["updates"] / last["train_s"], 1)}

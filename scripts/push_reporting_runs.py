@@ -26,6 +26,7 @@ from gcrl.core.io import write_json_atomic
 from gcrl.core.provenance import RunRecord
 from gcrl.core.seeds import check_seeds
 from gcrl.course import profiles
+from gcrl.rl.learners import train
 
 
 def seed_line(result) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                               "config": None, "seeds": {}}
     for seed in args.seeds:
         config = ch04.config(variant, seed, budget)
-        result = config.train(args.runs / f"seed{seed}")
+        result = train(config, args.runs / f"seed{seed}")
         record["config"] = {k: v for k, v in config.as_dict().items() if k != "seed"}
         record["seeds"][str(seed)] = seed_line(result)
         record["provenance"] = run.snapshot()

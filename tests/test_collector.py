@@ -13,7 +13,8 @@ from gcrl.core.errors import CourseError
 from gcrl.rl.sac_her.algorithm import Actor
 from gcrl.rl.sac_her.collector import Collector, CollectorProcess, InlineCollector, Snapshot
 from gcrl.rl.sac_her.config import SacHerConfig
-from gcrl.rl.sac_her.learner import load_agent, train
+from gcrl.rl.learners import train
+from gcrl.rl.sac_her.learner import load_agent
 from gcrl.rl.sac_her.replay import Normalizer
 
 SETTINGS = dict(env_id="FetchPush-v4", episodes_per_cycle=2, net_arch=(32, 32), obs_clip=5.0)
@@ -107,7 +108,7 @@ def test_environments_split_over_processes_give_one_collectors_episodes_and_stre
     finally:
         inline.close()
         split.close()
-    with pytest.raises(CourseError, match="between 1 and n_envs"):
-        CollectorProcess(processes=3, n_envs=2, seed=0, **SETTINGS)
+    with pytest.raises(CourseError, match="collector_processes must be an integer from 1 to n_envs \\(8\\), got 9"):
+        SacHerConfig.from_recipe("FetchPush-v4", total_steps=800, collector="process", collector_processes=9)
     with pytest.raises(CourseError, match="needs collector 'process'"):
         SacHerConfig.from_recipe("FetchPush-v4", total_steps=800, collector="inline", collector_processes=2)

@@ -13,7 +13,8 @@ from gcrl.rl.envs import make_fetch_env, observation_dims
 from gcrl.rl.sac_her import algorithm
 from gcrl.rl.sac_her.config import SacHerConfig
 from gcrl.rl.sac_her.demonstrations import DEMO_SEED_BASE, DemonstrationReplay
-from gcrl.rl.sac_her.learner import TrainingState, train
+from gcrl.rl.learners import train
+from gcrl.rl.sac_her.learner import TrainingState
 from gcrl.rl.sac_her.replay import OBS_KEYS
 
 PNP = "FetchPickAndPlace-v4"
@@ -60,21 +61,29 @@ def test_the_q_filter_applies_the_cloning_loss_only_where_the_critic_prefers_the
     assert all(p.grad is None for p in agent.critic.parameters()), "the filter reads the critic, never trains it"
 
 
-def test_a_step_with_demonstrations_moves_the_actor_toward_them_and_without_them_equals_plain_sac():
+def test_demonstrations_join_the_critic_s_minibatch_and_move_the_actor_toward_them():
     obs, action = torch.randn(40, sum(DIMS.values())), torch.rand(40, 4) * 2 - 1
     reward, next_obs = -torch.ones(40), torch.randn(40, sum(DIMS.values()))
-    plain, zero_rows = planted_agent(), planted_agent()
+
+    def demonstrated(rows: int, q_filter: bool = False) -> algorithm.Demonstrations:
+        return algorithm.Demonstrations(obs[-rows:], action[-rows:], reward[-rows:], next_obs[-rows:],
+                                        bc_weight=1000.0, q_filter=q_filter)
+
+    # one step on 32 own rows and 8 demonstrated ones: the critic's step is plain SAC's on all 40, the actor's not
+    plain, joined = planted_agent(), planted_agent()
     torch.manual_seed(1)
     algorithm.update(plain, obs, action, reward, next_obs, gamma=0.98, tau=0.05)
     torch.manual_seed(1)
-    algorithm.update(zero_rows, obs, action, reward, next_obs, gamma=0.98, tau=0.05, demo_rows=0, bc_weight=1000.0)
-    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), zero_rows.state_dict().values()))
+    algorithm.update(joined, obs[:-8], action[:-8], reward[:-8], next_obs[:-8], gamma=0.98, tau=0.05,
+                     demonstrations=demonstrated(8))
+    assert all(torch.equal(a, b) for a, b in zip(plain.critic.parameters(), joined.critic.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(plain.actor.parameters(), joined.actor.parameters()))
 
     # the same 100 steps with and without the cloning term on the last 8 rows: only the first imitates them
     cloning, sac = planted_agent(), planted_agent()
     for _ in range(100):
-        algorithm.update(cloning, obs, action, reward, next_obs, gamma=0.98, tau=0.05, demo_rows=8,
-                         bc_weight=1000.0, q_filter=False)
+        algorithm.update(cloning, obs[:-8], action[:-8], reward[:-8], next_obs[:-8], gamma=0.98, tau=0.05,
+                         demonstrations=demonstrated(8))
         algorithm.update(sac, obs, action, reward, next_obs, gamma=0.98, tau=0.05)
     with torch.no_grad():
         imitated, ignored = (float(algorithm.cloning_loss(a, obs[-8:], action[-8:], filtered=False))

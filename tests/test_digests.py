@@ -65,7 +65,7 @@ def parameter_digest(run_dir: Path) -> str:
 
 
 def train(algo: str, env_id: str, settings: dict, run_dir: Path):
-    return learners.make_config(algo, env_id, **settings).train(run_dir)  # BEFORE
+    return learners.train(learners.make_config(algo, env_id, **settings), run_dir)
 
 
 def check(name: str, digest: str) -> None:

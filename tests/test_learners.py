@@ -19,7 +19,7 @@ import time
 import pytest
 
 from gcrl.core.errors import CourseError
-from gcrl.rl.learners import ALGORITHMS, make_config
+from gcrl.rl.learners import ALGORITHMS, make_config, train
 from gcrl.rl.run_folder import LearnerConfig
 
 LEARNERS = ("sac+her", "sac")
@@ -43,7 +43,7 @@ def test_every_name_builds_its_recipe():
 
 @pytest.mark.parametrize("algo", LEARNERS)
 def test_metrics_json_has_the_same_fields_for_every_learner(algo, tmp_path):
-    tiny(algo).train(tmp_path)
+    train(tiny(algo), tmp_path)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert set(metrics) == {"config", "env_steps", "train_time_s", "eval_time_s", "env_steps_per_s", "final",
                             "best_success_rate", "time_to_target", "evaluations", "resumed_from", "eval_seeds",
@@ -57,10 +57,10 @@ def test_metrics_json_has_the_same_fields_for_every_learner(algo, tmp_path):
 @pytest.mark.parametrize("algo", LEARNERS)
 def test_a_finished_run_is_read_back_not_retrained_nor_rewritten(algo, tmp_path):
     config = tiny(algo)
-    config.train(tmp_path)
+    train(config, tmp_path)
     state, metrics = tmp_path / "checkpoint" / "state.json", tmp_path / "metrics.json"
     before = (state.stat().st_mtime_ns, metrics.read_text())
-    again = config.train(tmp_path)
+    again = train(config, tmp_path)
     assert (state.stat().st_mtime_ns, metrics.read_text()) == before, "nothing trained, nothing rewritten"
     assert again.metrics["env_steps"] == 300 and again.metrics["resumed_from"] == 300
 
@@ -68,22 +68,22 @@ def test_a_finished_run_is_read_back_not_retrained_nor_rewritten(algo, tmp_path)
 @pytest.mark.parametrize("algo", LEARNERS)
 def test_a_damaged_checkpoint_is_refused(algo, tmp_path):
     config = tiny(algo)
-    config.train(tmp_path)
+    train(config, tmp_path)
     state = json.loads((tmp_path / "checkpoint" / "state.json").read_text())
     damaged = tmp_path / "checkpoint" / next(iter(state["files"]))
     damaged.write_bytes(damaged.read_bytes()[:100])
     with pytest.raises(CourseError, match="checkpoint .* is damaged: .* is missing, truncated or altered"):
-        config.train(tmp_path)
+        train(config, tmp_path)
     (tmp_path / "checkpoint" / "state.json").write_text("{not json")
     with pytest.raises(CourseError, match="is damaged \\(state.json"):
-        config.train(tmp_path)
+        train(config, tmp_path)
 
 
 @pytest.mark.parametrize("algo", LEARNERS)
 def test_the_checkpoint_of_another_run_is_refused(algo, tmp_path):
-    tiny(algo).train(tmp_path)
+    train(tiny(algo), tmp_path)
     with pytest.raises(CourseError, match="belongs to a different run \\(seed differ\\)"):
-        tiny(algo, seed=1).train(tmp_path)
+        train(tiny(algo, seed=1), tmp_path)
 
 
 @pytest.mark.slow

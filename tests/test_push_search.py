@@ -356,39 +356,28 @@ def _batch(size=64, seed=0):
     return obs, action, reward, next_obs
 
 
-class _GradientOnly:
-    """Stands in for an optimiser: keeps the gradient ``update`` computed, changes nothing."""
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        pass
-
-    def step(self) -> None:
-        pass
-
-
 def test_action_penalty_adds_its_weight_times_the_mean_squared_action_to_the_actors_gradient():
     """grad L_pi(w) - grad L_pi(0) = grad of w * mean over batch and action dims of a^2, with a the reparameterised
-    action of the step (its noise the first draw of ``update``), computed by hand."""
+    action of the step, computed by hand; the penalty is a term of the actor's named loss alone."""
     weight = 0.7
-    grads = {}
-    for w in (0.0, weight):
-        torch.manual_seed(0)
-        agent = algorithm.Agent(16, 4, (16, 16), 1e-3)
-        agent.policy_optimizer = _GradientOnly()
-        torch.manual_seed(123)
-        algorithm.update(agent, *_batch(), gamma=0.98, tau=0.05, action_l2=w)
-        grads[w] = [p.grad.clone() for p in agent.actor.parameters()], agent.log_alpha.grad.clone()
+    torch.manual_seed(0)
+    agent = algorithm.Agent(16, 4, (16, 16), 1e-3)
     obs = _batch()[0]
+    torch.manual_seed(123)
+    action_pi, log_pi = agent.actor(obs)
+    alpha = agent.log_alpha.detach().exp()
+    parameters = list(agent.actor.parameters())
+    grads = {w: torch.autograd.grad(algorithm.actor_loss(agent, obs, action_pi, log_pi, alpha, w), parameters,
+                                    retain_graph=True) for w in (0.0, weight)}
     torch.manual_seed(123)
     noise = torch.randn(len(obs), 4)
     latent = agent.actor.trunk(obs)
     u = agent.actor.mu(latent) + agent.actor.log_std(latent).clamp(-20, 2).exp() * noise
     penalty = weight * (torch.tanh(u) ** 2).mean()
-    expected = torch.autograd.grad(penalty, list(agent.actor.parameters()))
+    expected = torch.autograd.grad(penalty, parameters)
     assert max(float(e.abs().max()) for e in expected) > 1e-3  # the check has something to see
-    for with_penalty, without, want in zip(grads[weight][0], grads[0.0][0], expected, strict=True):
+    for with_penalty, without, want in zip(grads[weight], grads[0.0], expected, strict=True):
         torch.testing.assert_close(with_penalty - without, want, rtol=1e-4, atol=1e-6)
-    torch.testing.assert_close(grads[weight][1], grads[0.0][1])  # the temperature's gradient does not see it
 
 
 def test_action_penalty_shrinks_the_policys_actions():
@@ -408,6 +397,7 @@ def test_action_penalty_shrinks_the_policys_actions():
 def test_the_learner_passes_the_new_settings_and_reloads_a_layer_normalised_run(tmp_path, monkeypatch):
     """A tiny run asks for layer norm, the penalty and actual goals: every update and every minibatch gets them,
     and its checkpoint reloads into a layer-normalised agent that acts as the trained one did."""
+    from gcrl.rl import learners
     from gcrl.rl.sac_her import learner
 
     seen = {"update": set(), "sample": set()}
@@ -427,12 +417,12 @@ def test_the_learner_passes_the_new_settings_and_reloads_a_layer_normalised_run(
         "FetchReach-v4", total_steps=200, learning_starts=100, batch_size=32, net_arch=(16, 16), eval_every=100,
         eval_episodes=2, checkpoint_every=100, n_envs=1, episodes_per_cycle=1, updates_per_cycle=20,
         collector="inline", critic_layer_norm=True, action_l2=0.3, actual_goal_fraction=0.5)
-    result = config.train(tmp_path / "run")
+    result = learners.train(config, tmp_path / "run")
     assert seen == {"update": {0.3}, "sample": {0.5}}
     agent, _ = learner.load_agent(tmp_path / "run", config)
     assert agent.critic.norm_gains is not None
     assert not all(torch.equal(g, torch.ones_like(g)) for g in agent.critic.norm_gains)  # trained, then saved
-    live, reloaded = result.policy(), config.load_policy(tmp_path / "run")
+    live, reloaded = result.policy(), learners.load_policy(config, tmp_path / "run")
     from gcrl.rl.envs import make_fetch_env
 
     env = make_fetch_env("FetchReach-v4")

@@ -8,7 +8,7 @@ import pytest
 from gcrl.analysis import robustness
 from gcrl.core.errors import CourseError
 from gcrl.rl.sac_her.config import SacHerConfig
-from gcrl.rl.sac_her.learner import train
+from gcrl.rl.learners import train
 
 
 def test_normalised_area_is_mean_success_over_the_rescaled_severity_axis():

@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from gcrl.core.errors import CourseError
-from gcrl.rl.run_folder import RunResult
 from gcrl.rl.sac_her import algorithm, replay
 from gcrl.rl.sac_her.config import SacHerConfig
-from gcrl.rl.sac_her.learner import TrainingState, train
+from gcrl.rl.learners import read_back, train
+from gcrl.rl.sac_her.learner import TrainingState, compile_networks
 
 TINY = dict(total_steps=300, learning_starts=100, batch_size=32, net_arch=(16, 16), eval_every=100,
             eval_episodes=2, checkpoint_every=100, n_envs=1, episodes_per_cycle=1, updates_per_cycle=50,
@@ -67,8 +67,6 @@ def test_push_recipe_states_its_schedule():
     (dict(device="tpu"), "unknown device 'tpu'; choose one of auto, cpu, cuda"),
     (dict(collector="thread"), "unknown collector 'thread'; choose one of process, inline"),
     (dict(compile_mode="max"), "unknown compile_mode 'max'; choose one of none, default, reduce-overhead"),
-    (dict(compile_mode="reduce-overhead", device="cpu"), "compile_mode 'reduce-overhead' replays the networks as "
-                                                         "CUDA graphs and needs device 'cuda'"),
     (dict(observation_noise=-0.1), "observation_noise"),
     (dict(physics_ranges=(("gravity", 0.0, 1.0),)), "physics_ranges"),
     (dict(physics_ranges=(("object_mass", 1.0, 0.5),)), "physics_ranges"),
@@ -383,6 +381,16 @@ def test_target_clipping_bounds_the_critics_regression_target():
         torch.testing.assert_close(got.grad, want, rtol=1e-4, atol=1e-5)
 
 
+def test_cuda_graphs_need_a_cuda_device():
+    """compile_mode 'reduce-overhead' is refused where the run's device resolves to the CPU (device 'cpu', or
+    'auto' on a machine without CUDA), before anything is compiled."""
+    from gcrl.rl.sac_her.learner import make_agent
+
+    with pytest.raises(CourseError, match="compile_mode 'reduce-overhead' replays the networks as CUDA graphs and "
+                                          "needs a CUDA device; this run's device is cpu"):
+        compile_networks(make_agent(tiny()), "reduce-overhead", torch.device("cpu"))
+
+
 @pytest.mark.parametrize("randomisation", [{}, {"observation_noise": 0.01,
                                                  "physics_ranges": (("joint_damping", 0.0, 3.0),)},
                                             {"critic_layer_norm": True, "actual_goal_fraction": 0.5, "action_l2": 1.0}],
@@ -414,7 +422,7 @@ def test_finished_run_reloads_to_identical_actions(tmp_path):
     config = tiny(total_steps=150)
     result = train(config, tmp_path / "run")
     live = result.policy()
-    reloaded = RunResult(result.run_dir, config, result.metrics, result.curve).policy()
+    reloaded = read_back(result.run_dir, config, result.metrics, result.curve).policy()
     from gcrl.rl.envs import make_fetch_env
 
     env = make_fetch_env("FetchReach-v4")

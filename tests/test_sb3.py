@@ -16,8 +16,10 @@ from gcrl.core.errors import CourseError
 from gcrl.core.provenance import RunRecord
 from gcrl.rl import recipes
 from gcrl.rl.recipes import load_hyperparams
-from gcrl.rl.run_folder import RunResult
-from gcrl.rl.sb3 import HerConfig, TrainConfig, load_checkpoint, load_trained_model, policy_entropy, train
+from gcrl.rl.learners import read_back, train
+from gcrl.rl.run import recorded_defaults
+from gcrl.rl.run_folder import verified_checkpoint
+from gcrl.rl.sb3 import HerConfig, TrainConfig, load_checkpoint, load_trained_model, policy_entropy
 
 TINY = {"learning_starts": 100, "batch_size": 32, "buffer_size": 5_000, "eval_episodes": 2}
 
@@ -88,10 +90,15 @@ def test_sac_her_run_writes_curve_metrics_and_checkpoint(tmp_path):
     assert list((tmp_path / "tensorboard").rglob("events.out.tfevents.*")), "TensorBoard logs"
 
 
+def resumed_model(run_dir, config):
+    """The model a resumed run would continue with."""
+    return load_checkpoint(run_dir, config, verified_checkpoint(run_dir, config, recorded_defaults(config)))
+
+
 def test_checkpoint_reloads_to_identical_actions(tmp_path):
     config = tiny()
     result = train(config, tmp_path)
-    model, _ = load_checkpoint(tmp_path, config)
+    model = resumed_model(tmp_path, config)
     from gcrl.chapters.ch00_proof_of_life import fixed_observations
     from gcrl.rl.evaluate import deterministic_policy
 
@@ -105,7 +112,7 @@ def test_a_finished_run_loads_back_to_identical_actions(tmp_path):
     """A result read back without its policy loads it from the checkpoint and acts exactly as the trained one."""
     config = tiny()
     trained = train(config, tmp_path)
-    loaded = RunResult(tmp_path, config, trained.metrics, trained.curve)
+    loaded = read_back(tmp_path, config, trained.metrics, trained.curve)
     from gcrl.chapters.ch00_proof_of_life import fixed_observations
 
     observations = fixed_observations("FetchReach-v4", count=8, seed=78)
@@ -126,7 +133,7 @@ def test_entropy_estimate_leaves_the_random_streams_alone(tmp_path):
 
     config = tiny(total_steps=200, eval_every=200)
     result = train(config, tmp_path)
-    model, _ = load_checkpoint(tmp_path, config)
+    model = resumed_model(tmp_path, config)
     numpy_state, torch_state = np.random.get_state(), torch.get_rng_state()
     first = policy_entropy(model)
     assert np.random.get_state()[1].tolist() == numpy_state[1].tolist()
@@ -163,7 +170,7 @@ def test_ppo_with_subprocess_envs(tmp_path):
     config = tiny("ppo", "FetchReachDense-v4", total_steps=256, eval_every=128)
     result = train(config, tmp_path)
     assert result.metrics["env_steps"] == 256 and result.metrics["config"]["n_envs"] == 2
-    model, _ = load_checkpoint(tmp_path, config)
+    model = resumed_model(tmp_path, config)
     assert type(model.get_env().venv).__name__ == "SubprocVecEnv"
     acting = load_trained_model(tmp_path, config).get_env()
     assert type(acting.venv).__name__ == "DummyVecEnv" and not acting.training, "acting: one env, frozen statistics"

@@ -13,6 +13,7 @@ from gcrl.rl.sac_her import learner as sac_her
 from gcrl.core.errors import CourseError
 from gcrl.core.provenance import RunRecord
 from gcrl.analysis.sweep import SweepSpec, run_sweep
+from gcrl.rl.learners import train
 
 SAC_HER = {"name": "comparison", "label": "SAC+HER", "algo": "sac+her", "env_id": "FetchReach-v4",
            "config": {"total_steps": 100, "learning_starts": 50, "eval_every": 50, "eval_episodes": 2,
@@ -141,7 +142,7 @@ def test_a_tiny_sweep_runs_on_local_ray_and_resumes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(sac_her.TrainingState, "gradient_step", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        trial.build().train(tmp_path / trial.folder_name, run)
+        train(trial.build(), tmp_path / trial.folder_name, run)
     monkeypatch.setattr(sac_her.TrainingState, "gradient_step", original)
     assert not (tmp_path / trial.folder_name / "metrics.json").exists()
 

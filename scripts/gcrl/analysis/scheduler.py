@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from gcrl.core import progress
 from gcrl.core.errors import CourseError
 from gcrl.core.provenance import RunRecord
-from gcrl.rl.learners import train
+from gcrl.rl.learners import read_back, train
 from gcrl.rl.run_folder import Curve, LearnerConfig, RunResult
 
 Key = TypeVar("Key", bound=Hashable)
@@ -98,8 +98,7 @@ def train_many(jobs: Sequence[tuple[LearnerConfig, Path]], run: RunRecord, worke
         workers = max(1, default_workers() // max(config.cpus() for config, _ in jobs))
     outcomes = run_parallel(train_in_worker, [(config, Path(run_dir), run) for config, run_dir in jobs],
                             "training runs", workers, cost=lambda job: job[0].cost())
-    return [RunResult(Path(run_dir), config, metrics, curve)
-            for (config, run_dir), (metrics, curve) in zip(jobs, outcomes)]
+    return [read_back(run_dir, config, metrics, curve) for (config, run_dir), (metrics, curve) in zip(jobs, outcomes)]
 
 
 def train_plan(plan: dict[Key, LearnerConfig], runs_folder: Path, run: RunRecord,
@@ -153,7 +152,7 @@ def complete_on_ray(jobs: dict[Any, tuple[LearnerConfig, Path]], run: RunRecord,
     if pending:
         backend, outcomes = _train_on_ray([jobs[key] for key in pending], run, address)
         finished.update(zip(pending, outcomes))
-    results = {key: RunResult(folder, config, *finished[key]) for key, (config, folder) in jobs.items()}
+    results = {key: read_back(folder, config, *finished[key]) for key, (config, folder) in jobs.items()}
     return results, pending, backend
 
 

@@ -186,10 +186,11 @@ def train_for_determinism(config, run_dir: str, threads: int) -> dict[str, Any]:
     """Train ``config`` from scratch in this process with ``threads`` torch threads; its digest and curve."""
     import torch
 
+    from gcrl.rl.learners import train
     from gcrl.rl.sac_her.learner import load_agent
 
     torch.set_num_threads(threads)
-    result = config.train(Path(run_dir), None)
+    result = train(config, Path(run_dir))
     agent, _ = load_agent(Path(run_dir), config)
     return {"threads": threads, "parameters_sha256": parameter_digest(dict(agent.state_dict())),
             "curve": [(row["env_steps"], row["success_rate"], row["mean_final_distance"]) for row in result.curve],

@@ -123,7 +123,7 @@ def setting_value(text: str) -> Any:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train one recipe (``hyperparams/<algo>.yml``) with any overrides; rerunning it resumes from its checkpoint."""
     from gcrl.rl.envs import configure_rendering
-    from gcrl.rl.learners import BOOK, make_config
+    from gcrl.rl.learners import BOOK, make_config, train
 
     configure_rendering()
     overrides = {key: value for key, value in {
@@ -141,7 +141,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.no_her:
         overrides["n_sampled_goal" if args.algo == BOOK else "her"] = 0 if args.algo == BOOK else None
     config = make_config(args.algo, args.env, **overrides)
-    result = config.train(Path(args.run_dir))
+    result = train(config, Path(args.run_dir))
     final = result.metrics["final"]
     print(f"gcrl: {config.algo} on {config.env_id}: {result.metrics['env_steps']} env steps, "
           f"success {final['success_rate']:.1%} [{final['ci95_low']:.1%}, {final['ci95_high']:.1%}] "

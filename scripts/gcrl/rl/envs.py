@@ -22,6 +22,11 @@ FETCH_ENV_IDS: tuple[str, ...] = tuple(
     f"Fetch{task}{variant}-v4" for task in FETCH_TASKS for variant in ("", "Dense")
 )
 
+#: Fetch's action: a displacement of the gripper in x, y, z and the finger opening, each in [-1, 1].
+ACTION_DIM = 4
+#: The keys of a Fetch observation, in the order the networks read them concatenated (SB3's CombinedExtractor's).
+OBS_KEYS: tuple[str, ...] = ("achieved_goal", "desired_goal", "observation")
+
 #: Backends tried in order when ``MUJOCO_GL`` is not set: EGL (GPU or Mesa), then OSMesa (software).
 RENDER_BACKENDS: tuple[str, ...] = ("egl", "osmesa")
 
@@ -112,9 +117,10 @@ def episode_length(env_id: str) -> int:
 
 
 def observation_dims(env_id: str) -> dict[str, int]:
-    """The length of each entry of ``env_id``'s observation dictionary."""
+    """The length of each entry of ``env_id``'s observation dictionary, in the order of ``OBS_KEYS``."""
     env = make_fetch_env(env_id)
     try:
-        return {key: int(space.shape[0]) for key, space in env.observation_space.spaces.items()}
+        spaces = env.observation_space.spaces
+        return {key: int(spaces[key].shape[0]) for key in OBS_KEYS}
     finally:
         env.close()

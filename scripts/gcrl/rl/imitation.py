@@ -33,12 +33,10 @@ import numpy as np
 import torch
 
 from gcrl.core.errors import CourseError
-from gcrl.rl.envs import make_fetch_env
+from gcrl.rl.envs import ACTION_DIM, make_fetch_env
 from gcrl.rl.experts import make_expert, rollout
 from gcrl.rl.sac_her.algorithm import Actor
 from gcrl.rl.sac_her.replay import Episode, Normalizer
-
-ACTION_DIM = 4
 
 
 @dataclass(frozen=True)

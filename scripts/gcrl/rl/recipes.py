@@ -5,12 +5,16 @@ rl-baselines3-zoo. They are the only home of a recipe's hyperparameters: the
 learners' config classes take their values from here (the book's SAC+HER reads
 ``sac_her.yml``, whose keys are its config's fields), and a chapter or a profile
 changes one only by naming it as an override. An unknown key or a value outside its domain
-is a :class:`CourseError` that names it.
+is a :class:`CourseError` that names it; the domains are tables of :class:`Rule`, one
+per setting (here for the libraries' hyperparameters, in
+:mod:`gcrl.rl.sac_her.config` for the book's).
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +48,34 @@ def algorithm_class(algo: str):
     return {"ppo": stable_baselines3.PPO, "sac": stable_baselines3.SAC, "td3": stable_baselines3.TD3}[algo]
 
 
-def _number(low: float, high: float, closed_low: bool = False, closed_high: bool = True):
+@dataclass(frozen=True)
+class Rule:
+    """A setting's domain: what a value must be, in words, and the test of it."""
+
+    must_be: str
+    test: Callable[[Any], bool]
+
+    def error(self, name: str, value: Any) -> str:
+        return f"{name} must be {self.must_be}, got {value!r}"
+
+
+@dataclass(frozen=True)
+class Choice(Rule):
+    """A setting that names one of a few options."""
+
+    options: tuple[str, ...] = ()
+
+    def error(self, name: str, value: Any) -> str:
+        return f"unknown {name} {value!r}; choose one of {', '.join(self.options)}"
+
+
+def choice(*options: str) -> Choice:
+    return Choice(f"one of {', '.join(options)}", lambda value: value in options, options)
+
+
+def number(low: float, high: float = float("inf"), closed_low: bool = False,
+           closed_high: bool = True) -> Callable[[Any], bool]:
+    """The test of a real number in the interval from ``low`` to ``high`` (a bool is not a number here)."""
     def check(value: Any) -> bool:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return False
@@ -52,31 +83,44 @@ def _number(low: float, high: float, closed_low: bool = False, closed_high: bool
     return check
 
 
-def _integer(low: int):
+def integer(low: int) -> Callable[[Any], bool]:
+    """The test of an integer at least ``low`` (a bool is not an integer here)."""
     return lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= low
 
 
-_VALUE_RULES: dict[str, tuple[str, Any]] = {
-    "learning_rate": ("a number > 0", _number(0, float("inf"))),
-    "gamma": ("a number in (0, 1]", _number(0, 1)),
-    "tau": ("a number in (0, 1]", _number(0, 1)),
-    "gae_lambda": ("a number in [0, 1]", _number(0, 1, closed_low=True)),
-    "clip_range": ("a number in (0, 1)", _number(0, 1, closed_high=False)),
-    "batch_size": ("an integer >= 1", _integer(1)),
-    "buffer_size": ("an integer >= 1", _integer(1)),
-    "n_steps": ("an integer >= 1", _integer(1)),
-    "n_epochs": ("an integer >= 1", _integer(1)),
-    "learning_starts": ("an integer >= 0", _integer(0)),
-    "gradient_steps": ("an integer >= 1, or -1", lambda v: _integer(1)(v) or v == -1),
-    "train_freq": ("an integer >= 1", _integer(1)),
-    "ent_coef": ("a number >= 0, 'auto' or 'auto_<init>'",
-                 lambda v: _number(0, float("inf"), closed_low=True)(v) or (isinstance(v, str) and v.startswith("auto"))),
-    "policy_kwargs": ("a mapping", lambda v: isinstance(v, dict)),
-    "n_envs": ("an integer >= 1", _integer(1)),
-    "normalize": ("true or false", lambda v: isinstance(v, bool)),
-    "her": ("a mapping with n_sampled_goal and goal_selection_strategy",
-            lambda v: isinstance(v, dict) and set(v) == {"n_sampled_goal", "goal_selection_strategy"}
-            and v["goal_selection_strategy"] in ("future", "final", "episode") and _integer(0)(v["n_sampled_goal"])),
+def flag(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def check_rules(values: dict[str, Any], rules: dict[str, Rule], where: str = "") -> None:
+    """Raise :class:`CourseError` for the first value outside its rule's domain, naming the setting."""
+    for key, value in values.items():
+        rule = rules.get(key)
+        if rule is not None and not rule.test(value):
+            raise CourseError(f"{where}{rule.error(key, value)}")
+
+
+_VALUE_RULES: dict[str, Rule] = {
+    "learning_rate": Rule("a number > 0", number(0)),
+    "gamma": Rule("a number in (0, 1]", number(0, 1)),
+    "tau": Rule("a number in (0, 1]", number(0, 1)),
+    "gae_lambda": Rule("a number in [0, 1]", number(0, 1, closed_low=True)),
+    "clip_range": Rule("a number in (0, 1)", number(0, 1, closed_high=False)),
+    "batch_size": Rule("an integer >= 1", integer(1)),
+    "buffer_size": Rule("an integer >= 1", integer(1)),
+    "n_steps": Rule("an integer >= 1", integer(1)),
+    "n_epochs": Rule("an integer >= 1", integer(1)),
+    "learning_starts": Rule("an integer >= 0", integer(0)),
+    "gradient_steps": Rule("an integer >= 1, or -1", lambda v: integer(1)(v) or v == -1),
+    "train_freq": Rule("an integer >= 1", integer(1)),
+    "ent_coef": Rule("a number >= 0, 'auto' or 'auto_<init>'",
+                     lambda v: number(0, closed_low=True)(v) or (isinstance(v, str) and v.startswith("auto"))),
+    "policy_kwargs": Rule("a mapping", lambda v: isinstance(v, dict)),
+    "n_envs": Rule("an integer >= 1", integer(1)),
+    "normalize": Rule("true or false", flag),
+    "her": Rule("a mapping with n_sampled_goal and goal_selection_strategy",
+                lambda v: isinstance(v, dict) and set(v) == {"n_sampled_goal", "goal_selection_strategy"}
+                and v["goal_selection_strategy"] in ("future", "final", "episode") and integer(0)(v["n_sampled_goal"])),
 }
 
 
@@ -96,10 +140,7 @@ def check_hyperparams(algo: str, values: dict[str, Any], where: str, toolkit_key
     if unknown:
         raise CourseError(f"{where}: unknown hyperparameter {', '.join(map(repr, unknown))} for {algo.upper()}; "
                           f"known: {', '.join(sorted(known))}")
-    for key, value in values.items():
-        rule = _VALUE_RULES.get(key)
-        if rule and not rule[1](value):
-            raise CourseError(f"{where}: {key} must be {rule[0]}, got {value!r}")
+    check_rules(values, _VALUE_RULES, where=f"{where}: ")
 
 
 def _entry(path: Path, env_id: str) -> dict[str, Any]:

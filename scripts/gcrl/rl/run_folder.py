@@ -13,9 +13,9 @@ book's SAC+HER), lives in one folder with the same layout and the same rules:
   trained (or when it is missing), so reading a finished run back never changes
   its record.
 
-:class:`LearnerConfig` is the interface: a frozen config that knows how to train
-itself into a folder and how to load its trained policy back; :class:`RunResult`
-is what every run returns.
+:class:`LearnerConfig` is what the course needs of every learner's config (a
+frozen dataclass: data, which :mod:`gcrl.rl.learners` trains by its type);
+:class:`RunResult` is what every run returns.
 """
 
 from __future__ import annotations
@@ -43,21 +43,21 @@ Curve = list[dict[str, Any]]
 
 
 class LearnerConfig(Protocol):
-    """What the course needs of a learner's configuration: its task, budget and seed, a record, a run."""
+    """What the course needs of a learner's configuration: its task, budget, seed and grid, and a record."""
 
     env_id: str
     seed: int
     total_steps: int
     eval_every: int
     eval_episodes: int
+    eval_seed: int
+    target_success: float | None
     checkpoint_every: int
 
     @property
     def algo(self) -> str: ...
 
     def as_dict(self) -> dict[str, Any]: ...
-
-    def train(self, run_dir: Path, run: RunRecord | None = None) -> "RunResult": ...
 
     def cost(self) -> float:
         """A run's relative cost, for scheduling the longest first: env steps times its networks' squared width."""
@@ -67,23 +67,26 @@ class LearnerConfig(Protocol):
         """The CPU cores a run keeps busy, for a scheduler's resource request."""
         ...
 
-    def load_policy(self, run_dir: Path) -> Policy: ...
-
 
 @dataclass
 class RunResult:
-    """A finished run: its folder, config, metrics and learning curve; the policy is loaded on first use."""
+    """A finished run: its folder, config, metrics and learning curve, and its policy (live, or loaded on first use
+    by ``loader``, which :func:`gcrl.rl.learners.read_back` gives a run trained elsewhere)."""
 
     run_dir: Path
     config: LearnerConfig
     metrics: dict[str, Any]
     curve: Curve
     loaded: Policy | None = field(default=None, repr=False)
+    loader: Callable[[LearnerConfig, Path], Policy] | None = field(default=None, repr=False)
 
     def policy(self) -> Policy:
         """The deterministic policy, observations normalised with the run's final statistics."""
         if self.loaded is None:
-            self.loaded = self.config.load_policy(self.run_dir)
+            if self.loader is None:
+                raise CourseError(f"the result of {self.run_dir} carries no policy; read it back with "
+                                  "gcrl.rl.learners.read_back")
+            self.loaded = self.loader(self.config, self.run_dir)
         return self.loaded
 
 

@@ -8,13 +8,12 @@ around them, in one place that reads top to bottom:
 2. vectorised collection (``SubprocVecEnv`` when ``n_envs > 1``), with
    ``gradient_steps = -1`` for off-policy learners so that each collected
    transition still buys one gradient step;
-3. evaluation every ``eval_every`` env steps on fixed held-out seeds, written as
-   a learning curve after every evaluation, and an early stop at
-   ``target_success``;
-4. atomic checkpoints every ``checkpoint_every`` env steps (model, replay
-   buffer, normalisation statistics) in the run folder of
-   :mod:`gcrl.rl.run_folder`, from which an interrupted run resumes;
-5. TensorBoard logs, an optional progress bar, and ``metrics.json``.
+3. atomic checkpoints (model, replay buffer, normalisation statistics) in the
+   run folder of :mod:`gcrl.rl.run_folder`, from which an interrupted run resumes;
+4. the :class:`Sb3Session` that the course's one run procedure (:mod:`gcrl.rl.run`)
+   trains: the library's ``learn()`` calls the procedure's schedule back after
+   every env step, which evaluates, checkpoints and stops the run on its grid;
+5. TensorBoard logs and an optional progress bar.
 """
 
 from __future__ import annotations
@@ -22,22 +21,19 @@ from __future__ import annotations
 import copy
 import io
 import json
-import os
-import time
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gcrl.core.errors import CourseError
-from gcrl.core.provenance import RunRecord
 from gcrl.rl.envs import FETCH_ENV_IDS, make_fetch_env
-from gcrl.rl.evaluate import ENTROPY_SAMPLES, EVAL_SEED_BASE, Evaluation, deterministic_policy, evaluate, evaluation_seeds
+from gcrl.rl.evaluate import ENTROPY_SAMPLES, EVAL_SEED_BASE, deterministic_policy
 from gcrl.rl.recipes import OFF_POLICY, SB3_ALGORITHMS, TOOLKIT_KEYS, algorithm_class, check_hyperparams, \
     library_default, load_hyperparams
-from gcrl.rl.run_folder import Policy, RunResult, commit_checkpoint, default_run_record, record_metrics, run_metrics, \
-    staging_folder, verified_checkpoint, write_curve
+from gcrl.rl.run import Checkpoint, Schedule, recorded_defaults
+from gcrl.rl.run_folder import Policy, commit_checkpoint, staging_folder, verified_checkpoint
 
 
 #: The hidden layers :meth:`TrainConfig.cost` assumes when a recipe names none (SAC's default; only the order
@@ -118,9 +114,6 @@ class TrainConfig:
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=str))
 
-    def train(self, run_dir: Path, run: RunRecord | None = None) -> RunResult:
-        return train(self, run_dir, run)
-
     def cpus(self) -> int:
         return 1  # the learner's thread; SubprocVecEnv's workers mostly wait on it
 
@@ -129,13 +122,6 @@ class TrainConfig:
         if isinstance(widths, dict):  # {pi: [...], qf: [...]}
             widths = [w for layers in widths.values() for w in layers]
         return float(self.total_steps) * sum(w * w for w in widths)
-
-    def load_policy(self, run_dir: Path) -> Policy:
-        return deterministic_policy(load_trained_model(run_dir, self))
-
-
-#: What a recorded config lacks was added to :class:`TrainConfig` later; its default is what that run used.
-DEFAULTS = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
 
 def make_env(config: TrainConfig):
@@ -169,8 +155,9 @@ def build_model(config: TrainConfig, env, run_dir: Path):
 # --- checkpoints -------------------------------------------------------------------------------
 
 
-def save_checkpoint(model, run_dir: Path, config: TrainConfig, curve: list[dict[str, Any]], clock: dict[str, float]) -> Path:
-    """Write model, replay buffer and normalisation statistics to a new folder, then swap it in."""
+def save_checkpoint(model, run_dir: Path, config: TrainConfig, progress: dict[str, Any]) -> Path:
+    """Write model, replay buffer and normalisation statistics to a new folder, then swap it in; ``progress``
+    (the curve and the clock) joins ``state.json``."""
     staging = staging_folder(run_dir)
     buffer = io.BytesIO()
     model.save(buffer)
@@ -182,16 +169,13 @@ def save_checkpoint(model, run_dir: Path, config: TrainConfig, curve: list[dict[
     if config.normalize:
         model.get_env().save(str(staging / "vecnormalize.pkl"))
         files.append("vecnormalize.pkl")
-    state = {"config": config.as_dict(), "env_steps": int(model.num_timesteps), "curve": curve, "clock": clock}
+    state = {"config": config.as_dict(), "env_steps": int(model.num_timesteps), **progress}
     return commit_checkpoint(run_dir, staging, state, files)
 
 
-def load_checkpoint(run_dir: Path, config: TrainConfig):
-    """Rebuild env, model and replay buffer from the last checkpoint, to resume; ``None`` when there is none."""
-    found = verified_checkpoint(run_dir, config, DEFAULTS)
-    if found is None:
-        return None
-    folder, state = found
+def load_checkpoint(run_dir: Path, config: TrainConfig, found: Checkpoint):
+    """Rebuild env, model and replay buffer from the checkpoint ``found``, to resume."""
+    folder, _ = found
     env = make_env(config)
     if config.normalize:
         from stable_baselines3.common.vec_env import VecNormalize
@@ -201,14 +185,14 @@ def load_checkpoint(run_dir: Path, config: TrainConfig):
                                               tensorboard_log=str(run_dir / "tensorboard"))
     if config.algo in OFF_POLICY:
         model.load_replay_buffer(folder / "replay_buffer.pkl")
-    return model, state
+    return model
 
 
 def load_trained_model(run_dir: Path, config: TrainConfig):
     """The model of a finished run, for acting only: one in-process env, frozen normalisation, no replay buffer."""
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    found = verified_checkpoint(Path(run_dir), config, DEFAULTS)
+    found = verified_checkpoint(Path(run_dir), config, recorded_defaults(config))
     if found is None:
         raise CourseError(f"{run_dir} holds no checkpoint; train the run first")
     folder, _ = found
@@ -259,83 +243,51 @@ def entropy_coefficient(model) -> float | None:
     return float(ent_coef.item()) if ent_coef is not None else None
 
 
+def load_policy(config: TrainConfig, run_dir: Path) -> Policy:
+    """The deterministic policy of a finished run."""
+    return deterministic_policy(load_trained_model(run_dir, config))
+
+
 # --- the run -----------------------------------------------------------------------------------
 
 
-def train(config: TrainConfig, run_dir: str | os.PathLike[str], run: RunRecord | None = None) -> RunResult:
-    """Train, evaluate, checkpoint and resume; return the metrics, the learning curve and the policy."""
-    from stable_baselines3.common.callbacks import BaseCallback
+class Sb3Session:
+    """A library model in training: a :class:`gcrl.rl.run.Session` whose training is the library's ``learn()``."""
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    run = run or default_run_record(config)
-    seeds = evaluation_seeds(config.eval_episodes, config.eval_seed)
+    def __init__(self, config: TrainConfig, run_dir: Path, found: Checkpoint | None):
+        self.config, self.run_dir, self.resumed = config, run_dir, found is not None
+        self.model = load_checkpoint(run_dir, config, found) if found is not None else \
+            build_model(config, make_env(config), run_dir)
+        self.target_entropy = float(self.model.target_entropy) if hasattr(self.model, "target_entropy") else None
 
-    resumed = load_checkpoint(run_dir, config)
-    if resumed is None:
-        model = build_model(config, make_env(config), run_dir)
-        curve: list[dict[str, Any]] = []
-        clock = {"train_s": 0.0, "eval_s": 0.0}
-        resumed_from = None
-    else:
-        model, state = resumed
-        curve, clock, resumed_from = state["curve"], state["clock"], int(model.num_timesteps)
+    @property
+    def steps(self) -> int:
+        return int(self.model.num_timesteps)
 
-    def evaluate_now() -> Evaluation:
-        t0 = time.perf_counter()
-        result = evaluate(config.env_id, deterministic_policy(model), seeds)
-        clock["eval_s"] += time.perf_counter() - t0
-        row = {"env_steps": int(model.num_timesteps), "train_s": round(clock["train_s"], 3),
-               **result.as_dict(), "ent_coef": entropy_coefficient(model), "entropy": policy_entropy(model)}
-        curve.append(row)
-        write_curve(run_dir, curve)
-        return result
+    def train(self, schedule: Schedule) -> None:
+        """The library's ``learn()`` over the rest of the budget, the schedule called back after every env step."""
+        from stable_baselines3.common.callbacks import BaseCallback
 
-    class Schedule(BaseCallback):
-        """Evaluation, early stop and checkpoints on the env-step grid; training time excludes them."""
+        class OnTheGrid(BaseCallback):
+            def _on_step(self) -> bool:
+                return schedule.passed(int(self.model.num_timesteps))
 
-        def _on_training_start(self) -> None:
-            self.next_eval = (self.model.num_timesteps // config.eval_every + 1) * config.eval_every
-            self.next_checkpoint = (self.model.num_timesteps // config.checkpoint_every + 1) * config.checkpoint_every
-            self.t0 = time.perf_counter()
+        self.model.learn(self.config.total_steps - self.steps, callback=OnTheGrid(), reset_num_timesteps=not self.resumed,
+                         progress_bar=self.config.progress_bar, tb_log_name=self.config.algo)
 
-        def _on_step(self) -> bool:
-            steps = self.model.num_timesteps
-            if steps >= config.total_steps:
-                # The library still updates on the last rollout after this call; the final
-                # evaluation and checkpoint follow learn(), so they describe the final model.
-                return True
-            keep_going = True
-            if steps >= self.next_eval or steps >= self.next_checkpoint:
-                clock["train_s"] += time.perf_counter() - self.t0
-                if steps >= self.next_eval:
-                    self.next_eval += config.eval_every * ((steps - self.next_eval) // config.eval_every + 1)
-                    result = evaluate_now()
-                    keep_going = config.target_success is None or result.success_rate < config.target_success
-                if steps >= self.next_checkpoint:
-                    self.next_checkpoint += config.checkpoint_every * ((steps - self.next_checkpoint) // config.checkpoint_every + 1)
-                    save_checkpoint(self.model, run_dir, config, curve, clock)
-                self.t0 = time.perf_counter()
-            return keep_going
+    def save(self, run_dir: Path, progress: dict[str, Any]) -> None:
+        save_checkpoint(self.model, run_dir, self.config, progress)
 
-        def _on_training_end(self) -> None:
-            clock["train_s"] += time.perf_counter() - self.t0
+    def policy(self) -> Policy:
+        return deterministic_policy(self.model)
 
-    reached = config.target_success is not None and any(r["success_rate"] >= config.target_success for r in curve)
-    remaining = config.total_steps - model.num_timesteps
-    trained = resumed is None
-    if remaining > 0 and not reached:
-        model.learn(remaining, callback=Schedule(), reset_num_timesteps=resumed is None,
-                    progress_bar=config.progress_bar, tb_log_name=config.algo)
-        trained = True
-    if not curve or curve[-1]["env_steps"] != model.num_timesteps:
-        evaluate_now()
-        trained = True
-    if trained:
-        save_checkpoint(model, run_dir, config, curve, clock)
+    def diagnostics(self) -> dict[str, Any]:
+        return {"ent_coef": entropy_coefficient(self.model), "entropy": policy_entropy(self.model)}
 
-    target_entropy = float(model.target_entropy) if hasattr(model, "target_entropy") else None
-    metrics = run_metrics(config, int(model.num_timesteps), clock, curve, config.target_success,
-                          resumed_from, seeds, target_entropy)
-    record_metrics(run_dir, metrics, run, trained)
-    return RunResult(run_dir, config, metrics, curve, deterministic_policy(model))
+    def close(self) -> None:
+        self.model.get_env().close()
+
+
+def open_session(config: TrainConfig, run_dir: Path, found: Checkpoint | None) -> Sb3Session:
+    """A library model afresh, or resumed from the checkpoint ``found`` (the run procedure's :data:`Opener`)."""
+    return Sb3Session(config, run_dir, found)

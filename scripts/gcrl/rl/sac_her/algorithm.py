@@ -2,7 +2,10 @@
 
 This is the module a reader follows; it knows nothing of environments, replay
 buffers, checkpoints or run loops (:mod:`gcrl.rl.sac_her.learner` holds those).
-A gradient step takes a minibatch of tensors, on whatever device the agent's
+Each loss is a function of its own, named as Chapter 3 names it
+(:func:`critic_loss`, :func:`actor_loss`, :func:`temperature_loss`, and the
+target's :func:`polyak` average), and :func:`update` composes them into one
+gradient step: it takes a minibatch of tensors, on whatever device the agent's
 parameters live, and changes the agent in place.
 
 The algorithm is Stable-Baselines3's ``SAC`` (Haarnoja et al. 2018, with the
@@ -22,6 +25,7 @@ targets, alpha the temperature, Hbar the target entropy, beta the Polyak rate.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -170,25 +174,33 @@ def cloning_loss(agent: Agent, obs: torch.Tensor, demo_action: torch.Tensor, fil
     return squared.mean()
 
 
-def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
-           next_obs: torch.Tensor, gamma: float, tau: float, target_bounds: tuple[float, float] | None = None,
-           demo_rows: int = 0, bc_weight: float = 0.0, q_filter: bool = True, action_l2: float = 0.0) -> None:
-    """One SAC gradient step: SB3's three losses, in two backward passes.
+@dataclass(frozen=True)
+class Demonstrations:
+    """Demonstrated transitions that join a minibatch (learning from demonstrations, Ch. 7, §1.7).
+
+    The critic learns from them as from the agent's own transitions; the actor's
+    loss adds their cloning loss, weighted by ``bc_weight`` and Q-filtered if
+    ``q_filter``. The tensors are laid out as :func:`update`'s minibatch is.
+    """
+
+    obs: torch.Tensor
+    action: torch.Tensor
+    reward: torch.Tensor
+    next_obs: torch.Tensor
+    bc_weight: float
+    q_filter: bool
+
+
+def critic_loss(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor, next_obs: torch.Tensor,
+                alpha: torch.Tensor, gamma: float, target_bounds: tuple[float, float] | None) -> torch.Tensor:
+    """L_Q(psi) = sum_j 1/2 E[(Q_psi_j(s, a) - y)^2], y = r + gamma (min_i Q_psibar_i(s', a') - alpha log pi(a'|s')),
+    a' ~ pi(.|s') drawn fresh (Ch. 3, §1.4).
 
     Fetch episodes end by truncation only, so no transition is terminal and the
-    target bootstraps everywhere (Ch. 3, §1.4). ``target_bounds`` clips the
-    target to the range the true value must lie in (Ch. 4: under the sparse
-    reward, [-1/(1 - gamma), 0] once the entropy bonus is small). With
-    ``demo_rows``, the batch's last rows are demonstrations, and the actor's loss
-    adds ``bc_weight`` times their cloning loss, Q-filtered if ``q_filter``.
-    ``action_l2`` adds the original HER code's action penalty to the actor's loss
-    (Ch. 4, §3.4): its weight times the mean squared action, actions in [-1, 1].
+    target bootstraps everywhere. ``target_bounds`` clips the target to the range
+    the true value must lie in (Ch. 4: under the sparse reward, [-1/(1 - gamma), 0]
+    once the entropy bonus is small).
     """
-    alpha = agent.log_alpha.detach().exp()  # the temperature before this step's update, as in SB3
-    action_pi, log_pi = agent.actor(obs)  # a ~ pi_theta(.|s), reparameterised: differentiable in theta
-
-    # 1. critic (Ch. 3, §1.4): y = r + gamma (min_i Q_psibar_i(s', a') - alpha log pi(a'|s')), a' ~ pi(.|s') fresh;
-    #    L_Q(psi_j) = 1/2 E[(Q_psi_j(s, a) - y)^2], summed over the two critics
     with torch.no_grad():
         next_action, next_log_pi = agent.actor(next_obs)
         next_q = pairwise_min(agent.critic_target(next_obs, next_action)) - alpha * next_log_pi
@@ -196,30 +208,72 @@ def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.
         if target_bounds is not None:
             target = target.clamp(*target_bounds)
     q = agent.critic(obs, action)
-    critic_loss = 0.5 * ((q - target) ** 2).mean(1).sum()
-    agent.critic_optimizer.zero_grad(set_to_none=True)
-    critic_loss.backward()
-    agent.critic_optimizer.step()
+    return 0.5 * ((q - target) ** 2).mean(1).sum()
 
-    # 2. actor (Ch. 3, §1.5): L_pi(theta) = E[alpha log pi(a|s) - min_i Q_psi_i(s, a)], through a = f_theta(zeta; s),
-    #    reading the just-updated critic without building its gradient;
-    #    temperature (Ch. 3, §1.6), unless it is held fixed: L(alpha) = -log alpha (log pi(a|s) + Hbar), whose
-    #    gradient has the sign of H - Hbar. The two losses share no parameter, so one backward pass serves both.
+
+def actor_loss(agent: Agent, obs: torch.Tensor, action_pi: torch.Tensor, log_pi: torch.Tensor, alpha: torch.Tensor,
+               action_l2: float) -> torch.Tensor:
+    """L_pi(theta) = E[alpha log pi(a|s) - min_i Q_psi_i(s, a)], through a = f_theta(zeta; s) (Ch. 3, §1.5).
+
+    ``action_pi`` and ``log_pi`` are the reparameterised sample and its
+    log-density; the critic's weights are read detached, so no critic gradient
+    is built. ``action_l2`` adds the original HER code's action penalty
+    lambda_a E[||a / a_max||^2 / dim A], here a_max = 1 (Ch. 4, §3.4).
+    """
     q_pi = pairwise_min(agent.critic(obs, action_pi, frozen=True))
-    actor_loss = (alpha * log_pi - q_pi).mean()
+    loss = (alpha * log_pi - q_pi).mean()
     if action_l2:
-        # the original HER code's penalty: lambda_a E[||a / a_max||^2 / dim A], here a_max = 1 (Ch. 4, §3.4)
-        actor_loss = actor_loss + action_l2 * (action_pi ** 2).mean()
-    if demo_rows:
-        # learning from demonstrations (Ch. 7, §1.7): L = L_pi + lambda_BC L_BC on the demonstrated rows
-        actor_loss = actor_loss + bc_weight * cloning_loss(agent, obs[-demo_rows:], action[-demo_rows:], q_filter)
-    alpha_loss = -(agent.log_alpha * (log_pi.detach() + agent.target_entropy)).mean() if agent.learns_temperature \
-        else 0.0
-    agent.policy_optimizer.zero_grad(set_to_none=True)
-    (actor_loss + alpha_loss).backward()
-    agent.policy_optimizer.step()
+        loss = loss + action_l2 * (action_pi ** 2).mean()
+    return loss
 
-    # 3. target critic (Ch. 3, §1.4): psibar <- beta psi + (1 - beta) psibar, with beta = tau (SB3's name)
+
+def temperature_loss(agent: Agent, log_pi: torch.Tensor) -> torch.Tensor | float:
+    """L(alpha) = -log alpha (log pi(a|s) + Hbar), whose gradient has the sign of H - Hbar (Ch. 3, §1.6); 0 when
+    the temperature is held fixed."""
+    if not agent.learns_temperature:
+        return 0.0
+    return -(agent.log_alpha * (log_pi.detach() + agent.target_entropy)).mean()
+
+
+def polyak(agent: Agent, tau: float) -> None:
+    """psibar <- beta psi + (1 - beta) psibar, with beta = tau (SB3's name) (Ch. 3, §1.4)."""
     with torch.no_grad():
         for target_parameter, parameter in zip(agent.critic_target.parameters(), agent.critic.parameters()):
             target_parameter.lerp_(parameter, tau)
+
+
+def update(agent: Agent, obs: torch.Tensor, action: torch.Tensor, reward: torch.Tensor,
+           next_obs: torch.Tensor, gamma: float, tau: float, target_bounds: tuple[float, float] | None = None,
+           action_l2: float = 0.0, demonstrations: Demonstrations | None = None) -> None:
+    """One SAC gradient step: SB3's three losses, in two backward passes, then the target critic's average.
+
+    With ``demonstrations`` (Ch. 7), their rows join the minibatch after the
+    agent's own, and the actor's loss adds lambda_BC times their cloning loss.
+    """
+    if demonstrations is not None:
+        d = demonstrations
+        obs, action, reward, next_obs = (torch.cat(pair) for pair in ((obs, d.obs), (action, d.action),
+                                                                       (reward, d.reward), (next_obs, d.next_obs)))
+    alpha = agent.log_alpha.detach().exp()  # the temperature before this step's update, as in SB3
+    action_pi, log_pi = agent.actor(obs)  # a ~ pi_theta(.|s), reparameterised, drawn first as SB3 draws it
+
+    # 1. the critic
+    loss_q = critic_loss(agent, obs, action, reward, next_obs, alpha, gamma, target_bounds)
+    agent.critic_optimizer.zero_grad(set_to_none=True)
+    loss_q.backward()
+    agent.critic_optimizer.step()
+
+    # 2. the actor, reading the just-updated critic, and the temperature: the two losses share no parameter, so
+    #    one backward pass serves both
+    loss_pi = actor_loss(agent, obs, action_pi, log_pi, alpha, action_l2)
+    if demonstrations is not None:
+        # learning from demonstrations (Ch. 7, §1.7): L = L_pi + lambda_BC L_BC on the demonstrated rows
+        rows = len(demonstrations.obs)
+        loss_pi = loss_pi + demonstrations.bc_weight * cloning_loss(agent, obs[-rows:], action[-rows:],
+                                                                    demonstrations.q_filter)
+    agent.policy_optimizer.zero_grad(set_to_none=True)
+    (loss_pi + temperature_loss(agent, log_pi)).backward()
+    agent.policy_optimizer.step()
+
+    # 3. the target critic
+    polyak(agent, tau)

@@ -32,11 +32,9 @@ import torch
 
 from gcrl.core.errors import CourseError
 from gcrl.rl import perturb
-from gcrl.rl.envs import episode_length, make_fetch_env, observation_dims
+from gcrl.rl.envs import ACTION_DIM, OBS_KEYS, episode_length, make_fetch_env, observation_dims
 from gcrl.rl.sac_her.algorithm import Actor
-from gcrl.rl.sac_her.replay import OBS_KEYS, Episode, Normalizer
-
-ACTION_DIM = 4  # Fetch's action: a displacement of the gripper in x, y, z and the finger opening
+from gcrl.rl.sac_her.replay import Episode, Normalizer
 #: The policy acts on blocks of this many rows, zero-padded. A CPU matrix product may compute a row
 #: differently (in its last bits) depending on how many rows there are; a fixed block size, on one
 #: thread, keeps environment i's actions independent of how many environments run beside it.
@@ -69,7 +67,7 @@ class Collector:
         # exploration by uniform actions with probability random_eps (the original HER code's random_eps)
         self.random_eps = random_eps
         self.explore = [np.random.default_rng([seed + i, 1]) for i in range(n_envs)]
-        dims = {k: d for k, d in observation_dims(env_id).items() if k in OBS_KEYS}
+        dims = observation_dims(env_id)
         with torch.random.fork_rng(devices=[]):  # its weights come from snapshots: leave the caller's stream alone
             self.actor = Actor(sum(dims.values()), ACTION_DIM, net_arch)
         self.normalizer = Normalizer(dims, obs_clip)
@@ -211,9 +209,7 @@ class CollectorProcess:
     """
 
     def __init__(self, processes: int = 1, **settings: Any):
-        n_envs = settings["n_envs"]
-        if not 1 <= processes <= n_envs:
-            raise CourseError(f"collector_processes must be between 1 and n_envs ({n_envs}), got {processes}")
+        n_envs = settings["n_envs"]  # 1 <= processes <= n_envs: the config's rule (collector_processes)
         context = multiprocessing.get_context("spawn")
         self.sizes = [n_envs // processes + (g < n_envs % processes) for g in range(processes)]
         self.connections, self.processes = [], []

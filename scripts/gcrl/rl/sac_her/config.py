@@ -1,28 +1,27 @@
-"""The configuration of the book's SAC+HER: every setting that decides a run, checked where it is made.
+"""The configuration of the book's SAC+HER: every setting that decides a run, as data, checked where it is made.
 
 A recipe (``hyperparams/sac_her.yml``) gives the settings per task; :meth:`SacHerConfig.from_recipe`
-applies overrides to it. Each field is read where its comment says: the losses in
-:mod:`gcrl.rl.sac_her.algorithm`, the schedule and the buffers in :mod:`gcrl.rl.sac_her.learner`,
-collection in :mod:`gcrl.rl.sac_her.collector`, demonstrations in :mod:`gcrl.rl.sac_her.demonstrations`.
+applies overrides to it. Each field is documented where it is declared and read where its comment says:
+the losses in :mod:`gcrl.rl.sac_her.algorithm`, the schedule and the buffers in
+:mod:`gcrl.rl.sac_her.learner`, collection in :mod:`gcrl.rl.sac_her.collector`, demonstrations in
+:mod:`gcrl.rl.sac_her.demonstrations`. Each field's domain is one entry of :data:`RULES`; the few
+checks that relate two fields follow it. The config trains nothing: :mod:`gcrl.rl.learners` does.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import MISSING, asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from gcrl.core.errors import CourseError
-from gcrl.core.provenance import RunRecord
 from gcrl.rl import her, perturb
 from gcrl.rl.envs import FETCH_ENV_IDS, episode_length
 from gcrl.rl.evaluate import EVAL_SEED_BASE
 from gcrl.rl.experts import EXPERTS
-from gcrl.rl.recipes import BOOK_ALGORITHM, load_recipe
-from gcrl.rl.run_folder import Policy, RunResult
+from gcrl.rl.recipes import BOOK_ALGORITHM, Rule, check_rules, choice, flag, integer, load_recipe, number
 
 DEVICES = ("auto", "cpu", "cuda")
 COLLECTORS = ("process", "inline")
@@ -44,10 +43,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device("cuda")
 
 
+def cycle_steps(env_id: str, n_envs: int, episodes_per_cycle: int) -> int:
+    """Env steps collected per cycle: ``n_envs`` x ``episodes_per_cycle`` episodes of the task's length."""
+    return n_envs * episodes_per_cycle * episode_length(env_id)
+
+
 @dataclass(frozen=True)
 class SacHerConfig:
     """Everything that decides a run of the book's SAC+HER. Build one with :meth:`from_recipe`."""
 
+    # the task (one of gcrl.rl.envs.FETCH_ENV_IDS) and the run's budget in env steps
     env_id: str
     total_steps: int
     # hindsight relabelling (Ch. 4, §1): k relabelled goals per real one, drawn by ``goal_selection_strategy``
@@ -88,12 +93,17 @@ class SacHerConfig:
     compile_mode: str = "none"
     # with collector "process": how many processes simulate the environments (where simulation is the bottleneck)
     collector_processes: int = 1
+    # the learner's torch threads (gcrl.rl.sac_her.learner.TrainingState holds torch to them)
     torch_threads: int = 1
+    # the seed of the networks' initialisation, the environments' streams and the minibatches
     seed: int = 0
+    # evaluation (gcrl.rl.run.Schedule): every eval_every env steps, on eval_episodes held-out episodes reset
+    # with seeds eval_seed, eval_seed + 1, ...; the run stops at the first evaluation that reaches target_success
     eval_every: int = 1_000
     eval_episodes: int = 50
     eval_seed: int = EVAL_SEED_BASE
     target_success: float | None = None
+    # a checkpoint every checkpoint_every env steps (gcrl.rl.run_folder), from which a run resumes exactly
     checkpoint_every: int = 5_000
     # Domain randomisation of the training env (Chapter 5); evaluation stays nominal.
     observation_noise: float = 0.0
@@ -113,69 +123,20 @@ class SacHerConfig:
         if self.env_id not in FETCH_ENV_IDS:
             raise CourseError(f"unknown environment {self.env_id!r}; the course uses {', '.join(FETCH_ENV_IDS)}")
         her.check_relabelling(self.goal_selection_strategy, self.n_sampled_goal)
-        for name in ("total_steps", "batch_size", "eval_every", "eval_episodes", "checkpoint_every", "n_envs",
-                     "episodes_per_cycle", "updates_per_cycle", "torch_threads"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise CourseError(f"{name} must be a positive integer, got {value!r}")
-        if not self.net_arch or any(not isinstance(w, int) or w < 1 for w in self.net_arch):
-            raise CourseError(f"net_arch must be a non-empty list of positive widths, got {self.net_arch!r}")
-        for name, low, high in (("gamma", 0, 1), ("tau", 0, 1)):
-            if not low < getattr(self, name) <= high:
-                raise CourseError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
-        if not self.learning_rate > 0:
-            raise CourseError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if self.ent_coef != "auto" and not (isinstance(self.ent_coef, (int, float)) and self.ent_coef > 0):
-            raise CourseError(f"ent_coef must be 'auto' or a number > 0, got {self.ent_coef!r}")
-        if not (isinstance(self.random_eps, (int, float)) and 0 <= self.random_eps <= 1):
-            raise CourseError(f"random_eps must be a number in [0, 1], got {self.random_eps!r}")
-        if not (isinstance(self.obs_clip, (int, float)) and self.obs_clip > 0):
-            raise CourseError(f"obs_clip must be a number > 0, got {self.obs_clip!r}")
-        for name in ("target_clip", "critic_layer_norm"):
-            if not isinstance(getattr(self, name), bool):
-                raise CourseError(f"{name} must be true or false, got {getattr(self, name)!r}")
-        if not (isinstance(self.action_l2, (int, float)) and not isinstance(self.action_l2, bool) and self.action_l2 >= 0):
-            raise CourseError(f"action_l2 must be a number >= 0, got {self.action_l2!r}")
-        if not (isinstance(self.actual_goal_fraction, (int, float)) and not isinstance(self.actual_goal_fraction, bool)
-                and 0 <= self.actual_goal_fraction <= 1):
-            raise CourseError(f"actual_goal_fraction must be a number in [0, 1], got {self.actual_goal_fraction!r}")
+        check_rules({f.name: getattr(self, f.name) for f in fields(self)}, RULES)
+        # the checks that relate two settings
         if self.actual_goal_fraction and not self.n_sampled_goal:
             raise CourseError("actual_goal_fraction needs relabelling (n_sampled_goal > 0): it is a share of the "
                               "relabelled rows")
-        if self.device not in DEVICES:
-            raise CourseError(f"unknown device {self.device!r}; choose one of {', '.join(DEVICES)}")
-        if self.compile_mode not in COMPILE_MODES:
-            raise CourseError(f"unknown compile_mode {self.compile_mode!r}; choose one of {', '.join(COMPILE_MODES)}")
-        if self.compile_mode == "reduce-overhead" and self.device == "cpu":
-            raise CourseError("compile_mode 'reduce-overhead' replays the networks as CUDA graphs and needs device "
-                              "'cuda' (or 'auto' on a machine with CUDA), not 'cpu'; use 'default' or 'none' on a CPU")
-        if self.collector not in COLLECTORS:
-            raise CourseError(f"unknown collector {self.collector!r}; choose one of {', '.join(COLLECTORS)}")
-        if not (isinstance(self.collector_processes, int) and 1 <= self.collector_processes <= self.n_envs):
+        if not self.collector_processes <= self.n_envs:
             raise CourseError(f"collector_processes must be an integer from 1 to n_envs ({self.n_envs}), "
                               f"got {self.collector_processes!r}")
         if self.collector_processes > 1 and self.collector != "process":
             raise CourseError(f"collector_processes {self.collector_processes} needs collector 'process', "
                               f"not {self.collector!r}")
-        if self.target_success is not None and not 0 < self.target_success <= 1:
-            raise CourseError(f"target_success must be in (0, 1], got {self.target_success!r}")
-        if not (isinstance(self.observation_noise, (int, float)) and self.observation_noise >= 0):
-            raise CourseError(f"observation_noise must be a number >= 0, got {self.observation_noise!r}")
-        for entry in self.physics_ranges:
-            if len(entry) != 3 or entry[0] not in perturb.PHYSICS_FIELDS or not -1 < entry[1] <= entry[2]:
-                raise CourseError(f"physics_ranges: each entry is (field, low, high) with field in "
-                                  f"{', '.join(perturb.PHYSICS_FIELDS)} and -1 < low <= high, got {entry!r}")
-        if not (isinstance(self.demo_episodes, int) and self.demo_episodes >= 0):
-            raise CourseError(f"demo_episodes must be an integer >= 0, got {self.demo_episodes!r}")
         if self.demo_episodes and self.env_id not in EXPERTS:
             raise CourseError(f"demo_episodes needs a scripted expert, and {self.env_id} has none; "
                               f"there is one for {', '.join(EXPERTS)}")
-        if not (isinstance(self.demo_batch_size, int) and self.demo_batch_size >= 1):
-            raise CourseError(f"demo_batch_size must be a positive integer, got {self.demo_batch_size!r}")
-        if not (isinstance(self.bc_weight, (int, float)) and self.bc_weight > 0):
-            raise CourseError(f"bc_weight must be a number > 0, got {self.bc_weight!r}")
-        if not isinstance(self.q_filter, bool):
-            raise CourseError(f"q_filter must be true or false, got {self.q_filter!r}")
         cycle = self.cycle_steps
         for name in ("eval_every", "checkpoint_every"):
             if getattr(self, name) % cycle:
@@ -190,7 +151,7 @@ class SacHerConfig:
     @property
     def cycle_steps(self) -> int:
         """Env steps collected per cycle."""
-        return self.n_envs * self.episodes_per_cycle * episode_length(self.env_id)
+        return cycle_steps(self.env_id, self.n_envs, self.episodes_per_cycle)
 
     @classmethod
     def from_recipe(cls, env_id: str, **overrides: Any) -> "SacHerConfig":
@@ -203,10 +164,11 @@ class SacHerConfig:
         recipe = {**load_recipe(env_id, known), **overrides}
         recipe["net_arch"] = tuple(recipe["net_arch"])
         # evaluations and checkpoints fall between cycles: a default interval is rounded up to whole cycles
-        cycle = recipe.get("n_envs", 1) * recipe.get("episodes_per_cycle", 1) * episode_length(env_id)
+        cycle = cycle_steps(env_id, recipe.get("n_envs", 1), recipe.get("episodes_per_cycle", 1))
         if isinstance(cycle, int) and cycle > 0:  # otherwise __post_init__ names the bad setting
+            defaults = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
             for name in ("eval_every", "checkpoint_every"):
-                recipe.setdefault(name, -(-DEFAULTS[name] // cycle) * cycle)
+                recipe.setdefault(name, -(-defaults[name] // cycle) * cycle)
         return cls(env_id=env_id, **recipe)
 
     def as_dict(self) -> dict[str, Any]:
@@ -218,11 +180,6 @@ class SacHerConfig:
         return cls(**{**values, "net_arch": tuple(values["net_arch"]),
                       "physics_ranges": tuple(tuple(r) for r in values.get("physics_ranges", ()))})
 
-    def train(self, run_dir: Path, run: RunRecord | None = None) -> RunResult:
-        from gcrl.rl.sac_her.learner import train  # the run loop imports this module
-
-        return train(self, run_dir, run)
-
     def cost(self) -> float:
         """Relative compute, in the units of the other learners (env steps x squared widths at one update of 256
         per step): gradient steps x minibatch / 256 x the squared widths of the networks."""
@@ -233,15 +190,40 @@ class SacHerConfig:
     def cpus(self) -> int:
         return self.torch_threads + (self.collector_processes if self.collector == "process" else 0)
 
-    def load_policy(self, run_dir: Path) -> Policy:
-        from gcrl.rl.sac_her.learner import load_agent
-
-        agent, normalizer = load_agent(run_dir, self)
-        return lambda observation: agent.act(normalizer(observation), deterministic=True)
 
 
-#: What a recorded config lacks was added to :class:`SacHerConfig` later; its default is what that run used.
-DEFAULTS = {f.name: f.default for f in fields(SacHerConfig) if f.default is not MISSING}
+POSITIVE = Rule("a positive integer", integer(1))
+SWITCH = Rule("true or false", flag)
+#: Each setting's domain (the checks that relate two settings are in :meth:`SacHerConfig.__post_init__`).
+RULES: dict[str, Rule] = {
+    **{name: POSITIVE for name in ("total_steps", "batch_size", "eval_every", "eval_episodes", "checkpoint_every",
+                                   "n_envs", "episodes_per_cycle", "updates_per_cycle", "torch_threads",
+                                   "demo_batch_size")},
+    "net_arch": Rule("a non-empty list of positive widths",
+                     lambda v: bool(v) and all(integer(1)(w) for w in v)),
+    "learning_rate": Rule("> 0", number(0)),
+    "gamma": Rule("in (0, 1]", number(0, 1)),
+    "tau": Rule("in (0, 1]", number(0, 1)),
+    "ent_coef": Rule("'auto' or a number > 0", lambda v: v == "auto" or number(0)(v)),
+    "random_eps": Rule("a number in [0, 1]", number(0, 1, closed_low=True)),
+    "target_clip": SWITCH,
+    "critic_layer_norm": SWITCH,
+    "action_l2": Rule("a number >= 0", number(0, closed_low=True)),
+    "actual_goal_fraction": Rule("a number in [0, 1]", number(0, 1, closed_low=True)),
+    "obs_clip": Rule("a number > 0", number(0)),
+    "device": choice(*DEVICES),
+    "collector": choice(*COLLECTORS),
+    "compile_mode": choice(*COMPILE_MODES),
+    "collector_processes": Rule("a positive integer", integer(1)),
+    "target_success": Rule("in (0, 1]", lambda v: v is None or number(0, 1)(v)),
+    "observation_noise": Rule("a number >= 0", number(0, closed_low=True)),
+    "physics_ranges": Rule(f"a list of (field, low, high) with field in {', '.join(perturb.PHYSICS_FIELDS)} and "
+                           f"-1 < low <= high", lambda v: all(len(e) == 3 and e[0] in perturb.PHYSICS_FIELDS
+                                                              and -1 < e[1] <= e[2] for e in v)),
+    "demo_episodes": Rule("an integer >= 0", integer(0)),
+    "bc_weight": Rule("a number > 0", number(0)),
+    "q_filter": SWITCH,
+}
 
 
 def fixed_temperature(config: SacHerConfig) -> float | None:

@@ -24,10 +24,9 @@ import numpy as np
 
 from gcrl.core.errors import CourseError
 from gcrl.rl import her
-from gcrl.rl.envs import episode_length, observation_dims
+from gcrl.rl.envs import ACTION_DIM, episode_length, observation_dims
 from gcrl.rl.experts import expert_rollouts
-from gcrl.rl.sac_her.collector import ACTION_DIM
-from gcrl.rl.sac_her.replay import OBS_KEYS, EpisodeReplay
+from gcrl.rl.sac_her.replay import EpisodeReplay
 
 DEMO_SEED_BASE = 500_000
 
@@ -39,8 +38,7 @@ class DemonstrationReplay:
         if episodes < 1:
             raise CourseError(f"a demonstration buffer needs at least one episode, got {episodes}")
         rollouts = expert_rollouts(env_id, list(range(DEMO_SEED_BASE, DEMO_SEED_BASE + episodes)))
-        dims = {k: d for k, d in observation_dims(env_id).items() if k in OBS_KEYS}
-        self.replay = EpisodeReplay(episodes, episode_length(env_id), dims, ACTION_DIM)
+        self.replay = EpisodeReplay(episodes, episode_length(env_id), observation_dims(env_id), ACTION_DIM)
         for rollout in rollouts:
             self.replay.add(rollout.episode)
         #: how many of the demonstrations reached their own goal (the expert is not perfect on every task)
@@ -59,12 +57,3 @@ class DemonstrationReplay:
         """``batch_size`` demonstrated transitions, k/(k+1) of them relabelled (:meth:`EpisodeReplay.sample`)."""
         return self.replay.sample(batch_size, n_sampled_goal, strategy, rng, compute_reward, actual_goal_fraction)
 
-
-def joined(own: tuple, demonstrated: tuple) -> tuple:
-    """One minibatch of the agent's transitions followed by the demonstrated ones (observations are dicts)."""
-    def join(a, b):
-        if isinstance(a, dict):
-            return {k: np.concatenate([a[k], b[k]]) for k in OBS_KEYS}
-        return np.concatenate([a, b])
-
-    return tuple(join(a, b) for a, b in zip(own, demonstrated))

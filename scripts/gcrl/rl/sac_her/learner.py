@@ -1,9 +1,11 @@
-"""The book's SAC+HER as a learner of the course: its config, its run loop and its checkpoints.
+"""The book's SAC+HER as a learner of the course: its cycles, its checkpoints and its policy.
 
 The algorithm (networks, losses, the gradient step) is :mod:`gcrl.rl.sac_her.algorithm`,
 the replay buffer and the observation normaliser :mod:`gcrl.rl.sac_her.replay`,
 the environments and how episodes are collected :mod:`gcrl.rl.sac_her.collector`;
-this module drives them. A run is a sequence of *cycles* (the original HER
+this module drives them, as the :class:`gcrl.rl.run.Session` that the course's one
+run procedure (:mod:`gcrl.rl.run`) trains; the config is :mod:`gcrl.rl.sac_her.config`.
+A run is a sequence of *cycles* (the original HER
 code's schedule, Andrychowicz et al. 2017):
 
 1. ``n_envs`` environments each play ``episodes_per_cycle`` complete episodes with
@@ -23,17 +25,16 @@ learner's (``inline``). One update per collected env step with one environment
 and one episode per cycle is the zoo's schedule for Reach (``sac.yml``), with
 the updates of an episode taken together instead of between its steps.
 
-Evaluation runs every ``eval_every`` env steps on fixed held-out episodes, and a
-checkpoint every ``checkpoint_every`` (agent, optimisers, normaliser, replay
-buffer, every random stream) in the run folder of :mod:`gcrl.rl.run_folder`,
-from which an interrupted run resumes exactly. Both fall on cycle boundaries.
+The run procedure evaluates every ``eval_every`` env steps on fixed held-out
+episodes and checkpoints every ``checkpoint_every`` (agent, optimisers,
+normaliser, replay buffer, every random stream) in the run folder of
+:mod:`gcrl.rl.run_folder`, from which an interrupted run resumes exactly. Both
+fall on cycle boundaries.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -41,17 +42,15 @@ import numpy as np
 import torch
 
 from gcrl.core.errors import CourseError
-from gcrl.core.provenance import RunRecord
-from gcrl.rl.envs import episode_length, make_fetch_env, observation_dims
-from gcrl.rl.evaluate import ENTROPY_SAMPLES, Evaluation, evaluate, evaluation_seeds
-from gcrl.rl.run_folder import RunResult, commit_checkpoint, default_run_record, record_metrics, run_metrics, \
-    staging_folder, verified_checkpoint, write_curve
-from gcrl.rl.sac_her.algorithm import Agent, update
-from gcrl.rl.sac_her.collector import ACTION_DIM, CollectorProcess, InlineCollector, Snapshot
-from gcrl.rl.sac_her.config import DEFAULTS, SacHerConfig, fixed_temperature, resolve_device
-from gcrl.rl.sac_her.demonstrations import DemonstrationReplay, joined
-from gcrl.rl.sac_her.replay import OBS_KEYS, EpisodeReplay, Normalizer
-
+from gcrl.rl.envs import ACTION_DIM, OBS_KEYS, episode_length, make_fetch_env, observation_dims
+from gcrl.rl.evaluate import ENTROPY_SAMPLES
+from gcrl.rl.run import Checkpoint, Schedule, recorded_defaults
+from gcrl.rl.run_folder import Policy, commit_checkpoint, staging_folder, verified_checkpoint
+from gcrl.rl.sac_her.algorithm import Agent, Demonstrations, update
+from gcrl.rl.sac_her.collector import CollectorProcess, InlineCollector, Snapshot
+from gcrl.rl.sac_her.config import SacHerConfig, fixed_temperature, resolve_device
+from gcrl.rl.sac_her.demonstrations import DemonstrationReplay
+from gcrl.rl.sac_her.replay import EpisodeReplay, Normalizer
 
 def compile_networks(agent: Agent, mode: str, device: torch.device) -> None:
     """Compile the agent's networks in place as ``mode`` says (``SacHerConfig.compile_mode``); ``none`` leaves them.
@@ -75,19 +74,23 @@ def compile_networks(agent: Agent, mode: str, device: torch.device) -> None:
 
 def make_agent(config: SacHerConfig) -> Agent:
     """The agent a config describes, on the CPU, its parameters drawn from torch's current stream."""
-    dims = {k: d for k, d in observation_dims(config.env_id).items() if k in OBS_KEYS}
-    return Agent(sum(dims.values()), ACTION_DIM, config.net_arch, config.learning_rate, fixed_temperature(config),
-                 critic_layer_norm=config.critic_layer_norm)
+    return Agent(sum(observation_dims(config.env_id).values()), ACTION_DIM, config.net_arch, config.learning_rate,
+                 fixed_temperature(config), critic_layer_norm=config.critic_layer_norm)
 
 
 class TrainingState:
-    """The state of one run: agent, normaliser, buffer, collector, random streams, curve and clock."""
+    """The state of one run (agent, normaliser, buffer, collector, random streams): a :class:`gcrl.rl.run.Session`.
+
+    It holds torch to the config's ``torch_threads`` until it is closed.
+    """
 
     def __init__(self, config: SacHerConfig):
         self.config = config
+        self.threads = torch.get_num_threads()
+        torch.set_num_threads(config.torch_threads)
         self.device = resolve_device(config.device)
         self.horizon = episode_length(config.env_id)
-        dims = {k: d for k, d in observation_dims(config.env_id).items() if k in OBS_KEYS}
+        dims = observation_dims(config.env_id)
         # the learner's copy of the environment only computes rewards for relabelled goals
         self.reward_env = make_fetch_env(config.env_id)
         self.compute_reward = self.reward_env.unwrapped.compute_reward
@@ -109,13 +112,32 @@ class TrainingState:
                                    episodes_per_cycle=config.episodes_per_cycle, seed=config.seed,
                                    net_arch=config.net_arch, obs_clip=config.obs_clip, random_eps=config.random_eps,
                                    observation_noise=config.observation_noise, physics_ranges=config.physics_ranges)
-        self.curve: list[dict[str, Any]] = []
-        self.clock = {"train_s": 0.0, "eval_s": 0.0}
         self.updates = 0
+        self.target_entropy = self.agent.target_entropy
+        #: the collector's streams at the last cycle boundary the schedule acts on (see :meth:`train`)
+        self.collector_state: dict[str, Any] | None = None
 
     @property
     def steps(self) -> int:
         return self.buffer.steps
+
+    def train(self, schedule: Schedule) -> None:
+        """Cycles until the budget is spent or the schedule stops the run.
+
+        The collector plays cycle c while the learner updates on the episodes of
+        cycles before c; a checkpoint holds the collector's streams as they are
+        at the cycle boundary, before the next cycle is submitted.
+        """
+        self.collector.submit(self.snapshot())
+        while True:
+            self.learn()
+            self.receive()
+            last = self.steps >= self.config.total_steps
+            self.collector_state = self.collector.state_dict() if schedule.due(self.steps) else None
+            if not last:
+                self.collector.submit(self.snapshot())  # the next cycle is played while this one is judged
+            if not schedule.passed(self.steps) or last:
+                return
 
     # one cycle ----------------------------------------------------------------------------------
 
@@ -146,27 +168,36 @@ class TrainingState:
         self.receive()
 
     def sample(self) -> tuple[torch.Tensor, ...]:
-        """A minibatch as tensors on the agent's device; with demonstrations, their ``demo_batch_size`` rows last."""
+        """A minibatch of the agent's own transitions, as :func:`update` takes it: tensors on the agent's device."""
         c = self.config
-        batch = self.buffer.sample(c.batch_size, c.n_sampled_goal, c.goal_selection_strategy, self.rng,
-                                   self.compute_reward, c.actual_goal_fraction)
-        if self.demos is not None:
-            batch = joined(batch, self.demos.sample(c.demo_batch_size, c.n_sampled_goal, c.goal_selection_strategy,
-                                                    self.rng, self.compute_reward, c.actual_goal_fraction))
+        return self.tensors(self.buffer.sample(c.batch_size, c.n_sampled_goal, c.goal_selection_strategy, self.rng,
+                                               self.compute_reward, c.actual_goal_fraction))
+
+    def sample_demonstrations(self) -> Demonstrations | None:
+        """``demo_batch_size`` demonstrated transitions to join the minibatch (Ch. 7); ``None`` without them."""
+        if self.demos is None:
+            return None
+        c = self.config
+        batch = self.demos.sample(c.demo_batch_size, c.n_sampled_goal, c.goal_selection_strategy, self.rng,
+                                  self.compute_reward, c.actual_goal_fraction)
+        return Demonstrations(*self.tensors(batch), bc_weight=c.bc_weight, q_filter=c.q_filter)
+
+    def tensors(self, batch: tuple) -> tuple[torch.Tensor, ...]:
+        """(obs, action, reward, next_obs), the observations normalised, on the agent's device."""
         obs, action, next_obs, reward = batch
         return tuple(torch.from_numpy(x).to(self.device, non_blocking=True)
                      for x in (self.normalizer(obs), action, reward, self.normalizer(next_obs)))
 
     def gradient_step(self) -> None:
         c = self.config
+        # the agent's minibatch is drawn before the demonstrations', from the same generator
         update(self.agent, *self.sample(), gamma=c.gamma, tau=c.tau, target_bounds=self.target_bounds,
-               demo_rows=c.demo_batch_size if self.demos is not None else 0, bc_weight=c.bc_weight,
-               q_filter=c.q_filter, action_l2=c.action_l2)
+               action_l2=c.action_l2, demonstrations=self.sample_demonstrations())
         self.updates += 1
 
     # evaluation -----------------------------------------------------------------------------
 
-    def policy(self):
+    def policy(self) -> Policy:
         return lambda observation: self.agent.act(self.normalizer(observation), deterministic=True)
 
     def entropy(self) -> float:
@@ -182,20 +213,15 @@ class TrainingState:
             _, log_pi = self.agent.actor(torch.from_numpy(self.normalizer(obs)).to(self.device), noise=noise)
         return float(-log_pi.mean())
 
-    def evaluate(self, seeds: list[int], run_dir: Path) -> Evaluation:
-        t0 = time.perf_counter()
-        result = evaluate(self.config.env_id, self.policy(), seeds)
-        self.clock["eval_s"] += time.perf_counter() - t0
-        self.curve.append({"env_steps": self.steps, "train_s": round(self.clock["train_s"], 3), **result.as_dict(),
-                           "updates": self.updates, "ent_coef": float(self.agent.log_alpha.detach().exp()),
-                           "entropy": self.entropy()})
-        write_curve(run_dir, self.curve)
-        return result
+    def diagnostics(self) -> dict[str, Any]:
+        return {"updates": self.updates, "ent_coef": float(self.agent.log_alpha.detach().exp()),
+                "entropy": self.entropy()}
 
     # checkpoints ----------------------------------------------------------------------------
 
-    def save(self, run_dir: Path, collector_state: dict[str, Any]) -> None:
+    def save(self, run_dir: Path, progress: dict[str, Any]) -> None:
         """Everything needed to continue exactly, written beside the old checkpoint and swapped in."""
+        collector_state = self.collector_state if self.collector_state is not None else self.collector.state_dict()
         staging = staging_folder(run_dir)
         torch.save({"agent": self.agent.state_dict(), "optimizers": self.agent.optimizer_states(),
                     "normalizer": self.normalizer.state_dict(), "rng": self.rng.bit_generator.state,
@@ -203,8 +229,7 @@ class TrainingState:
                     "cuda_rng": torch.cuda.get_rng_state() if self.device.type == "cuda" else None},
                    staging / "agent.pt")
         np.savez(staging / "buffer.npz", **self.buffer.state_dict())
-        state = {"config": self.config.as_dict(), "env_steps": self.steps, "updates": self.updates,
-                 "curve": self.curve, "clock": self.clock}
+        state = {"config": self.config.as_dict(), "env_steps": self.steps, "updates": self.updates, **progress}
         commit_checkpoint(run_dir, staging, state, ["agent.pt", "buffer.npz"])
 
     def restore(self, folder: Path, state: dict[str, Any]) -> None:
@@ -219,7 +244,7 @@ class TrainingState:
         torch.set_rng_state(saved["torch_rng"])
         if saved["cuda_rng"] is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state(saved["cuda_rng"])
-        self.updates, self.curve, self.clock = state["updates"], state["curve"], state["clock"]
+        self.updates = state["updates"]
         if self.steps != state["env_steps"]:
             raise CourseError(f"checkpoint {folder} is damaged: its buffer holds {self.steps} env steps, its state "
                               f"{state['env_steps']}; delete {folder} to train from the start")
@@ -227,75 +252,35 @@ class TrainingState:
     def close(self) -> None:
         self.collector.close()
         self.reward_env.close()
+        torch.set_num_threads(self.threads)
+
+
+def open_session(config: SacHerConfig, run_dir: Path, found: Checkpoint | None) -> TrainingState:
+    """A run's state, afresh or resumed from the checkpoint ``found`` (the run procedure's :data:`Opener`)."""
+    state = TrainingState(config)
+    if found is not None:
+        try:
+            state.restore(*found)
+        except BaseException:
+            state.close()
+            raise
+    return state
 
 
 def load_agent(run_dir: Path, config: SacHerConfig) -> tuple[Agent, Normalizer]:
     """The trained agent and its observation statistics, for acting only (on the CPU)."""
-    found = verified_checkpoint(Path(run_dir), config, DEFAULTS)
+    found = verified_checkpoint(Path(run_dir), config, recorded_defaults(config))
     if found is None:
         raise CourseError(f"{run_dir} holds no checkpoint; train the run first")
-    dims = {k: d for k, d in observation_dims(config.env_id).items() if k in OBS_KEYS}
     saved = torch.load(found[0] / "agent.pt", weights_only=False, map_location="cpu")
     agent = make_agent(config)
     agent.load_state_dict(saved["agent"])
-    normalizer = Normalizer(dims, config.obs_clip)
+    normalizer = Normalizer(observation_dims(config.env_id), config.obs_clip)
     normalizer.load_state_dict(saved["normalizer"])
     return agent.eval(), normalizer
 
 
-def train(config: SacHerConfig, run_dir: str | os.PathLike[str], run: RunRecord | None = None) -> RunResult:
-    """Train, evaluating every ``eval_every`` steps and checkpointing every ``checkpoint_every``; resume if possible.
-
-    Training time excludes evaluation and checkpoints, which overlap the next
-    cycle's collection when the collector has a process of its own. A finished
-    run is read back, not retrained.
-    """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    run = run or default_run_record(config)
-    seeds = evaluation_seeds(config.eval_episodes, config.eval_seed)
-    found = verified_checkpoint(run_dir, config, DEFAULTS)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(config.torch_threads)
-    state = TrainingState(config)
-    try:
-        resumed_from = None
-        if found is not None:
-            state.restore(*found)
-            resumed_from = state.steps
-
-        def reached() -> bool:
-            return config.target_success is not None and any(r["success_rate"] >= config.target_success
-                                                             for r in state.curve)
-
-        trained = found is None
-        if state.steps < config.total_steps and not reached():
-            state.collector.submit(state.snapshot())
-        while state.steps < config.total_steps and not reached():
-            trained = True
-            t0 = time.perf_counter()
-            state.learn()  # updates on cycles < c while the collector plays cycle c
-            state.receive()
-            state.clock["train_s"] += time.perf_counter() - t0
-            last = state.steps >= config.total_steps
-            evaluate_now = state.steps % config.eval_every == 0 or last
-            save_now = state.steps % config.checkpoint_every == 0 or last
-            # an evaluation can stop the run (target_success), so its checkpoint needs the streams too
-            collector_state = state.collector.state_dict() if save_now or evaluate_now else None
-            if not last:
-                state.collector.submit(state.snapshot())  # the next cycle is played while this one is judged
-            if evaluate_now:
-                state.evaluate(seeds, run_dir)
-            if save_now or reached():
-                state.save(run_dir, collector_state)
-        if not state.curve or state.curve[-1]["env_steps"] != state.steps:
-            state.evaluate(seeds, run_dir)
-            state.save(run_dir, state.collector.state_dict())
-            trained = True
-        metrics = run_metrics(config, state.steps, state.clock, state.curve, config.target_success,
-                              resumed_from, seeds, state.agent.target_entropy)
-        record_metrics(run_dir, metrics, run, trained)
-        return RunResult(run_dir, config, metrics, state.curve, state.policy())
-    finally:
-        state.close()
-        torch.set_num_threads(threads)
+def load_policy(config: SacHerConfig, run_dir: Path) -> Policy:
+    """The deterministic policy of a finished run, observations normalised with its final statistics."""
+    agent, normalizer = load_agent(run_dir, config)
+    return lambda observation: agent.act(normalizer(observation), deterministic=True)

@@ -20,8 +20,7 @@ import numpy as np
 
 from gcrl.core.errors import CourseError
 from gcrl.rl import her
-
-OBS_KEYS = ("achieved_goal", "desired_goal", "observation")  # SB3's CombinedExtractor order
+from gcrl.rl.envs import OBS_KEYS
 NORM_EPSILON = 1e-8
 
 
