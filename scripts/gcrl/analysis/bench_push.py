@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,13 @@ class PushBenchConfig:
                 for recipe, (algo, overrides) in self.runs().items()}
 
 
-def run_for(arguments: list[str], budget_s: float) -> float:
-    """Run ``gcrl train`` with ``arguments`` for ``budget_s`` seconds of wall clock, then stop it and its children."""
+def run_for(arguments: list[str], budget_s: float, until: Callable[[], bool] | None = None,
+            grace_s: float = 0.0) -> float:
+    """Run ``gcrl train`` with ``arguments`` for ``budget_s`` seconds of wall clock, then stop it and its children.
+
+    With ``until``, a run that has not yet met it at the budget (its first evaluation, say, on a busy host) is
+    given up to ``grace_s`` more seconds to meet it. Returns the wall clock the run had.
+    """
     command = [sys.executable, "-m", "gcrl.course.cli", "train", *arguments]
     start = time.perf_counter()
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -82,6 +88,9 @@ def run_for(arguments: list[str], budget_s: float) -> float:
         raise CourseError(f"bench: `{' '.join(command)}` stopped before its budget: "
                           f"{process.stderr.read().decode()[-2000:]}")
     except subprocess.TimeoutExpired:
+        while until is not None and not until() and time.perf_counter() - start < budget_s + grace_s \
+                and process.poll() is None:
+            time.sleep(0.5)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     return time.perf_counter() - start
