@@ -10,15 +10,14 @@ import torch
 from gcrl.core.errors import CourseError
 from gcrl.rl import her
 from gcrl.rl.envs import make_fetch_env, observation_dims
+from gcrl.rl.learners import train
 from gcrl.rl.sac_her import algorithm
 from gcrl.rl.sac_her.config import SacHerConfig
 from gcrl.rl.sac_her.demonstrations import DEMO_SEED_BASE, DemonstrationReplay
-from gcrl.rl.learners import train
 from gcrl.rl.sac_her.learner import TrainingState
-from gcrl.rl.sac_her.replay import OBS_KEYS
 
 PNP = "FetchPickAndPlace-v4"
-DIMS = {k: d for k, d in observation_dims(PNP).items() if k in OBS_KEYS}
+DIMS = observation_dims(PNP)
 TINY = dict(total_steps=200, learning_starts=100, batch_size=32, net_arch=(16, 16), eval_every=100,
             eval_episodes=2, checkpoint_every=100, n_envs=1, episodes_per_cycle=1, updates_per_cycle=20,
             collector="inline", demo_episodes=3, demo_batch_size=8)

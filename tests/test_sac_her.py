@@ -18,6 +18,7 @@ import torch
 from gcrl.core.errors import CourseError
 from gcrl.rl.sac_her import algorithm, replay
 from gcrl.rl.sac_her.config import SacHerConfig
+from gcrl.rl.envs import OBS_KEYS
 from gcrl.rl.learners import read_back, train
 from gcrl.rl.sac_her.learner import TrainingState, compile_networks
 
@@ -177,7 +178,7 @@ def test_normalizer_matches_vecnormalize():
         np.testing.assert_allclose(ours.var[k], theirs[k].var, rtol=1e-12)
     probe = {k: rng.normal(2.0, 30.0, (5, d)) for k, d in dims.items()}
     expected = np.concatenate([np.clip((probe[k] - theirs[k].mean) / np.sqrt(theirs[k].var + 1e-8), -10, 10)
-                               for k in replay.OBS_KEYS], axis=-1)
+                               for k in OBS_KEYS], axis=-1)
     np.testing.assert_allclose(ours(probe), expected.astype(np.float32), rtol=1e-6)
     assert np.abs(ours(probe)).max() == pytest.approx(10.0)  # the clip is reached and applied
     assert np.abs(replay.Normalizer(dims, clip=5.0)(probe)).max() == pytest.approx(5.0)
@@ -335,7 +336,7 @@ def test_replay_samples_complete_episodes_and_relabels_k_over_k_plus_1():
     from gcrl.rl.envs import make_fetch_env
 
     env = make_fetch_env("FetchReach-v4")
-    dims = {k: env.observation_space[k].shape[0] for k in replay.OBS_KEYS}
+    dims = {k: env.observation_space[k].shape[0] for k in OBS_KEYS}
     buffer = replay.EpisodeReplay(3, 50, dims, 4)
     episode, rewards = _random_episode(env, 0)
     buffer.add(episode)
