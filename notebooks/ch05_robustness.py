@@ -15,11 +15,13 @@
 # # Chapter 5 — Robustness of Learned Manipulation Policies
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
-# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+# Parameters: papermill overrides these, and they are all the runner tells a chapter. Empty means, as
+# in JupyterLab: the profile from $GCRL_PROFILE (else the default of gcrl.course.profiles), the results
+# folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
+inputs_digest = "interactive"  # the runner's digest of the chapter's inputs: the key of its resumable training runs
 
 # %% tags=["remove-input"]
 import inspect
@@ -310,7 +312,7 @@ pd.DataFrame([{"task": task_name(e), "observation noise std": ch05.RANDOMISATION
                "runs": sum(1 for (env, _) in randomised_plan if env == e)} for e in budget.dr_tasks]).set_index("task")
 
 # %%
-randomised = ch05.train_randomised(randomised_plan, training_runs(out), run)
+randomised = ch05.train_randomised(randomised_plan, training_runs(out, inputs_digest), run)
 
 # %% [markdown]
 # ## 3. Implementation Details

@@ -15,11 +15,13 @@
 # # Chapter 7 — Existence: Scripted Experts, Imitation and Learning from Demonstrations
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
-# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+# Parameters: papermill overrides these, and they are all the runner tells a chapter. Empty means, as
+# in JupyterLab: the profile from $GCRL_PROFILE (else the default of gcrl.course.profiles), the results
+# folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
+inputs_digest = "interactive"  # the runner's digest of the chapter's inputs: the key of its resumable training runs
 
 # %% tags=["remove-input"]
 import inspect
@@ -776,7 +778,7 @@ print(book.listing(inspect.getsource(algorithm.q_filter_mask)))
 print(book.listing(inspect.getsource(algorithm.cloning_loss)))
 
 # %%
-lfd = ch07.train_lfd(budget, seed, training_runs(out), run)
+lfd = ch07.train_lfd(budget, seed, training_runs(out, inputs_digest), run)
 lfd_result = ch07.lfd_comparison(lfd)
 glue("ch07_lfd_verdict", ch07.lfd_text(lfd_result), display=False)
 lfd_floor = ch01.floors(session.upstream, budget.lfd_task)["random"]
