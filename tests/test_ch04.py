@@ -7,6 +7,7 @@ import json
 import pytest
 
 from gcrl.chapters import ch04_her as ch04
+from gcrl.chapters import ch04_recipe
 from gcrl.chapters import ch04_records as records
 from gcrl.chapters import ch04_search as search_records
 from gcrl.course import profiles
@@ -41,14 +42,14 @@ def test_push_trains_its_recipe_with_and_without_hindsight_on_the_push_seeds():
 
 def test_pushs_recipe_is_stated_against_the_original_her_schedule():
     recipe = ch04.SacHerConfig.from_recipe(ch04.PUSH, total_steps=800)
-    text = ch04.recipe_origin(recipe)
+    text = ch04_recipe.recipe_origin(recipe)
     assert text["recipe_size"] == f"{' × '.join(map(str, recipe.net_arch))} and {recipe.batch_size}"
     assert text["recipe_random_eps"] == f"{recipe.random_eps:g}"
     # the original's own step (its networks, and the minibatch of its eight workers together) costs what it costs
     original = ch04.SacHerConfig.from_recipe(ch04.PUSH, total_steps=800, net_arch=(256, 256, 256), batch_size=2048)
-    assert ch04.recipe_origin(original)["recipe_cost_ratio"] == "about 1.0 times"
+    assert ch04_recipe.recipe_origin(original)["recipe_cost_ratio"] == "about 1.0 times"
     half = ch04.SacHerConfig.from_recipe(ch04.PUSH, total_steps=800, net_arch=(256, 256, 256), batch_size=1024)
-    assert ch04.recipe_origin(half)["recipe_cost_ratio"] == "about 1/2"
+    assert ch04_recipe.recipe_origin(half)["recipe_cost_ratio"] == "about 1/2"
 
 
 BASE = {"net_arch": [256, 256, 256], "batch_size": 256, "n_envs": 2, "ent_coef": "auto", "random_eps": 0.0}
@@ -243,13 +244,13 @@ def test_the_zoo_arm_is_said_to_add_normalisation_and_warm_up_to_the_published_r
 
 
 def test_the_recipes_are_stated_against_their_library_peer_from_the_recipe_files():
-    reach, push = ch04.recipe_against_library(ch04.REACH), ch04.recipe_against_library(ch04.PUSH)
+    reach, push = ch04_recipe.recipe_against_library(ch04.REACH), ch04_recipe.recipe_against_library(ch04.PUSH)
     assert reach == {"gradient steps": ("50 after every 50 env steps", "1 after every env step")}
     recipe = SacHerConfig.from_recipe(ch04.PUSH, total_steps=1)
     assert push["net_arch"] == (" × ".join(map(str, recipe.net_arch)), "256 × 256 × 256")
     assert push["random_eps"] == (f"{recipe.random_eps:g}", "0") and push["ent_coef"] == (f"{recipe.ent_coef:g}", "auto")
     assert {"batch_size", "learning_starts", "tau", "n_sampled_goal"}.isdisjoint(push)  # the same in both
-    assert ch04.library_text(ch04.PUSH).startswith("`net_arch` 128 × 128 × 128 (the library's: 256 × 256 × 256)")
+    assert ch04_recipe.library_text(ch04.PUSH).startswith("`net_arch` 128 × 128 × 128 (the library's: 256 × 256 × 256)")
 
 
 def _probe_records(tmp_path, recipe_cuda, large_cuda, compiled_ms=None):
