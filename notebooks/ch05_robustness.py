@@ -43,7 +43,6 @@ from gcrl.course.session import open_chapter
 from gcrl.rl import perturb, video
 from gcrl.rl.envs import make_fetch_env, task_name
 from gcrl.rl.sac_her.config import SacHerConfig
-from gcrl.rl.sac_her.learner import load_agent
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch05", profile, seed, results_root)
@@ -481,8 +480,7 @@ glue("ch05_push_reading",
 
 # %%
 reach_source = policies[ch05.REACH][0]
-_, normalizer = load_agent(reach_source.run_dir, SacHerConfig.from_dict(reach_source.config))
-std = np.sqrt(normalizer.var["observation"] + 1e-8)
+std = ch05.training_std(reach_source)
 reach_env = make_fetch_env(ch05.REACH)
 labels = ch01.observation_labels(reach_env)
 reach_env.close()

@@ -28,7 +28,6 @@ import inspect
 
 import numpy as np
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
@@ -45,8 +44,7 @@ from gcrl.rl.envs import make_fetch_env, task_name
 from gcrl.rl.evaluate import EVAL_SEED_BASE, evaluation_seeds
 from gcrl.rl.sac_her import algorithm
 from gcrl.rl.sac_her.config import fixed_temperature
-from gcrl.rl.sac_her.demonstrations import DEMO_SEED_BASE, DemonstrationReplay
-from gcrl.rl.sac_her.learner import load_agent
+from gcrl.rl.sac_her.demonstrations import DEMO_SEED_BASE
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch07", profile, seed, results_root)
@@ -889,13 +887,7 @@ assert relabelled_ok
 
 # %%
 lfd_run = lfd[(ch07.WITH, seed)]
-agent, normalizer = load_agent(lfd_run.run_dir, lfd_run.config)
-demo_replay = DemonstrationReplay(budget.lfd_task, budget.lfd_demos)
-reward_env = make_fetch_env(budget.lfd_task)
-obs, demo_action, _, _ = demo_replay.sample(256, lfd_run.config.n_sampled_goal, lfd_run.config.goal_selection_strategy,
-                                            np.random.default_rng(seed), reward_env.unwrapped.compute_reward)
-reward_env.close()
-q_check = ch07.q_filter_on_a_batch(agent, torch.from_numpy(normalizer(obs)), torch.from_numpy(demo_action))
+q_check = ch07.trained_q_filter(lfd_run, budget.lfd_demos, seed)
 assert q_check["mask_is_the_comparison"] and q_check["rejected_rows_give_no_gradient"], q_check
 glue("ch07_q_passed", f"{q_check['fraction_passed']:.0%} of {q_check['rows']}", display=False)
 "Q-filter checked on a batch"
