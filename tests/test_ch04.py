@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from gcrl.chapters import ch04_her as ch04
@@ -12,6 +13,7 @@ from gcrl.chapters import ch04_records as records
 from gcrl.chapters import ch04_search as search_records
 from gcrl.course import profiles
 from gcrl.course.deliverables import declarations, range_for
+from gcrl.rl import her
 from gcrl.rl.evaluate import evaluation_seeds, newcombe_interval, paired_newcombe_interval, wilson_interval
 from gcrl.rl.sac_her.config import SacHerConfig
 
@@ -38,6 +40,15 @@ def test_push_trains_its_recipe_with_and_without_hindsight_on_the_push_seeds():
             kept = ("net_arch", "batch_size", "n_envs", "episodes_per_cycle", "updates_per_cycle", "ent_coef",
                     "random_eps", "target_clip", "obs_clip", "gamma", "tau", "learning_rate")
             assert all(getattr(her, k) == getattr(recipe, k) for k in kept)
+
+
+def test_the_relabelling_probe_draws_from_the_episodes_a_fresh_run_stores():
+    config = SacHerConfig.from_recipe(ch04.REACH, total_steps=1_000)
+    probe = ch04.relabelling_probe(config, ch04.RECIPE_K, "future", cycles=2, batch=64)
+    assert probe["episodes"] == 2 and probe["steps"] == 2 * 50, "two cycles of one Reach episode, no gradient step"
+    assert len(probe["rewards"]) == 64 and probe["relabelled"] == her.relabelled_count(64, ch04.RECIPE_K)
+    assert np.array_equal(probe["rewards"], probe["recomputed"])
+    assert len(probe["observation"]) == len(probe["achieved_goal"]) == len(probe["desired_goal"]) == 2
 
 
 def test_pushs_recipe_is_stated_against_the_original_her_schedule():
