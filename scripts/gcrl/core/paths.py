@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gcrl.core.errors import CourseError
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 #: Environment variable that overrides the results folder.
@@ -59,8 +61,6 @@ def training_runs(chapter_folder: Path, inputs_digest: str) -> Path:
     other code is ever reused.
     """
     import shutil
-
-    from gcrl.core.errors import CourseError
 
     if not inputs_digest:
         raise CourseError("training_runs needs the chapter's inputs_digest (\"interactive\" outside the runner)")
