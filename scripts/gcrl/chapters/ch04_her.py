@@ -7,6 +7,7 @@ long runs of SAC+HER and TQC+HER on Push, PickAndPlace and Slide. The plan is
 trained as one grid (longest runs first, one worker per core, or as Ray tasks
 on the cluster ``GCRL_RAY_ADDRESS`` names); runs that two experiments share,
 such as the recipe's k = 4 "future" run on the ablation's task, are trained once.
+What the chapter says about the recipe itself is :mod:`gcrl.chapters.ch04_recipe`'s.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gcrl.chapters.ch04_her import config, push_variants
+from gcrl.chapters import ch04_her
 from gcrl.core.seeds import REPORTING_SEED_BASE
 from gcrl.course.profiles import HerBudget
 from gcrl.rl.learners import make_config
@@ -123,4 +123,4 @@ def recipe_origin(recipe: SacHerConfig) -> dict[str, str]:
 def push_recipe(budget: HerBudget) -> SacHerConfig:
     """The config Push trains with hindsight under ``budget`` (on the first reporting seed): the recipe, with the
     profile's overrides."""
-    return config(push_variants(budget)["HER"], REPORTING_SEED_BASE, budget)
+    return ch04_her.config(ch04_her.push_variants(budget)["HER"], REPORTING_SEED_BASE, budget)
