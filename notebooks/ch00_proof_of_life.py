@@ -15,11 +15,13 @@
 # # Chapter 0 — A containerized proof of life
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
-# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+# Parameters: papermill overrides these, and they are all the runner tells a chapter. Empty means, as
+# in JupyterLab: the profile from $GCRL_PROFILE (else the default of gcrl.course.profiles), the results
+# folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
+inputs_digest = "interactive"  # the runner's digest of the chapter's inputs: the key of its resumable training runs
 
 # %% tags=["remove-input"]
 import pandas as pd

@@ -15,11 +15,13 @@
 # # Chapter 1 — The anatomy of goal-conditioned Fetch environments
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
-# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+# Parameters: papermill overrides these, and they are all the runner tells a chapter. Empty means, as
+# in JupyterLab: the profile from $GCRL_PROFILE (else the default of gcrl.course.profiles), the results
+# folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
+inputs_digest = "interactive"  # the runner's digest of the chapter's inputs: the key of its resumable training runs
 
 # %% tags=["remove-input"]
 import numpy as np
@@ -30,9 +32,11 @@ from myst_nb import glue
 
 from gcrl.analysis.plots import publish
 from gcrl.chapters import ch01_anatomy as ch01
+from gcrl.chapters import ch01_rollouts
 from gcrl.course.deliverables import verified_table, write_deliverable
 from gcrl.course.session import open_chapter
-from gcrl.rl.envs import task_name
+from gcrl.rl.envs import FETCH_ENV_IDS, task_name
+from gcrl.rl.evaluate import wilson_interval
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch01", profile, seed, results_root)
@@ -167,7 +171,7 @@ display(Markdown(run.banner()))
 
 # %% tags=["hide-input"]
 glue("ch01_n", f"{budget.episodes_per_policy:,}", display=False)
-zero_high = ch01.wilson_interval(0, budget.episodes_per_policy)[1]
+zero_high = wilson_interval(0, budget.episodes_per_policy)[1]
 glue("ch01_wilson_zero", f"{zero_high:.1%}", display=False)
 
 # %% [markdown]
@@ -215,7 +219,7 @@ pd.Series(
 # ### 3.1 The constants of each task, read off the environment
 
 # %%
-schemas = {e: ch01.interface_schema(e) for e in ch01.FETCH_ENV_IDS}
+schemas = {e: ch01.interface_schema(e) for e in FETCH_ENV_IDS}
 facts = pd.DataFrame({e: s["x-task"] for e, s in schemas.items()})
 facts.loc["observation_dim"] = [
     s["properties"]["observation"]["maxItems"] for s in schemas.values()
@@ -270,14 +274,14 @@ pd.DataFrame(
 
 # %%
 rollouts = {
-    (env_id, policy): ch01.collect(
+    (env_id, policy): ch01_rollouts.collect(
         env_id, policy, budget.episodes_per_policy, seed=seed,
         keep_observations=(
             budget.schema_observations if policy == "random" else 0
         ),
     )
-    for env_id in ch01.FETCH_ENV_IDS
-    for policy in ch01.POLICIES
+    for env_id in FETCH_ENV_IDS
+    for policy in ch01_rollouts.POLICIES
 }
 validation = {}
 for env_id, schema in schemas.items():
@@ -308,8 +312,8 @@ pd.DataFrame(validation).T
 
 # %%
 consistency = {
-    e: ch01.reward_consistency(rollouts[(e, "random")], seed=seed + 1)
-    for e in ch01.FETCH_ENV_IDS
+    e: ch01_rollouts.reward_consistency(rollouts[(e, "random")], seed=seed + 1)
+    for e in FETCH_ENV_IDS
 }
 short = {
     "step_vs_compute_reward_mismatches": "step ≠ compute",
@@ -341,7 +345,7 @@ reach_c = consistency["FetchReach-v4"]
 glue("ch01_relabel_verdict", "relabelling manufactures successes"
      if reach_c["relabelled_success_fraction"] > reach_c["original_success_fraction"]
      else "here relabelling added no successes", display=False)
-push_moved = ch01.moved_fraction(rollouts[("FetchPush-v4", "random")], reach["distance_threshold"])
+push_moved = ch01_rollouts.moved_fraction(rollouts[("FetchPush-v4", "random")], reach["distance_threshold"])
 glue("ch01_push_moved", f"{push_moved:.1%}", display=False)
 
 # %% [markdown]
@@ -385,7 +389,7 @@ glue("ch01_push_moved", f"{push_moved:.1%}", display=False)
 
 # %%
 eps = reach["distance_threshold"]
-baselines = [ch01.baseline(r, threshold=eps) for r in rollouts.values()]
+baselines = [ch01_rollouts.baseline(r, threshold=eps) for r in rollouts.values()]
 table = pd.DataFrame(baselines)
 table = table[table["env_id"].isin(ch01.TASKS)]
 table["task"] = table["env_id"].map(task_name)
@@ -410,7 +414,7 @@ for env_id in ch01.TASKS:
     zero = by_key[(env_id, "zero")]
     glue(f"ch01_{key}_zero", f"{zero['success_rate']:.1%}", display=False)
 zero_vs_reset = {
-    e: ch01.zero_action_changes(rollouts[(e, "zero")], eps) for e in ch01.TASKS
+    e: ch01_rollouts.zero_action_changes(rollouts[(e, "zero")], eps) for e in ch01.TASKS
 }
 glue("ch01_zero_changed", f"{sum(zero_vs_reset.values()):,}", display=False)
 glue("ch01_zero_episodes", f"{len(ch01.TASKS) * budget.episodes_per_policy:,}",
@@ -439,10 +443,10 @@ glue("ch01_zero_episodes", f"{len(ch01.TASKS) * budget.episodes_per_policy:,}",
 
 # %%
 order = [rollouts[(e, "random")] for e in ch01.TASKS]
-fig = ch01.plot_initial_distances(order, threshold=eps)
+fig = ch01_rollouts.plot_initial_distances(order, threshold=eps)
 publish(fig, out / "initial_goal_distance.png", "ch01_initial_fig")
-curves = [rollouts[(e, p)] for e in ch01.TASKS for p in ch01.POLICIES]
-fig = ch01.plot_success_against_threshold(curves, threshold=eps)
+curves = [rollouts[(e, p)] for e in ch01.TASKS for p in ch01_rollouts.POLICIES]
+fig = ch01_rollouts.plot_success_against_threshold(curves, threshold=eps)
 publish(fig, out / "success_vs_threshold.png", "ch01_threshold_fig")
 
 # %% [markdown]
@@ -520,7 +524,7 @@ for env_id in ch01.TASKS:
     dense_task = schemas[dense_id]["x-task"]
     differ = {k for k in sparse_task if sparse_task[k] != dense_task[k]}
     assert differ == {"env_id", "reward_type"}, differ
-    for policy in ch01.POLICIES:
+    for policy in ch01_rollouts.POLICIES:
         a, b = by_key[(env_id, policy)], by_key[(dense_id, policy)]
         assert a["successes"] == b["successes"], (a, b)
         assert a["mean_final_distance"] == b["mean_final_distance"], (a, b)

@@ -15,11 +15,13 @@
 # # Chapter 4 — Hindsight Experience Replay
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
-# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+# Parameters: papermill overrides these, and they are all the runner tells a chapter. Empty means, as
+# in JupyterLab: the profile from $GCRL_PROFILE (else the default of gcrl.course.profiles), the results
+# folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
+inputs_digest = "interactive"  # the runner's digest of the chapter's inputs: the key of its resumable training runs
 
 # %% tags=["remove-input"]
 import matplotlib.pyplot as plt
@@ -33,6 +35,7 @@ from gcrl.analysis.bench import BenchConfig
 from gcrl.analysis.plots import learning_curves, publish, steps_axis
 from gcrl.chapters import ch01_anatomy as ch01
 from gcrl.chapters import ch04_her as ch04
+from gcrl.chapters import ch04_recipe as recipe
 from gcrl.chapters import ch04_records as records
 from gcrl.chapters import ch04_search as search_records
 from gcrl.core.paths import training_runs
@@ -43,7 +46,6 @@ from gcrl.rl import her, video
 from gcrl.rl.envs import episode_length, task_name
 from gcrl.rl.evaluate import evaluation_seeds
 from gcrl.rl.sac_her.config import SacHerConfig
-from gcrl.rl.sac_her.learner import TrainingState
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch04", profile, seed, results_root)
@@ -373,7 +375,7 @@ settings = pd.DataFrame([{
     "seeds": sum(1 for (v, _) in runs_plan if v == variant),
     "network": str(getattr(config, "net_arch", None) or config.hyperparams["policy_kwargs"]["net_arch"]),
     "batch": getattr(config, "batch_size", None) or config.hyperparams["batch_size"],
-    "cycle": ch04.schedule_text(config),
+    "cycle": recipe.schedule_text(config),
     "evaluate every": config.eval_every, "episodes": config.eval_episodes,
 } for (variant, s), config in runs_plan.items() if s == session.seeds[0]])
 glue("ch04_threshold", f"{ch04.THRESHOLD:.0%}", display=False)
@@ -389,8 +391,8 @@ reach_batch = runs_plan[(ch04.reach_variant(budget), session.seeds[0])].batch_si
 glue("ch04_reach_batch", f"{reach_batch}", display=False)
 glue("ch04_relabelled_count", f"{her.relabelled_count(reach_batch, ch04.RECIPE_K)} of every {reach_batch} transitions "
                               f"({her.relabelled_count(reach_batch, ch04.RECIPE_K) / reach_batch:.1%})", display=False)
-push_recipe = ch04.push_recipe(budget)
-glue("ch04_push_recipe", ch04.recipe_text(push_recipe), display=False)
+push_recipe = recipe.push_recipe(budget)
+glue("ch04_push_recipe", recipe.recipe_text(push_recipe), display=False)
 glue("ch04_push_target", f"{ch04.PUSH_TARGET:.0%}", display=False)
 glue("ch04_reach_updates", f"{runs_plan[(ch04.reach_variant(budget), session.seeds[0])].updates_per_cycle}",
      display=False)
@@ -407,8 +409,8 @@ glue("ch04_recipe_starts", f"{SacHerConfig.from_recipe(ch04.REACH, total_steps=1
 glue("ch04_bench_every", f"{bench_defaults.eval_every:,}", display=False)
 glue("ch04_bench_episodes", f"{bench_defaults.eval_episodes}", display=False)
 glue("ch04_bench_threshold", f"{bench_defaults.threshold:.0%}", display=False)
-glue("ch04_library_reach", ch04.library_text(ch04.REACH), display=False)
-glue("ch04_library_push", ch04.library_text(ch04.PUSH), display=False)
+glue("ch04_library_reach", recipe.library_text(ch04.REACH), display=False)
+glue("ch04_library_push", recipe.library_text(ch04.PUSH), display=False)
 settings
 
 # %% [markdown]
@@ -429,7 +431,7 @@ settings
 # ```
 
 # %%
-trained = ch04.train_runs(runs_plan, training_runs(out), run)
+trained = ch04.train_runs(runs_plan, training_runs(out, inputs_digest), run)
 
 # %% [markdown]
 # ## 3. Implementation Details
@@ -677,8 +679,8 @@ gap = experiments.paired_pooled_difference(*(experiments.final_outcomes(ch04.cur
 glue("ch04_push_steps", f"{push['HER'].env_steps:,}", display=False)
 push_run = trained[(push["HER"], session.seeds[0])]
 glue("ch04_push_cost_seed", f"{session.seeds[0]}", display=False)
-glue("ch04_push_cost", ch04.cost_text(push_run), display=False)
-for key, text in ch04.recipe_origin(SacHerConfig.from_recipe(ch04.PUSH, total_steps=push["HER"].env_steps)).items():
+glue("ch04_push_cost", recipe.cost_text(push_run), display=False)
+for key, text in recipe.recipe_origin(SacHerConfig.from_recipe(ch04.PUSH, total_steps=push["HER"].env_steps)).items():
     glue(f"ch04_{key}", text, display=False)
 for name, key in (("HER", "her"), ("no HER", "noher")):
     glue(f"ch04_push_{key}", experiments.pooled_text(push_pooled[name]), display=False)
@@ -1047,33 +1049,29 @@ assert her.relabelled_count(plain_config.batch_size, plain_config.n_sampled_goal
 # achieved goal and the new goal.
 
 # %%
-probe = TrainingState(runs_plan[(reach, session.seeds[0])])
-for _ in range(3):
-    probe.collect()  # three cycles, as a run collects them, without gradient steps
-obs, _, next_obs, rewards = probe.buffer.sample(512, ch04.RECIPE_K, "future", np.random.default_rng(0),
-                                                probe.compute_reward)
-virtual = her.relabelled_count(512, ch04.RECIPE_K)
-assert np.array_equal(rewards, probe.compute_reward(next_obs["achieved_goal"], obs["desired_goal"], None))
-stored = probe.buffer.observation[:probe.buffer.episodes]
+reach_config = runs_plan[(reach, session.seeds[0])]
+# three cycles, as a run collects them, without gradient steps; a minibatch drawn from them as training draws it
+probe = ch04.relabelling_probe(reach_config, ch04.RECIPE_K, "future")
+obs, next_obs, rewards, virtual = probe["obs"], probe["next_obs"], probe["rewards"], probe["relabelled"]
+assert np.array_equal(rewards, probe["recomputed"])
+stored = probe["observation"]
 for i in range(len(rewards)):
     # locate the transition by its observation and next observation (every episode starts in the same state)
     here = np.all(stored[:, :-1] == obs["observation"][i], axis=2) & np.all(stored[:, 1:] == next_obs["observation"][i], axis=2)
     episode, t = (int(x[0]) for x in np.nonzero(here))
-    later = probe.buffer.achieved_goal[episode, t + 1:]  # the goals achieved after transitions t, ..., T - 1
+    later = probe["achieved_goal"][episode, t + 1:]  # the goals achieved after transitions t, ..., T - 1
     if i < virtual:
         assert np.all(later == obs["desired_goal"][i], axis=1).any(), ("relabelled goal not from the future", i)
     else:
-        assert np.array_equal(obs["desired_goal"][i], probe.buffer.desired_goal[episode]), ("real goal changed", i)
+        assert np.array_equal(obs["desired_goal"][i], probe["desired_goal"][episode]), ("real goal changed", i)
 real_success = float((rewards[virtual:] == 0).mean())
 hindsight_success = float((rewards[:virtual] == 0).mean())
 glue("ch04_probe", f"{hindsight_success:.0%} of the {virtual} relabelled transitions are rewarded, against "
                    f"{real_success:.0%} of the {512 - virtual} real ones", display=False)
-probe_steps = probe.steps
-glue("ch04_probe_episodes", f"{probe.buffer.episodes} episodes of random actions"
-     if probe_steps <= probe.config.learning_starts else
-     f"{probe.buffer.episodes} episodes, their first {probe.config.learning_starts} steps with random actions and "
+glue("ch04_probe_episodes", f"{probe['episodes']} episodes of random actions"
+     if probe["steps"] <= reach_config.learning_starts else
+     f"{probe['episodes']} episodes, their first {reach_config.learning_starts} steps with random actions and "
      f"the rest with the untrained policy", display=False)
-probe.close()
 "relabelling checks hold"
 
 # %% [markdown]

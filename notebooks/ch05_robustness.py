@@ -15,11 +15,13 @@
 # # Chapter 5 — Robustness of Learned Manipulation Policies
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
-# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+# Parameters: papermill overrides these, and they are all the runner tells a chapter. Empty means, as
+# in JupyterLab: the profile from $GCRL_PROFILE (else the default of gcrl.course.profiles), the results
+# folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
+inputs_digest = "interactive"  # the runner's digest of the chapter's inputs: the key of its resumable training runs
 
 # %% tags=["remove-input"]
 import inspect
@@ -41,7 +43,6 @@ from gcrl.course.session import open_chapter
 from gcrl.rl import perturb, video
 from gcrl.rl.envs import make_fetch_env, task_name
 from gcrl.rl.sac_her.config import SacHerConfig
-from gcrl.rl.sac_her.learner import load_agent
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch05", profile, seed, results_root)
@@ -310,7 +311,7 @@ pd.DataFrame([{"task": task_name(e), "observation noise std": ch05.RANDOMISATION
                "runs": sum(1 for (env, _) in randomised_plan if env == e)} for e in budget.dr_tasks]).set_index("task")
 
 # %%
-randomised = ch05.train_randomised(randomised_plan, training_runs(out), run)
+randomised = ch05.train_randomised(randomised_plan, training_runs(out, inputs_digest), run)
 
 # %% [markdown]
 # ## 3. Implementation Details
@@ -479,8 +480,7 @@ glue("ch05_push_reading",
 
 # %%
 reach_source = policies[ch05.REACH][0]
-_, normalizer = load_agent(reach_source.run_dir, SacHerConfig.from_dict(reach_source.config))
-std = np.sqrt(normalizer.var["observation"] + 1e-8)
+std = ch05.training_std(reach_source)
 reach_env = make_fetch_env(ch05.REACH)
 labels = ch01.observation_labels(reach_env)
 reach_env.close()

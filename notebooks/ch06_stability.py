@@ -15,11 +15,13 @@
 # # Chapter 6 — The Stability Question
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
-# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+# Parameters: papermill overrides these, and they are all the runner tells a chapter. Empty means, as
+# in JupyterLab: the profile from $GCRL_PROFILE (else the default of gcrl.course.profiles), the results
+# folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
+inputs_digest = "interactive"  # the runner's digest of the chapter's inputs: the key of its resumable training runs
 
 # %% tags=["remove-input"]
 import os
@@ -32,7 +34,7 @@ from IPython.display import Markdown, display
 from myst_nb import glue
 from scipy import stats
 
-from gcrl.analysis import plots, scheduler, stability, sweep
+from gcrl.analysis import plots, stability
 from gcrl.chapters import ch06_stability as ch06
 from gcrl.core.paths import training_runs
 from gcrl.course.deliverables import verified_table, write_deliverable
@@ -363,7 +365,7 @@ plan.groupby(["group", "configuration", "algorithm", "task", "env steps"], sort=
 # that configuration:
 
 # %%
-print(inspect.getsource(scheduler.completed))
+print(ch06.completion_rule())
 
 # %% [markdown]
 # `run_sweep` reads complete trials back and hands the rest to Ray, one torch
@@ -379,7 +381,7 @@ print(inspect.getsource(scheduler.completed))
 # others continue from their last checkpoint.
 
 # %%
-outcome = sweep.run_sweep(spec, training_runs(out), run, seed_offset=seed)
+outcome = ch06.train_sweep(spec, training_runs(out, inputs_digest), run, seed)
 glue("ch06_trained", f"{len(outcome.trained)}", display=False)
 glue("ch06_reused", f"{len(outcome.reused)}", display=False)
 glue("ch06_backend", outcome.backend, display=False)
@@ -683,7 +685,7 @@ for label, profile_ in profiles.items():
 fine = stability.performance_profiles(scores, np.linspace(0, 1, 201)[:-1], reps=10)
 for label, matrix in scores.items():
     assert abs(np.mean(fine[label]["fraction"]) - matrix.mean()) <= 0.005 + 1e-9, label
-again = sweep.run_sweep(spec, training_runs(out), run, seed_offset=seed)
+again = ch06.train_sweep(spec, training_runs(out, inputs_digest), run, seed)
 assert not again.trained and len(again.reused) == unique_trials, "a rerun of the sweep reads every trial back"
 assert determinism["repeatable"], "same seed, same settings, same machine: bit-identical runs"
 print(f"all checks passed: {len(scores)} algorithms, {unique_trials} trials reused on rerun, determinism held")

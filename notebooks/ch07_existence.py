@@ -15,18 +15,19 @@
 # # Chapter 7 — Existence: Scripted Experts, Imitation and Learning from Demonstrations
 
 # %% tags=["parameters", "remove-cell"]
-# Parameters: papermill overrides these. Empty means: the profile from $GCRL_PROFILE (else the
-# default of gcrl.course.profiles), the results folder from $GCRL_RESULTS (else results/).
+# Parameters: papermill overrides these, and they are all the runner tells a chapter. Empty means, as
+# in JupyterLab: the profile from $GCRL_PROFILE (else the default of gcrl.course.profiles), the results
+# folder from $GCRL_RESULTS (else results/).
 profile = ""
 seed = 1000  # the first reporting seed (gcrl.core.seeds); the chapter uses it and the next ones
 results_root = ""
+inputs_digest = "interactive"  # the runner's digest of the chapter's inputs: the key of its resumable training runs
 
 # %% tags=["remove-input"]
 import inspect
 
 import numpy as np
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 from myst_nb import glue
 
@@ -43,8 +44,7 @@ from gcrl.rl.envs import make_fetch_env, task_name
 from gcrl.rl.evaluate import EVAL_SEED_BASE, evaluation_seeds
 from gcrl.rl.sac_her import algorithm
 from gcrl.rl.sac_her.config import fixed_temperature
-from gcrl.rl.sac_her.demonstrations import DEMO_SEED_BASE, DemonstrationReplay
-from gcrl.rl.sac_her.learner import load_agent
+from gcrl.rl.sac_her.demonstrations import DEMO_SEED_BASE
 
 pd.set_option("display.max_colwidth", None)
 session = open_chapter("ch07", profile, seed, results_root)
@@ -780,7 +780,7 @@ print(book.listing(inspect.getsource(algorithm.q_filter_mask)))
 print(book.listing(inspect.getsource(algorithm.cloning_loss)))
 
 # %%
-lfd = ch07.train_lfd(budget, seed, training_runs(out), run)
+lfd = ch07.train_lfd(budget, seed, training_runs(out, inputs_digest), run)
 lfd_result = ch07.lfd_comparison(lfd)
 glue("ch07_lfd_verdict", ch07.lfd_text(lfd_result), display=False)
 lfd_floor = ch01.floors(session.upstream, budget.lfd_task)["random"]
@@ -891,13 +891,7 @@ assert relabelled_ok
 
 # %%
 lfd_run = lfd[(ch07.WITH, seed)]
-agent, normalizer = load_agent(lfd_run.run_dir, lfd_run.config)
-demo_replay = DemonstrationReplay(budget.lfd_task, budget.lfd_demos)
-reward_env = make_fetch_env(budget.lfd_task)
-obs, demo_action, _, _ = demo_replay.sample(256, lfd_run.config.n_sampled_goal, lfd_run.config.goal_selection_strategy,
-                                            np.random.default_rng(seed), reward_env.unwrapped.compute_reward)
-reward_env.close()
-q_check = ch07.q_filter_on_a_batch(agent, torch.from_numpy(normalizer(obs)), torch.from_numpy(demo_action))
+q_check = ch07.trained_q_filter(lfd_run, budget.lfd_demos, seed)
 assert q_check["mask_is_the_comparison"] and q_check["rejected_rows_give_no_gradient"], q_check
 glue("ch07_q_passed", f"{q_check['fraction_passed']:.0%} of {q_check['rows']}", display=False)
 "Q-filter checked on a batch"

@@ -113,7 +113,7 @@ def plant_chapter(tmp_path: Path):
     notebooks.mkdir(exist_ok=True)
 
     def plant(stem: str, *cells: str) -> Path:
-        body = ['# %% tags=["parameters"]\nprofile = "standard"\nseed = 0\nresults_root = ""\n']
+        body = ['# %% tags=["parameters"]\nprofile = "standard"\nseed = 0\nresults_root = ""\ninputs_digest = "interactive"\n']
         body += [f"# %%\n{textwrap.dedent(cell).strip()}\n" for cell in cells]
         path = notebooks / f"{stem}.py"
         path.write_text(HEADER + "\n" + "\n".join(body))

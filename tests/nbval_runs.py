@@ -7,11 +7,14 @@ into the chapter's results folder, as ``gcrl run`` would. The smoke book that th
 browser tests build afterwards from the same folder then reuses those runs instead of
 executing every chapter a second time. A chapter with a failing cell is not recorded: the
 book build executes it again, and fails with its own message.
+
+A chapter's injected ``inputs_digest`` is the digest of its inputs when it was exported, and a
+chapter that reads other chapters' results has another once they have run; so when nbval starts
+a chapter, this plugin injects the digest ``run_chapter`` would pass at that moment, and records it.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +25,7 @@ from ipykernel.ipkernel import IPythonKernel
 from nbval.plugin import IPyNbCell
 
 from gcrl.core.io import atomic_path
-from gcrl.core.paths import DIGEST_ENV, Layout, chapter_results
+from gcrl.core.paths import Layout, chapter_results
 from gcrl.core.provenance import utc_now
 from gcrl.course.runner import Chapter, input_digest, record_run, select
 
@@ -47,7 +50,6 @@ class NbvalRuns:
 
     def __init__(self) -> None:
         self._executions: dict[Path, _Execution] = {}
-        self._saved_digest: str | None = None
         #: The results folder of the runs recorded so far (None until one chapter is recorded).
         self.results: Path | None = None
         self.profile: str | None = None
@@ -59,17 +61,10 @@ class NbvalRuns:
         layout = Layout.default(results=parameters["results_root"])
         chapter = select(layout, [Path(item.parent.fspath).stem])[0]
         digest = input_digest(chapter, layout, parameters["profile"], parameters["seed"])
-        # The kernel starts in the file's set-up, right after this: give it what run_chapter gives papermill's.
-        self._saved_digest = os.environ.get(DIGEST_ENV)
-        os.environ[DIGEST_ENV] = digest
+        # No cell has run yet: the kernel executes what run_chapter would give papermill now.
+        _inject(item.parent.nb, {**parameters, "inputs_digest": digest})
         self._executions[Path(item.parent.fspath)] = _Execution(
             chapter, layout, parameters["profile"], parameters["seed"], digest, utc_now(), time.perf_counter())
-
-    def _finish(self) -> None:
-        if self._saved_digest is None:
-            os.environ.pop(DIGEST_ENV, None)
-        else:
-            os.environ[DIGEST_ENV] = self._saved_digest
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item):
@@ -88,7 +83,6 @@ class NbvalRuns:
         else:
             execution.failed = True
         if item.cell_num == sum(cell.cell_type == "code" for cell in item.parent.nb.cells) - 1:
-            self._finish()
             if not execution.failed:
                 self._record(execution, item.parent.nb)
 
@@ -108,6 +102,18 @@ class NbvalRuns:
         record_run(execution.chapter, path, execution.digest, execution.profile, execution.seed,
                    execution.started_at, time.perf_counter() - execution.t0)
         self.results, self.profile = execution.layout.results, execution.profile
+
+
+def _inject(notebook: nbformat.NotebookNode, parameters: dict) -> None:
+    """Rewrite the notebook's injected-parameters cell in place, as papermill writes it for ``parameters``.
+
+    In place, because nbval's items hold the cells themselves and read a cell's source when they execute it.
+    """
+    from papermill.translators import translate_parameters
+
+    cell = next(c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", []))
+    cell.source = translate_parameters("python3", "python", parameters, "Parameters")
+    notebook.metadata.papermill["parameters"] = parameters
 
 
 def _output(out: nbformat.NotebookNode, execution_count: int) -> nbformat.NotebookNode:

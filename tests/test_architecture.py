@@ -1,7 +1,9 @@
-"""The package's shape: layers that import only downwards, small modules, one interface for every learner."""
+"""The package's shape: layers that import only downwards, small modules, one interface for every learner, and
+notebooks that train, load and schedule only through their chapter modules."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -11,7 +13,10 @@ from pathlib import Path
 import pytest
 
 LINT = Path(sys.executable).with_name("lint-imports")
-MAX_MODULE_LINES = 450
+MAX_MODULE_LINES = 400
+#: The modules that train, load or schedule runs: a notebook reaches them only through its module in gcrl.chapters.
+NOT_FOR_NOTEBOOKS = ("gcrl.rl.sac_her.learner", "gcrl.rl.sb3", "gcrl.rl.run_folder", "gcrl.analysis.scheduler",
+                     "gcrl.analysis.sweep")
 
 
 def lint(root: Path) -> subprocess.CompletedProcess:
@@ -59,3 +64,34 @@ def test_every_layer_is_a_folder_and_every_module_sits_in_one(repo_root):
     assert loose == [], f"modules outside a layer's folder: {loose}"
     assert {p.name for p in package.iterdir() if p.is_dir() and p.name != "__pycache__"} == {
         "chapters", "course", "exercises", "analysis", "rl", "core"}
+
+
+def imports_not_for_notebooks(source: str) -> list[str]:
+    """The modules of NOT_FOR_NOTEBOOKS that a notebook's source imports (or imports from), in whatever form."""
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:  # `from a import b`: b may be a module
+            imported |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return sorted({hidden for hidden in NOT_FOR_NOTEBOOKS for name in imported
+                   if name == hidden or name.startswith(f"{hidden}.")})
+
+
+@pytest.mark.parametrize("notebook", sorted((Path(__file__).parents[1] / "notebooks").glob("ch*.py")),
+                         ids=lambda path: path.stem)
+def test_notebooks_train_load_and_schedule_through_their_chapter_modules(notebook):
+    assert imports_not_for_notebooks(notebook.read_text()) == []
+
+
+@pytest.mark.parametrize("planted, found", [
+    ("from gcrl.rl.sac_her.learner import load_agent", "gcrl.rl.sac_her.learner"),
+    ("from gcrl.rl.sac_her import learner", "gcrl.rl.sac_her.learner"),
+    ("import gcrl.rl.sb3 as sb3", "gcrl.rl.sb3"),
+    ("from gcrl.rl.run_folder import RunResult", "gcrl.rl.run_folder"),
+    ("from gcrl.analysis import plots, scheduler", "gcrl.analysis.scheduler"),
+    ("if True:\n    from gcrl.analysis.sweep import run_sweep", "gcrl.analysis.sweep"),
+])
+def test_a_notebook_that_imports_a_training_module_fails_the_check(repo_root, planted, found):
+    source = (repo_root / "notebooks" / "ch04_her.py").read_text() + f"\n# %%\n{planted}\n"
+    assert imports_not_for_notebooks(source) == [found]

@@ -7,13 +7,15 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from gcrl.chapters import ch01_anatomy as ch01
+from gcrl.chapters import ch01_rollouts
 from gcrl.rl.envs import FETCH_ENV_IDS, make_fetch_env
+from gcrl.rl.evaluate import wilson_interval
 from gcrl.core.errors import CourseError
 
 
 @pytest.fixture(scope="module")
 def push_rollouts():
-    return ch01.collect("FetchPush-v4", "random", episodes=3, seed=5, keep_observations=40)
+    return ch01_rollouts.collect("FetchPush-v4", "random", episodes=3, seed=5, keep_observations=40)
 
 
 @pytest.mark.parametrize("env_id", FETCH_ENV_IDS)
@@ -21,7 +23,7 @@ def test_every_dimension_is_labelled_and_the_schema_validates_real_observations(
     schema = ch01.interface_schema(env_id)
     Draft202012Validator.check_schema(schema)
     assert ch01.unlabelled_dimensions(schema) == []
-    rollouts = ch01.collect(env_id, "random", episodes=1, seed=0, keep_observations=50)
+    rollouts = ch01_rollouts.collect(env_id, "random", episodes=1, seed=0, keep_observations=50)
     validator = Draft202012Validator(schema)
     assert len(rollouts.observations) == 50
     for observation in rollouts.observations:
@@ -36,7 +38,7 @@ def test_schema_rejects_a_malformed_observation():
     schema = ch01.interface_schema("FetchReach-v4")
     validator = Draft202012Validator(schema)
     env = make_fetch_env("FetchReach-v4")
-    observation = ch01.as_json(env.reset(seed=0)[0])
+    observation = ch01_rollouts.as_json(env.reset(seed=0)[0])
     env.close()
     validator.validate(observation)
     assert not validator.is_valid({**observation, "observation": observation["observation"][:-1]})
@@ -62,39 +64,39 @@ def test_labels_follow_the_environment_layout():
 
 
 def test_rewards_are_consistent_on_real_transitions(push_rollouts):
-    report = ch01.reward_consistency(push_rollouts, seed=0)
+    report = ch01_rollouts.reward_consistency(push_rollouts, seed=0)
     assert report["transitions"] == 150 and report["relabelled_checked"] == 150
     assert report["mismatches"] == 0 and report["unexplained_disagreements"] == 0
 
 
 def test_a_corrupted_reward_is_caught(push_rollouts):
-    corrupted = ch01.Rollouts(**{**push_rollouts.__dict__, "rewards": push_rollouts.rewards.copy()})
+    corrupted = ch01_rollouts.Rollouts(**{**push_rollouts.__dict__, "rewards": push_rollouts.rewards.copy()})
     corrupted.rewards[0, 7] = -0.5
-    report = ch01.reward_consistency(corrupted, seed=0)
+    report = ch01_rollouts.reward_consistency(corrupted, seed=0)
     assert report["step_vs_compute_reward_mismatches"] == 1 and report["mismatches"] >= 1
 
 
 def test_a_success_flag_off_the_threshold_is_unexplained(push_rollouts):
-    flipped = ch01.Rollouts(**{**push_rollouts.__dict__, "success": push_rollouts.success.copy()})
+    flipped = ch01_rollouts.Rollouts(**{**push_rollouts.__dict__, "success": push_rollouts.success.copy()})
     flipped.success[1, 3] = not flipped.success[1, 3]
-    report = ch01.reward_consistency(flipped, seed=0)
+    report = ch01_rollouts.reward_consistency(flipped, seed=0)
     assert report["unexplained_disagreements"] == 1
 
 
 def test_dense_reward_is_minus_the_distance():
-    report = ch01.reward_consistency(ch01.collect("FetchReachDense-v4", "random", 2, seed=1), seed=0)
+    report = ch01_rollouts.reward_consistency(ch01_rollouts.collect("FetchReachDense-v4", "random", 2, seed=1), seed=0)
     assert report["dense_vs_minus_distance_mismatches"] == 0 and report["dense_vs_minus_distance_max_abs"] == 0.0
 
 
 def test_wilson_interval_known_values():
-    low, high = ch01.wilson_interval(0, 200)
+    low, high = wilson_interval(0, 200)
     assert low == 0.0 and high == pytest.approx(1.96**2 / (200 + 1.96**2), rel=1e-3)
-    low, high = ch01.wilson_interval(50, 100)
+    low, high = wilson_interval(50, 100)
     assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
 
 
 def test_baseline_counts_and_interval(push_rollouts):
-    row = ch01.baseline(push_rollouts, threshold=0.05)
+    row = ch01_rollouts.baseline(push_rollouts, threshold=0.05)
     assert row["episodes"] == 3 and row["seeds"] == [5, 7]
     assert row["success_ci95"][0] <= row["success_rate"] <= row["success_ci95"][1]
     assert row["mean_final_distance"] >= 0
@@ -102,4 +104,4 @@ def test_baseline_counts_and_interval(push_rollouts):
 
 def test_unknown_policy_is_a_clear_error():
     with pytest.raises(CourseError, match="unknown baseline policy 'greedy'"):
-        ch01.collect("FetchReach-v4", "greedy", 1, seed=0)
+        ch01_rollouts.collect("FetchReach-v4", "greedy", 1, seed=0)

@@ -29,7 +29,7 @@ def test_chapter_shape(chapter):
     assert notebook.metadata["kernelspec"]["name"] == "python3"
     tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and tagged[0].cell_type == "code", "one code cell tagged parameters"
-    for name in ("profile", "seed", "results_root"):
+    for name in ("profile", "seed", "results_root", "inputs_digest"):
         assert f"{name} =" in tagged[0].source
     headings = [
         line.lstrip("#").strip()

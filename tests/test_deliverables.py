@@ -210,3 +210,53 @@ def test_every_declared_range_fails_a_planted_result_outside_it(smoke_book, tmp_
                             chapter, name, pointer, profile, value, finding.message)
                         planted += 1
     assert planted >= 60, planted
+
+
+#: Every number of a claim that a chapter's code uses, read from the declarations: (module, attribute, chapter,
+#: file, metric, profile read, a planted range, the value the attribute must then take).
+CLAIMS = [
+    ("ch00_proof_of_life", "BLANK_STD", "ch00", "environment_report.json", "/rendering/frame/std", "all",
+     [7.5, None], 7.5),
+    ("ch00_proof_of_life", "MIN_DISTINCT_COLOURS", "ch00", "environment_report.json",
+     "/rendering/frame/distinct_colours", "all", [100, None], 100),
+    ("ch03_sac", "MIN_AGREEMENT", "ch03", "sac_results.json", "/temperature/fraction_following_gradient", "all",
+     [0.6, 1.0], 0.6),
+    ("ch04_her", "THRESHOLD", "ch04", "her_results.json", "/reach/min_final_success", "standard", [0.97, 1.0], 0.97),
+    ("ch04_her", "PUSH_TARGET", "ch04", "her_results.json", "/push/pooled/HER/success_rate", "standard",
+     [0.85, 1.0], 0.85),
+    ("ch07_existence", "NONINFERIORITY_MARGIN", "ch07", "existence_results.json", "/dagger/at_largest/ci95_low",
+     "standard", [-0.05, 1.0], 0.05),
+]
+
+
+def test_declared_range_names_a_metric_it_does_not_find():
+    assert deliverables.declared_range("ch04", "her_results.json", "/reach/min_final_success", "full") == (0.95, 1.0)
+    with pytest.raises(CourseError, match="declares no smoke range for ch04/her_results.json /reach/min_final_success"):
+        deliverables.declared_range("ch04", "her_results.json", "/reach/min_final_success", "smoke")
+    with pytest.raises(CourseError, match="declares no standard range for ch04/her_results.json /no/such"):
+        deliverables.declared_range("ch04", "her_results.json", "/no/such", "standard")
+
+
+def test_the_chapters_read_their_claims_from_the_declarations(tmp_path):
+    """A planted change of a claim's number in deliverables.yaml is the number the chapter's code uses."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    planted = yaml.safe_load(deliverables.DECLARATIONS_FILE.read_text())
+    for _, _, chapter, file, pointer, profile, bounds, _ in CLAIMS:
+        planted[chapter]["files"][file]["metrics"][pointer][profile] = bounds
+    path = tmp_path / "deliverables.yaml"
+    path.write_text(yaml.safe_dump(planted, sort_keys=False))
+    script = "\n".join([
+        "import importlib, json, pathlib",
+        "from gcrl.course import deliverables",
+        f"deliverables.DECLARATIONS_FILE = pathlib.Path({str(path)!r})",
+        f"claims = {[(module, attribute) for module, attribute, *_ in CLAIMS]!r}",
+        "print(json.dumps([getattr(importlib.import_module(f'gcrl.chapters.{m}'), a) for m, a in claims]))",
+    ])
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    read = json.loads(done.stdout.strip().splitlines()[-1])
+    assert read == pytest.approx([expected for *_, expected in CLAIMS])

@@ -10,7 +10,7 @@ import pytest
 
 from gcrl.core.errors import ChapterFailed, CourseError
 from gcrl.core.paths import Layout
-from gcrl.course.runner import discover, input_digest, run_chapter, select
+from gcrl.course.runner import DEFAULT_SEED, discover, input_digest, run_chapter, select
 
 COUNTER_CELL = """
 from pathlib import Path
@@ -64,22 +64,30 @@ def test_reruns_only_when_an_input_changes(layout):
     assert run_chapter(chapter, layout, "smoke", force=True).executed and executions(layout, "smoke") == 5
 
 
-def test_training_runs_are_kept_per_input_version(tmp_path, monkeypatch):
-    from gcrl.core.paths import DIGEST_ENV, training_runs
+def test_training_runs_are_kept_per_input_version(tmp_path):
+    from gcrl.core.paths import training_runs
 
-    monkeypatch.setenv(DIGEST_ENV, "a" * 64)
-    first = training_runs(tmp_path)
+    first = training_runs(tmp_path, "a" * 64)
     (first / "checkpoint").mkdir()
-    assert training_runs(tmp_path) == first and (first / "checkpoint").is_dir(), "same inputs: resume"
-    monkeypatch.setenv(DIGEST_ENV, "b" * 64)
-    second = training_runs(tmp_path)
+    assert training_runs(tmp_path, "a" * 64) == first and (first / "checkpoint").is_dir(), "same inputs: resume"
+    second = training_runs(tmp_path, "b" * 64)
     assert second != first and not first.exists(), "changed inputs: start afresh, drop the stale runs"
+    with pytest.raises(CourseError, match="inputs_digest"):
+        training_runs(tmp_path, "")
+    assert second.is_dir(), "an empty digest removes nothing"
 
 
-def test_the_runner_exports_the_input_digest(layout, plant_chapter):
-    plant_chapter("ch52_digest", "import os\nprint('digest', os.environ['GCRL_INPUTS_DIGEST'])")
+def test_the_runner_passes_folder_and_digest_as_parameters_only(layout, plant_chapter, monkeypatch):
+    monkeypatch.delenv("GCRL_RESULTS", raising=False)
+    plant_chapter("ch52_digest", """
+        import os
+        print("digest", inputs_digest, "results", results_root)
+        print("environment", sorted(k for k in os.environ if k in ("GCRL_RESULTS", "GCRL_INPUTS_DIGEST")))
+    """)
     run = run_chapter(select(layout, ["ch52"])[0], layout, "smoke")
-    assert f"digest {run.digest}" in run.notebook.read_text()
+    text = run.notebook.read_text()
+    assert f"digest {run.digest} results {layout.results}" in text
+    assert "environment []" in text, "the chapter hears of its folder and digest through its parameters alone"
 
 
 def test_a_dependency_s_new_inputs_change_the_digest(tmp_path):
@@ -201,7 +209,31 @@ def test_list_shows_the_course_chapters(cli):
 
 
 def test_export_notebooks_for_nbval(tmp_path, cli):
-    done = cli("export-notebooks", str(tmp_path / "nb"))
+    done = cli("export-notebooks", str(tmp_path / "nb"), "--profile", "smoke", "--results", str(tmp_path / "results"))
     assert done.returncode == 0
     notebook = json.loads((tmp_path / "nb" / "ch00_proof_of_life.ipynb").read_text())
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    layout = Layout(results=(tmp_path / "results").resolve())
+    assert notebook["metadata"]["papermill"]["parameters"] == {
+        "profile": "smoke", "seed": DEFAULT_SEED, "results_root": str(layout.results),
+        "inputs_digest": input_digest(select(layout, ["ch00"])[0], layout, "smoke", DEFAULT_SEED)}
+
+
+def test_nbval_executes_the_digest_of_the_moment(layout, plant_chapter, tmp_path):
+    """A chapter exported before the chapters it reads ran is executed with the digest run_chapter would pass."""
+    import nbformat
+    from papermill.parameterize import parameterize_notebook
+
+    from gcrl.course.runner import write_parameterised
+    from nbval_runs import _inject
+
+    exported = write_parameterised(discover(layout)[0], layout, "smoke", 3, tmp_path / "ch50.ipynb")
+    notebook = nbformat.read(exported, as_version=4)
+    cell = next(c for c in notebook.cells if "injected-parameters" in c.metadata["tags"])
+    parameters = {**notebook.metadata.papermill["parameters"], "inputs_digest": "f" * 64}
+    _inject(notebook, parameters)
+    assert next(c for c in notebook.cells if "injected-parameters" in c.metadata["tags"]) is cell, "nbval holds it"
+    expected = parameterize_notebook(nbformat.read(exported, as_version=4), parameters, kernel_name="python3",
+                                     language="python")
+    assert [c.source for c in notebook.cells] == [c.source for c in expected.cells]
+    assert notebook.metadata.papermill["parameters"] == parameters

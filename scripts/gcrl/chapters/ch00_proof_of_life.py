@@ -18,13 +18,15 @@ import numpy as np
 
 from gcrl.core.errors import CourseError
 from gcrl.core.io import atomic_path
+from gcrl.course.deliverables import declared_range
 from gcrl.rl.envs import make_fetch_env
 from gcrl.rl.recipes import load_hyperparams
 
 #: A frame whose pixel standard deviation is below this, or with fewer distinct
-#: colours than the next constant, is blank: a GL context that drew nothing.
-BLANK_STD = 5.0
-MIN_DISTINCT_COLOURS = 64
+#: colours than the next constant, is blank: a GL context that drew nothing. Both
+#: are the lower ends of the ranges ``deliverables.yaml`` declares for the frame.
+BLANK_STD = declared_range("ch00", "environment_report.json", "/rendering/frame/std", "all")[0]
+MIN_DISTINCT_COLOURS = declared_range("ch00", "environment_report.json", "/rendering/frame/distinct_colours", "all")[0]
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from gcrl.analysis.scheduler import train_plan
 from gcrl.core.errors import CourseError
 from gcrl.core.provenance import RunRecord
 from gcrl.course import profiles
-from gcrl.course.deliverables import Upstream
+from gcrl.course.deliverables import Upstream, declared_range
 from gcrl.course.profiles import SacBudget
 from gcrl.rl.learners import make_config
 from gcrl.rl.recipes import library_default, load_hyperparams
@@ -30,8 +30,9 @@ EXPERIMENTS: tuple[str, ...] = ("FetchReachDense-v4", "FetchReach-v4", "FetchPus
 THRESHOLD = 0.9
 #: A fall of the entropy estimate (nats) below its first value that is not estimation noise.
 ENTROPY_DROP = 0.5
-#: The least fraction of intervals between evaluations in which alpha must move as its gradient predicts.
-MIN_AGREEMENT = 0.75
+#: The least fraction of intervals between evaluations in which alpha must move as its gradient predicts
+#: (the chapter's claim, declared in ``deliverables.yaml``).
+MIN_AGREEMENT = declared_range("ch03", "sac_results.json", "/temperature/fraction_following_gradient", "all")[0]
 
 
 def config(env_id: str, seed: int, budget: SacBudget) -> LearnerConfig:

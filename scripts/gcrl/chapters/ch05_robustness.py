@@ -14,6 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gcrl.analysis import robustness
 from gcrl.analysis.robustness import Job, PolicySource
 from gcrl.analysis.scheduler import train_plan
@@ -23,6 +25,7 @@ from gcrl.course.deliverables import Upstream
 from gcrl.course.profiles import RobustnessBudget
 from gcrl.rl.run_folder import RunResult
 from gcrl.rl.sac_her.config import SacHerConfig
+from gcrl.rl.sac_her.learner import load_agent
 
 REACH, PUSH = "FetchReach-v4", "FetchPush-v4"
 #: Seed of every perturbation's own noise stream (episodes are seeded separately).
@@ -58,6 +61,13 @@ def chapter4_policies(upstream: Upstream) -> dict[str, list[PolicySource]]:
                                   "checkpoint; run chapter ch04 first")
             sources[env_id].append(PolicySource(str(run_dir), record["configs"][entry["run"]]))
     return sources
+
+
+def training_std(source: PolicySource) -> np.ndarray:
+    """The standard deviation of each observation feature over the training of ``source``'s policy, as its
+    normaliser holds it (§3.4: noise on a feature reaches the networks divided by this)."""
+    _, normalizer = load_agent(source.run_dir, SacHerConfig.from_dict(source.config))
+    return np.sqrt(normalizer.var["observation"] + 1e-8)
 
 
 def randomised_config(nominal: dict[str, Any]) -> SacHerConfig:

@@ -10,13 +10,16 @@ variation, the sensitivity verdicts and the determinism check's run.
 
 from __future__ import annotations
 
+import inspect
 import itertools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gcrl.analysis import stability
+from gcrl.analysis import scheduler, stability, sweep
 from gcrl.analysis.sweep import SweepOutcome, SweepSpec
+from gcrl.core.provenance import RunRecord
 from gcrl.course import profiles
 from gcrl.course.profiles import StabilityBudget
 from gcrl.rl.envs import task_name
@@ -40,6 +43,17 @@ PARAMETER_NAMES = {"learning_rate": "learning rate", "batch_size": "batch size",
 def sweep_spec(budget: StabilityBudget) -> SweepSpec:
     """The chapter's sweep, as the profile's budget defines it."""
     return SweepSpec.from_dict(budget.sweep, where=f"gcrl.course.profiles: ch06 sweep {budget.sweep['name']}")
+
+
+def train_sweep(spec: SweepSpec, runs_folder: Path, run: RunRecord, seed: int) -> SweepOutcome:
+    """The chapter's sweep on the seeds ``seed, seed + 1, ...``: the trials complete in ``runs_folder`` read back,
+    the others trained (:func:`gcrl.analysis.sweep.run_sweep`, on Ray)."""
+    return sweep.run_sweep(spec, runs_folder, run, seed_offset=seed)
+
+
+def completion_rule() -> str:
+    """The source of the rule by which a trial, like every run of the course, counts as complete (§3.1 prints it)."""
+    return inspect.getsource(scheduler.completed)
 
 
 def curve_area(result: Any) -> float:

@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from gcrl.core.errors import CourseError
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 #: Environment variable that overrides the results folder.
 RESULTS_ENV = "GCRL_RESULTS"
-#: Set by the runner to the digest of a chapter's inputs while it executes.
-DIGEST_ENV = "GCRL_INPUTS_DIGEST"
 
 
 @dataclass(frozen=True)
@@ -50,17 +50,21 @@ def chapter_results(profile: str, chapter: str, root: str | os.PathLike[str] | N
     return folder
 
 
-def training_runs(chapter_folder: Path) -> Path:
+def training_runs(chapter_folder: Path, inputs_digest: str) -> Path:
     """Where a chapter keeps its training runs: ``<chapter>/runs/<input digest>/``.
 
-    A chapter executed again with the same inputs (a killed run) finds its
-    checkpoints and resumes; executed with changed inputs, it gets a fresh
+    ``inputs_digest`` is the chapter's ``inputs_digest`` parameter: the runner passes
+    the digest of the chapter's inputs, and outside the runner (JupyterLab) it is
+    ``interactive``. A chapter executed again with the same inputs (a killed run)
+    finds its checkpoints and resumes; executed with changed inputs, it gets a fresh
     folder, and the runs of older inputs are removed, so no model trained by
-    other code is ever reused. Outside the runner (JupyterLab) the key is ``interactive``.
+    other code is ever reused.
     """
     import shutil
 
-    key = os.environ.get(DIGEST_ENV, "interactive")[:16]
+    if not inputs_digest:
+        raise CourseError("training_runs needs the chapter's inputs_digest (\"interactive\" outside the runner)")
+    key = inputs_digest[:16]
     runs = Path(chapter_folder) / "runs"
     if runs.is_dir():
         for stale in runs.iterdir():

@@ -135,6 +135,19 @@ def range_for(ranges: dict[str, Any], profile: str) -> tuple[float | None, float
     return None if bounds is None else (bounds[0], bounds[1])
 
 
+def declared_range(chapter: str, file: str, pointer: str, profile: str) -> tuple[float | None, float | None]:
+    """The range ``deliverables.yaml`` declares for metric ``pointer`` of ``chapter``'s ``file`` under ``profile``.
+
+    A chapter whose code needs the number of one of its claims (a target it states, a margin it tests) reads it
+    here, so that the declaration stays the only place that says it. ``profile`` may be ``all``.
+    """
+    metrics = declarations().get(chapter, {}).get("files", {}).get(file, {}).get("metrics") or {}
+    bounds = range_for(metrics[pointer], profile) if pointer in metrics else None
+    if bounds is None:
+        raise CourseError(f"{DECLARATIONS_FILE.name} declares no {profile} range for {chapter}/{file} {pointer}")
+    return bounds
+
+
 def metric_problems(document: Any, spec: dict[str, Any], profile: str) -> list[str]:
     """The declared metrics of one JSON deliverable that are missing, not numbers, or out of their range."""
     problems = []

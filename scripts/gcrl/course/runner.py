@@ -2,9 +2,9 @@
 
 A chapter is a jupytext py:percent file ``notebooks/chNN_name.py``. Running it
 means: read it with jupytext, execute it with papermill (which injects
-``profile``, ``seed`` and ``results_root`` after the cell tagged
-``parameters``), and write the executed notebook and the chapter's deliverables
-under ``results/<profile>/chNN/``.
+``profile``, ``seed``, ``results_root`` and ``inputs_digest`` after the cell
+tagged ``parameters``: the chapter's only channel from the runner), and write
+the executed notebook and the chapter's deliverables under ``results/<profile>/chNN/``.
 
 The inputs of a run are hashed: the notebook, every file under ``scripts/``, the
 dependency pins, the profile, the seed, and the recorded inputs of the chapters
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from gcrl.core.errors import ChapterFailed, CourseError
 from gcrl.core.io import write_json_atomic
-from gcrl.core.paths import DIGEST_ENV, REPO_ROOT, Layout
+from gcrl.core.paths import REPO_ROOT, Layout
 from gcrl.core.progress import PROGRESS_ENV, Monitor
 from gcrl.core.provenance import utc_now
 from gcrl.core.seeds import REPORTING_SEED_BASE
@@ -231,14 +231,10 @@ def run_chapter(chapter: Chapter, layout: Layout, profile: str, seed: int = DEFA
     (folder / RUN_RECORD).unlink(missing_ok=True)
     partial = folder / f".partial-{chapter.stem}.ipynb"
     started_at, t0 = utc_now(), time.perf_counter()
-    parameters = run_parameters(layout, profile, seed)
+    parameters = run_parameters(layout, profile, seed, digest)
     progress_file = folder / ".progress.json"
     try:
-        # GCRL_INPUTS_DIGEST lets a chapter keep resumable training runs per input version
-        # (gcrl.core.paths.training_runs): a killed run resumes, a changed input starts afresh.
-        with _environment(**{"GCRL_RESULTS": str(layout.results), DIGEST_ENV: digest,
-                             PROGRESS_ENV: str(progress_file)}), \
-                Monitor(chapter.stem, progress_file, previous_s):
+        with _environment(**{PROGRESS_ENV: str(progress_file)}), Monitor(chapter.stem, progress_file, previous_s):
             papermill.execute_notebook(
                 jupytext.read(chapter.source),
                 str(partial),
@@ -261,17 +257,26 @@ def run_chapter(chapter: Chapter, layout: Layout, profile: str, seed: int = DEFA
     return record_run(chapter, notebook, digest, profile, seed, started_at, time.perf_counter() - t0)
 
 
-def run_parameters(layout: Layout, profile: str, seed: int) -> dict:
-    """What papermill injects after a chapter's ``parameters`` cell."""
-    return {"profile": profile, "seed": seed, "results_root": str(layout.results)}
+def run_parameters(layout: Layout, profile: str, seed: int, digest: str) -> dict:
+    """What papermill injects after a chapter's ``parameters`` cell.
+
+    ``inputs_digest`` (the chapter's :func:`input_digest`) keys its resumable training
+    runs (:func:`gcrl.core.paths.training_runs`): a killed run resumes, a changed input starts afresh.
+    """
+    return {"profile": profile, "seed": seed, "results_root": str(layout.results), "inputs_digest": digest}
 
 
 def write_parameterised(chapter: Chapter, layout: Layout, profile: str, seed: int, output: Path) -> Path:
-    """Write the chapter as the notebook papermill executes (its injected-parameters cell in place), unexecuted."""
+    """Write the chapter as the notebook papermill executes (its injected-parameters cell in place), unexecuted.
+
+    The injected digest is the chapter's as of now; one that reads other chapters' results gets another once
+    they have run (the test suite's nbval plugin injects it afresh when it starts executing the chapter).
+    """
     import jupytext
     import papermill
 
-    papermill.execute_notebook(jupytext.read(chapter.source), str(output), parameters=run_parameters(layout, profile, seed),
+    parameters = run_parameters(layout, profile, seed, input_digest(chapter, layout, profile, seed))
+    papermill.execute_notebook(jupytext.read(chapter.source), str(output), parameters=parameters,
                                kernel_name="python3", prepare_only=True, progress_bar=False)
     return output
 
