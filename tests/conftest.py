@@ -44,6 +44,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
+def minibatch():
+    """A planted minibatch maker for the book's update: (obs, action, reward, next_obs), 16 observation dims, 4 action
+    dims, about three rewards in ten 0 and the rest -1, drawn from a generator of its own."""
+    import torch
+
+    def make(size: int = 64, seed: int = 0) -> tuple:
+        g = torch.Generator().manual_seed(seed)
+        obs, next_obs = torch.randn(size, 16, generator=g), torch.randn(size, 16, generator=g)
+        action = torch.rand(size, 4, generator=g) * 2 - 1
+        reward = -(torch.rand(size, generator=g) > 0.3).float()
+        return obs, action, reward, next_obs
+
+    return make
+
+
+@pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
 

@@ -334,13 +334,13 @@ def test_frozen_critic_gives_no_gradient_to_its_norm_parameters():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in [*critic.norm_gains, *critic.norm_biases])
 
 
-def test_an_update_trains_the_norm_parameters_and_polyak_averages_them():
+def test_an_update_trains_the_norm_parameters_and_polyak_averages_them(minibatch):
     torch.manual_seed(0)
     agent = algorithm.Agent(16, 4, (16, 16), 1e-3, critic_layer_norm=True)
     assert list(agent.critic_optimizer.param_groups[0]["params"]) == list(agent.critic.parameters())
     norms = lambda critic: [*critic.norm_gains, *critic.norm_biases]  # noqa: E731
     before = [p.detach().clone() for p in norms(agent.critic_target)]
-    algorithm.update(agent, *_batch(), gamma=0.98, tau=0.05)
+    algorithm.update(agent, *minibatch(), gamma=0.98, tau=0.05)
     for online, target, start in zip(norms(agent.critic), norms(agent.critic_target), before, strict=True):
         assert not torch.equal(online, start)  # the critic's optimiser trains them
         torch.testing.assert_close(target, torch.lerp(start, online.detach(), 0.05))  # the target follows
@@ -348,21 +348,13 @@ def test_an_update_trains_the_norm_parameters_and_polyak_averages_them():
 
 # 4. the action penalty -------------------------------------------------------------------------------------------
 
-def _batch(size=64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    obs, next_obs = torch.randn(size, 16, generator=g), torch.randn(size, 16, generator=g)
-    action = torch.rand(size, 4, generator=g) * 2 - 1
-    reward = -(torch.rand(size, generator=g) > 0.3).float()
-    return obs, action, reward, next_obs
-
-
-def test_action_penalty_adds_its_weight_times_the_mean_squared_action_to_the_actors_gradient():
+def test_action_penalty_adds_its_weight_times_the_mean_squared_action_to_the_actors_gradient(minibatch):
     """grad L_pi(w) - grad L_pi(0) = grad of w * mean over batch and action dims of a^2, with a the reparameterised
     action of the step, computed by hand; the penalty is a term of the actor's named loss alone."""
     weight = 0.7
     torch.manual_seed(0)
     agent = algorithm.Agent(16, 4, (16, 16), 1e-3)
-    obs = _batch()[0]
+    obs = minibatch()[0]
     torch.manual_seed(123)
     action_pi, log_pi = agent.actor(obs)
     alpha = agent.log_alpha.detach().exp()
@@ -380,9 +372,9 @@ def test_action_penalty_adds_its_weight_times_the_mean_squared_action_to_the_act
         torch.testing.assert_close(with_penalty - without, want, rtol=1e-4, atol=1e-6)
 
 
-def test_action_penalty_shrinks_the_policys_actions():
+def test_action_penalty_shrinks_the_policys_actions(minibatch):
     sizes = {}
-    batches = [_batch(seed=s) for s in range(5)]
+    batches = [minibatch(seed=s) for s in range(5)]
     for w in (0.0, 1.0):
         torch.manual_seed(0)
         agent = algorithm.Agent(16, 4, (16, 16), 1e-3, ent_coef=0.05)
