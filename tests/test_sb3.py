@@ -17,7 +17,6 @@ from gcrl.core.provenance import RunRecord
 from gcrl.rl import recipes
 from gcrl.rl.recipes import load_hyperparams
 from gcrl.rl.learners import read_back, train
-from gcrl.rl.run import recorded_defaults
 from gcrl.rl.run_folder import verified_checkpoint
 from gcrl.rl.sb3 import HerConfig, TrainConfig, load_checkpoint, load_trained_model, policy_entropy
 
@@ -92,7 +91,7 @@ def test_sac_her_run_writes_curve_metrics_and_checkpoint(tmp_path):
 
 def resumed_model(run_dir, config):
     """The model a resumed run would continue with."""
-    return load_checkpoint(run_dir, config, verified_checkpoint(run_dir, config, recorded_defaults(config)))
+    return load_checkpoint(run_dir, config, verified_checkpoint(run_dir, config))
 
 
 def test_checkpoint_reloads_to_identical_actions(tmp_path):

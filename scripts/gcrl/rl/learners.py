@@ -16,8 +16,9 @@ chosen here by its type, and every run goes through the one run procedure of
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gcrl.core.errors import CourseError
 from gcrl.core.provenance import RunRecord
@@ -29,10 +30,16 @@ from gcrl.rl.sac_her import learner as sac_her
 from gcrl.rl.sac_her.config import SacHerConfig
 from gcrl.rl.sb3 import TrainConfig
 
-#: Each config type's learner: how a run of it is opened, and how a finished run's policy is loaded.
+class Learner(NamedTuple):
+    """What trains a config type: how a run of it is opened, and how a finished run's policy is loaded."""
+
+    open_session: run_procedure.Opener
+    load_policy: Callable[[Any, Path], Policy]
+
+
 LEARNERS = {
-    SacHerConfig: (sac_her.open_session, sac_her.load_policy),
-    TrainConfig: (sb3.open_session, sb3.load_policy),
+    SacHerConfig: Learner(sac_her.open_session, sac_her.load_policy),
+    TrainConfig: Learner(sb3.open_session, sb3.load_policy),
 }
 
 
@@ -45,7 +52,7 @@ def make_config(algo: str, env_id: str, **overrides: Any) -> LearnerConfig:
     raise CourseError(f"unknown algorithm {algo!r}; choose one of {', '.join(ALGORITHMS)}")
 
 
-def _learner(config: LearnerConfig):
+def _learner(config: LearnerConfig) -> Learner:
     try:
         return LEARNERS[type(config)]
     except KeyError:
@@ -55,16 +62,15 @@ def _learner(config: LearnerConfig):
 
 def train(config: LearnerConfig, run_dir: str | os.PathLike[str], run: RunRecord | None = None) -> RunResult:
     """Train ``config`` into ``run_dir``, resuming from its checkpoint, or read a finished run back."""
-    return run_procedure.train(config, run_dir, run, _learner(config)[0])
+    return run_procedure.train(config, run_dir, run, _learner(config).open_session)
 
 
 def load_policy(config: LearnerConfig, run_dir: str | os.PathLike[str]) -> Policy:
     """The deterministic policy of a finished run of ``config`` in ``run_dir``."""
-    _, load = _learner(config)
-    return load(config, Path(run_dir))
+    return _learner(config).load_policy(config, Path(run_dir))
 
 
 def read_back(run_dir: str | os.PathLike[str], config: LearnerConfig, metrics: dict[str, Any],
               curve: Curve) -> RunResult:
     """The result of a run trained elsewhere (a worker process, a Ray node), its policy loaded on first use."""
-    return RunResult(Path(run_dir), config, metrics, curve, loader=_learner(config)[1])
+    return RunResult(Path(run_dir), config, metrics, curve, loader=_learner(config).load_policy)

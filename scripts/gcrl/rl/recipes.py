@@ -92,6 +92,15 @@ def flag(value: Any) -> bool:
     return isinstance(value, bool)
 
 
+POSITIVE = Rule("a positive integer", integer(1))
+#: The rules every learner's config shares: its budget, its evaluation and checkpoint grid, and the success at
+#: which an evaluation stops the run.
+RUN_RULES: dict[str, Rule] = {
+    **{name: POSITIVE for name in ("total_steps", "eval_every", "eval_episodes", "checkpoint_every")},
+    "target_success": Rule("in (0, 1]", lambda v: v is None or number(0, 1)(v)),
+}
+
+
 def check_rules(values: dict[str, Any], rules: dict[str, Rule], where: str = "") -> None:
     """Raise :class:`CourseError` for the first value outside its rule's domain, naming the setting."""
     for key, value in values.items():

@@ -26,17 +26,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, Protocol
 
 from gcrl.core.provenance import RunRecord
 from gcrl.rl.evaluate import evaluate, evaluation_seeds
-from gcrl.rl.run_folder import Curve, LearnerConfig, Policy, RunResult, default_run_record, record_metrics, \
-    run_metrics, verified_checkpoint, write_curve
-
-#: A checkpoint's folder and its ``state.json``, as :func:`gcrl.rl.run_folder.verified_checkpoint` finds them.
-Checkpoint = tuple[Path, dict[str, Any]]
+from gcrl.rl.run_folder import Checkpoint, Curve, LearnerConfig, Policy, RunResult, default_run_record, \
+    record_metrics, run_metrics, verified_checkpoint, write_curve
 
 
 class Session(Protocol):
@@ -71,11 +67,6 @@ class Session(Protocol):
 
 #: Opens a learner's session on a config: afresh, or resumed from the checkpoint it is given.
 Opener = Callable[[LearnerConfig, Path, Checkpoint | None], Session]
-
-
-def recorded_defaults(config: LearnerConfig) -> dict[str, Any]:
-    """What a recorded config lacks was added to its class later; its default is what that run used."""
-    return {f.name: f.default for f in fields(config) if f.default is not MISSING}
 
 
 class Schedule:
@@ -147,7 +138,7 @@ def train(config: LearnerConfig, run_dir: str | os.PathLike[str], run: RunRecord
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     run = run or default_run_record(config)
-    found = verified_checkpoint(run_dir, config, recorded_defaults(config))
+    found = verified_checkpoint(run_dir, config)
     session = open_session(config, run_dir, found)
     try:
         curve, clock = (found[1]["curve"], found[1]["clock"]) if found else ([], {"train_s": 0.0, "eval_s": 0.0})

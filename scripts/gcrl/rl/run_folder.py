@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,6 +38,8 @@ from gcrl.core.io import write_bytes_atomic, write_json_atomic
 from gcrl.core.provenance import RunRecord
 
 CHECKPOINT = "checkpoint"
+#: A checkpoint's folder and its ``state.json``, as :func:`verified_checkpoint` finds them.
+Checkpoint = tuple[Path, dict[str, Any]]
 Policy = Callable[[dict[str, np.ndarray]], np.ndarray]
 Curve = list[dict[str, Any]]
 
@@ -132,13 +134,12 @@ def damaged_files(folder: Path, state: dict[str, Any]) -> list[str]:
             if not (folder / name).is_file() or sha256(folder / name) != digest]
 
 
-def verified_checkpoint(run_dir: Path, config: LearnerConfig,
-                        defaults: dict[str, Any]) -> tuple[Path, dict[str, Any]] | None:
+def verified_checkpoint(run_dir: Path, config: LearnerConfig) -> Checkpoint | None:
     """The last checkpoint's folder and state, after checking it belongs to ``config`` and is intact.
 
     The recorded config must equal ``config`` in every field; a field the record
-    lacks was added to the config class later, and ``defaults`` says what that
-    run used. ``None`` when the run has no checkpoint yet.
+    lacks was added to the config class later, and its default is what that run
+    used. ``None`` when the run has no checkpoint yet.
     """
     folder = checkpoint_folder(Path(run_dir))
     if folder is None:
@@ -148,6 +149,7 @@ def verified_checkpoint(run_dir: Path, config: LearnerConfig,
         state = json.loads((folder / "state.json").read_text())
     except ValueError as exc:
         raise CourseError(f"checkpoint {folder} is damaged (state.json: {exc}); {fix}") from None
+    defaults = {f.name: f.default for f in fields(config) if f.default is not MISSING}
     recorded = json.loads(json.dumps({**defaults, **state["config"]}))
     wanted = config.as_dict()
     if recorded != wanted:
@@ -157,6 +159,14 @@ def verified_checkpoint(run_dir: Path, config: LearnerConfig,
     for name in damaged_files(folder, state)[:1]:
         raise CourseError(f"checkpoint {folder} is damaged: {name} is missing, truncated or altered; {fix}")
     return folder, state
+
+
+def finished_checkpoint(run_dir: Path, config: LearnerConfig) -> Checkpoint:
+    """:func:`verified_checkpoint` of a run that must have one (to load its policy): no checkpoint is an error."""
+    found = verified_checkpoint(Path(run_dir), config)
+    if found is None:
+        raise CourseError(f"{run_dir} holds no checkpoint; train the run first")
+    return found
 
 
 # --- curve and metrics -------------------------------------------------------------------------

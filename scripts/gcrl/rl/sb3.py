@@ -30,10 +30,10 @@ import numpy as np
 from gcrl.core.errors import CourseError
 from gcrl.rl.envs import FETCH_ENV_IDS, make_fetch_env
 from gcrl.rl.evaluate import ENTROPY_SAMPLES, EVAL_SEED_BASE, deterministic_policy
-from gcrl.rl.recipes import OFF_POLICY, SB3_ALGORITHMS, TOOLKIT_KEYS, algorithm_class, check_hyperparams, \
-    library_default, load_hyperparams
-from gcrl.rl.run import Checkpoint, Schedule, recorded_defaults
-from gcrl.rl.run_folder import Policy, commit_checkpoint, staging_folder, verified_checkpoint
+from gcrl.rl.recipes import OFF_POLICY, POSITIVE, RUN_RULES, SB3_ALGORITHMS, TOOLKIT_KEYS, algorithm_class, \
+    check_hyperparams, check_rules, library_default, load_hyperparams
+from gcrl.rl.run import Schedule
+from gcrl.rl.run_folder import Checkpoint, Policy, commit_checkpoint, finished_checkpoint, staging_folder
 
 
 #: The hidden layers :meth:`TrainConfig.cost` assumes when a recipe names none (SAC's default; only the order
@@ -78,13 +78,7 @@ class TrainConfig:
             raise CourseError(f"unknown algorithm {self.algo!r}; choose one of {', '.join(SB3_ALGORITHMS)}")
         if self.env_id not in FETCH_ENV_IDS:
             raise CourseError(f"unknown environment {self.env_id!r}; the course uses {', '.join(FETCH_ENV_IDS)}")
-        positive = {"total_steps": self.total_steps, "n_envs": self.n_envs, "eval_every": self.eval_every,
-                    "eval_episodes": self.eval_episodes, "checkpoint_every": self.checkpoint_every}
-        for name, value in positive.items():
-            if not isinstance(value, int) or value < 1:
-                raise CourseError(f"{name} must be a positive integer, got {value!r}")
-        if self.target_success is not None and not 0 < self.target_success <= 1:
-            raise CourseError(f"target_success must be in (0, 1], got {self.target_success!r}")
+        check_rules({f.name: getattr(self, f.name) for f in fields(self)}, {**RUN_RULES, "n_envs": POSITIVE})
         if self.her is not None and self.algo not in OFF_POLICY:
             raise CourseError(f"hindsight relabelling needs an off-policy learner, not {self.algo}")
         check_hyperparams(self.algo, self.hyperparams, where=f"{self.algo}/{self.env_id}")
@@ -192,10 +186,7 @@ def load_trained_model(run_dir: Path, config: TrainConfig):
     """The model of a finished run, for acting only: one in-process env, frozen normalisation, no replay buffer."""
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    found = verified_checkpoint(Path(run_dir), config, recorded_defaults(config))
-    if found is None:
-        raise CourseError(f"{run_dir} holds no checkpoint; train the run first")
-    folder, _ = found
+    folder, _ = finished_checkpoint(run_dir, config)
     env = DummyVecEnv([lambda: make_fetch_env(config.env_id)])
     if config.normalize:
         env = VecNormalize.load(str(folder / "vecnormalize.pkl"), env)

@@ -21,7 +21,8 @@ from gcrl.rl import her, perturb
 from gcrl.rl.envs import FETCH_ENV_IDS, episode_length
 from gcrl.rl.evaluate import EVAL_SEED_BASE
 from gcrl.rl.experts import EXPERTS
-from gcrl.rl.recipes import BOOK_ALGORITHM, Rule, check_rules, choice, flag, integer, load_recipe, number
+from gcrl.rl.recipes import BOOK_ALGORITHM, POSITIVE, RUN_RULES, Rule, check_rules, choice, flag, integer, \
+    load_recipe, number
 
 DEVICES = ("auto", "cpu", "cuda")
 COLLECTORS = ("process", "inline")
@@ -192,12 +193,11 @@ class SacHerConfig:
 
 
 
-POSITIVE = Rule("a positive integer", integer(1))
 SWITCH = Rule("true or false", flag)
 #: Each setting's domain (the checks that relate two settings are in :meth:`SacHerConfig.__post_init__`).
 RULES: dict[str, Rule] = {
-    **{name: POSITIVE for name in ("total_steps", "batch_size", "eval_every", "eval_episodes", "checkpoint_every",
-                                   "n_envs", "episodes_per_cycle", "updates_per_cycle", "torch_threads",
+    **RUN_RULES,
+    **{name: POSITIVE for name in ("batch_size", "n_envs", "episodes_per_cycle", "updates_per_cycle", "torch_threads",
                                    "demo_batch_size")},
     "net_arch": Rule("a non-empty list of positive widths",
                      lambda v: bool(v) and all(integer(1)(w) for w in v)),
@@ -215,7 +215,6 @@ RULES: dict[str, Rule] = {
     "collector": choice(*COLLECTORS),
     "compile_mode": choice(*COMPILE_MODES),
     "collector_processes": Rule("a positive integer", integer(1)),
-    "target_success": Rule("in (0, 1]", lambda v: v is None or number(0, 1)(v)),
     "observation_noise": Rule("a number >= 0", number(0, closed_low=True)),
     "physics_ranges": Rule(f"a list of (field, low, high) with field in {', '.join(perturb.PHYSICS_FIELDS)} and "
                            f"-1 < low <= high", lambda v: all(len(e) == 3 and e[0] in perturb.PHYSICS_FIELDS

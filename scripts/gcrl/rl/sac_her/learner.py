@@ -44,8 +44,8 @@ import torch
 from gcrl.core.errors import CourseError
 from gcrl.rl.envs import ACTION_DIM, OBS_KEYS, episode_length, make_fetch_env, observation_dims
 from gcrl.rl.evaluate import ENTROPY_SAMPLES
-from gcrl.rl.run import Checkpoint, Schedule, recorded_defaults
-from gcrl.rl.run_folder import Policy, commit_checkpoint, staging_folder, verified_checkpoint
+from gcrl.rl.run import Schedule
+from gcrl.rl.run_folder import Checkpoint, Policy, commit_checkpoint, finished_checkpoint, staging_folder
 from gcrl.rl.sac_her.algorithm import Agent, Demonstrations, update
 from gcrl.rl.sac_her.collector import CollectorProcess, InlineCollector, Snapshot
 from gcrl.rl.sac_her.config import SacHerConfig, fixed_temperature, resolve_device
@@ -70,6 +70,11 @@ def compile_networks(agent: Agent, mode: str, device: torch.device) -> None:
                           f"device; this run's device is {device.type} (use compile_mode 'default' or 'none')")
     for network in (agent.actor, agent.critic, agent.critic_target):
         network.compile(mode=mode)
+
+
+def acting(agent: Agent, normalizer: Normalizer) -> Policy:
+    """The deterministic policy of ``agent``, observations normalised by ``normalizer``."""
+    return lambda observation: agent.act(normalizer(observation), deterministic=True)
 
 
 def make_agent(config: SacHerConfig) -> Agent:
@@ -198,7 +203,7 @@ class TrainingState:
     # evaluation -----------------------------------------------------------------------------
 
     def policy(self) -> Policy:
-        return lambda observation: self.agent.act(self.normalizer(observation), deterministic=True)
+        return acting(self.agent, self.normalizer)
 
     def entropy(self) -> float:
         """-E[log pi(a|s)] on a fixed-seed sample of stored observations, without touching the run's RNG."""
@@ -269,10 +274,8 @@ def open_session(config: SacHerConfig, run_dir: Path, found: Checkpoint | None) 
 
 def load_agent(run_dir: Path, config: SacHerConfig) -> tuple[Agent, Normalizer]:
     """The trained agent and its observation statistics, for acting only (on the CPU)."""
-    found = verified_checkpoint(Path(run_dir), config, recorded_defaults(config))
-    if found is None:
-        raise CourseError(f"{run_dir} holds no checkpoint; train the run first")
-    saved = torch.load(found[0] / "agent.pt", weights_only=False, map_location="cpu")
+    folder, _ = finished_checkpoint(run_dir, config)
+    saved = torch.load(folder / "agent.pt", weights_only=False, map_location="cpu")
     agent = make_agent(config)
     agent.load_state_dict(saved["agent"])
     normalizer = Normalizer(observation_dims(config.env_id), config.obs_clip)
@@ -282,5 +285,4 @@ def load_agent(run_dir: Path, config: SacHerConfig) -> tuple[Agent, Normalizer]:
 
 def load_policy(config: SacHerConfig, run_dir: Path) -> Policy:
     """The deterministic policy of a finished run, observations normalised with its final statistics."""
-    agent, normalizer = load_agent(run_dir, config)
-    return lambda observation: agent.act(normalizer(observation), deterministic=True)
+    return acting(*load_agent(run_dir, config))
